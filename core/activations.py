@@ -1,0 +1,109 @@
+"""Read the residual stream at chosen layers in one forward pass.
+
+Hooks live only inside the ``capture`` context manager and are removed in ``finally``,
+so an exception in a forward pass (or in the caller's block) never leaves a hook behind.
+A hook either keeps a layer's hidden states or hands them to a reducer that folds them
+into a small summary right away (the build step averages millions of tokens and must not
+hold them all). With ``stop_early`` the pass ends after the deepest requested block,
+which makes reading a middle layer cheaper than a full forward pass.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterable
+
+import torch
+
+Reducer = Callable[[int, torch.Tensor], object]
+
+
+class _StopForward(Exception):
+    """Raised by the deepest hook to skip the blocks nobody asked for."""
+
+
+class ResidualCapture:
+    def __init__(self, lm, layers: Iterable[int], reduce: Reducer | None, stop_early: bool):
+        self.lm = lm
+        self.layers = sorted(set(int(l) for l in layers))
+        bad = [l for l in self.layers if not 0 <= l < lm.n_layers]
+        if bad:
+            from .errors import EmotionLensError
+            raise EmotionLensError(f"layer {bad[0]} is out of range: {lm.name} has layers 0..{lm.n_layers - 1}")
+        self.reduce = reduce
+        self.stop_early = stop_early
+        self.outputs: dict[int, object] = {}
+
+    def hook(self, layer: int):
+        last = self.layers[-1]
+
+        def fn(module, args, output):
+            hidden = output[0] if isinstance(output, tuple) else output
+            hidden = hidden.detach()
+            self.outputs[layer] = self.reduce(layer, hidden) if self.reduce else hidden
+            if self.stop_early and layer == last:
+                raise _StopForward
+        return fn
+
+    def run(self, **inputs):
+        """One forward pass; fills ``outputs`` and returns the model output (None if stopped early)."""
+        self.outputs = {}
+        with torch.inference_mode():
+            try:
+                return self.lm.model(**inputs, use_cache=False)
+            except _StopForward:
+                return None
+
+
+@contextmanager
+def capture(lm, layers: Iterable[int], reduce: Reducer | None = None, stop_early: bool = False):
+    """Context manager yielding a ``ResidualCapture`` whose hooks are removed on exit."""
+    cap = ResidualCapture(lm, layers, reduce, stop_early)
+    blocks = lm.blocks
+    handles = []
+    try:
+        for layer in cap.layers:
+            handles.append(blocks[layer].register_forward_hook(cap.hook(layer)))
+        yield cap
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def encode_batch(lm, texts: list[str], max_tokens: int | None = None) -> dict:
+    """Tokenise with right padding (positions of real tokens match the unbatched run)."""
+    tok = lm.tokenizer
+    side = tok.padding_side
+    tok.padding_side = "right"
+    try:
+        return tok(texts, return_tensors="pt", padding=True, truncation=max_tokens is not None,
+                   max_length=max_tokens)
+    finally:
+        tok.padding_side = side
+
+
+def mean_from(start: int, attention_mask: torch.Tensor) -> Reducer:
+    """Reducer: per sequence, the mean hidden state over real tokens at positions >= start.
+
+    Sequences shorter than ``start + 1`` tokens fall back to all their tokens, so no story
+    is silently dropped. Returns float64 sums and counts so that batches can be accumulated.
+    """
+    mask = attention_mask.bool()
+    lengths = mask.sum(1)
+    positions = torch.arange(mask.shape[1]).unsqueeze(0)
+    starts = torch.where(lengths > start, torch.full_like(lengths, start), torch.zeros_like(lengths))
+    keep = mask & (positions >= starts.unsqueeze(1))
+
+    def fn(layer: int, hidden: torch.Tensor):
+        w = keep.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * w).sum(1).double(), keep.sum(1).double()
+    return fn
+
+
+def layer_means(lm, texts: list[str], layers: Iterable[int], start: int = 0,
+                max_tokens: int | None = None) -> torch.Tensor:
+    """Mean residual stream per text and layer, ``[len(texts), len(layers), d_model]`` float64."""
+    layers = sorted(set(layers))
+    batch = encode_batch(lm, texts, max_tokens)
+    with capture(lm, layers, reduce=mean_from(start, batch["attention_mask"]), stop_early=True) as cap:
+        cap.run(**batch)
+    return torch.stack([cap.outputs[l][0] / cap.outputs[l][1].unsqueeze(-1) for l in layers], 1)

