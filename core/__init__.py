@@ -1,5 +1,11 @@
-"""Emotion Lens core library: models, activations, emotion vectors, scoring, geometry."""
+"""Emotion Lens core library: models, activations, emotion vectors, scoring, geometry.
+
+No Streamlit here: the app and the CLI are thin layers over these names.
+"""
 from .errors import EmotionLensError
 from .models import DEFAULT_MODEL, PRESETS, LoadedModel, load_model
+from .probe import TokenScores, score
+from .vectors import EmotionVectors, load_vectors
 
-__all__ = ["EmotionLensError", "DEFAULT_MODEL", "PRESETS", "LoadedModel", "load_model"]
+__all__ = ["EmotionLensError", "DEFAULT_MODEL", "PRESETS", "LoadedModel", "load_model",
+           "EmotionVectors", "load_vectors", "TokenScores", "score"]

@@ -36,6 +36,90 @@ def cmd_info(args) -> int:
     return 0
 
 
+class _Bars:
+    """tqdm bars (with ETA) for the build's stages, one per stage."""
+
+    def __init__(self):
+        self.bars = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+        if stage not in self.bars:
+            self.bars[stage] = tqdm(total=total, initial=done, desc=stage, unit="text", file=sys.stderr)
+        bar = self.bars[stage]
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+
+def cmd_build(args) -> int:
+    from .build import BuildConfig, build_vectors
+    lm = _load(args)
+    config = BuildConfig(start_token=args.start_token, neutral_variance=args.neutral_variance,
+                         batch_size=args.batch_size, default_layer=args.default_layer)
+    ev = build_vectors(lm, config, out_dir=args.out, force=args.force, progress=_Bars())
+    print(f"built {len(ev.emotions)} emotion vectors x {ev.n_layers} layers for {lm.name}; "
+          f"default layer {ev.default_layer}; written to {args.out or 'cached_vectors/' + lm.name}")
+    return 0
+
+
+def read_input_file(path: str) -> str:
+    """A user's text/JSON file, refused clearly if missing, huge, binary or not UTF-8."""
+    from .transcript import MAX_CHARS
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_CHARS * 4 + 1)
+    except FileNotFoundError:
+        raise EmotionLensError(f"no such file: {path}") from None
+    except (IsADirectoryError, PermissionError, OSError) as exc:
+        raise EmotionLensError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_CHARS * 4:
+        raise EmotionLensError(f"{path} is too large (limit {MAX_CHARS:,} characters)")
+    if b"\x00" in data:
+        raise EmotionLensError(f"{path} is a binary file: give a text or JSON transcript")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise EmotionLensError(f"{path} is not UTF-8 text") from None
+
+
+def _emotion_list(ev, spec: str | None) -> list[str] | None:
+    if not spec:
+        return None
+    return [ev.emotions[ev.index(e)] for e in spec.split(",") if e.strip()]
+
+
+def cmd_score(args) -> int:
+    from .probe import score
+    from .vectors import load_vectors
+    text = args.text if args.text is not None else read_input_file(args.file)
+    lm = _load(args)
+    ev = load_vectors(lm)
+    emotions = _emotion_list(ev, args.emotions)
+    ts = score(lm, ev, text, layer=args.layer)
+    if args.json:
+        print(json.dumps(ts.to_json(emotions)))
+        return 0
+    mean = ts.mean_z()
+    names = emotions or sorted(mean, key=mean.get, reverse=True)[:10]
+    print(f"{ts.meta['method']}\n{len(ts.tokens)} tokens; mean z over the text:")
+    for name in names:
+        print(f"  {name:16s} {mean[name]:+.2f}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .validate import run_validation, write_report
+    from .vectors import load_vectors, vectors_dir
+    lm = _load(args)
+    ev = load_vectors(lm)
+    report = run_validation(lm, ev, progress=_Bars())
+    md, js = write_report(report, args.out or vectors_dir(lm.name))
+    print(md.read_text())
+    print(f"written to {md} and {js}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Emotion Lens command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -48,6 +132,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("info", cmd_info, "show a model's name, source, layers, d_model and cache location")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"preset ({', '.join(PRESETS)}), directory or HF id")
     p.add_argument("--json", action="store_true")
+
+    p = add("build", cmd_build, "build emotion vectors from the corpus (resumable)")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--out", default=None, help="output folder (default cached_vectors/<model>)")
+    p.add_argument("--start-token", type=int, default=10, help="average story tokens from here (1, 10 or 25)")
+    p.add_argument("--neutral-variance", type=float, default=0.5,
+                   help="project out neutral PCs explaining this share of variance")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--default-layer", type=int, default=None)
+    p.add_argument("--force", action="store_true", help="overwrite vectors from another corpus or model")
+
+    p = add("score", cmd_score, "score a text or transcript token by token")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", help="the text (plain, User:/Assistant: turns, or JSON chat messages)")
+    src.add_argument("--file", help="a .txt, .json or .jsonl transcript")
+    p.add_argument("--layer", type=int, default=None)
+    p.add_argument("--emotions", default=None, help="comma-separated subset, e.g. afraid,calm")
+    p.add_argument("--json", action="store_true")
+
+    p = add("validate", cmd_validate, "the paper's checks on the validation set, as a report")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--out", default=None, help="report folder (default cached_vectors/<model>)")
     return parser
 
 

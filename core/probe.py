@@ -1,0 +1,139 @@
+"""Score text token by token: project one layer's residual stream onto the emotion vectors."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activations import capture
+from .errors import EmotionLensError
+from .transcript import Segment, Turn, parse_transcript, render
+
+
+@dataclass
+class TurnSpan:
+    role: str
+    start: int          # first token of the turn (template header included)
+    end: int            # one past its last token
+    reply_start: int    # first token of the turn's own words
+    # The token just before the words: for an Assistant turn, the paper's
+    # "Assistant colon" position, where the model prepares its reply.
+    @property
+    def header_token(self) -> int:
+        return max(self.start, self.reply_start - 1)
+
+
+@dataclass
+class TokenScores:
+    tokens: list[str]
+    offsets: list[tuple[int, int]]      # character range of each token in ``text``
+    speakers: list[str]
+    emotions: list[str]
+    raw: np.ndarray                     # [T, E] projections onto unit vectors
+    z: np.ndarray                       # [T, E] against the neutral baseline
+    text: str
+    turns: list[TurnSpan]
+    model: str
+    layer: int
+    meta: dict = field(default_factory=dict)
+
+    def column(self, emotion: str, kind: str = "z") -> np.ndarray:
+        try:
+            j = self.emotions.index(emotion)
+        except ValueError:
+            raise EmotionLensError(f"unknown emotion '{emotion}'") from None
+        return (self.z if kind == "z" else self.raw)[:, j]
+
+    def mean_z(self, start: int = 1) -> dict[str, float]:
+        """Mean z over the text (position 0, an attention sink, left out)."""
+        vals = self.z[start:] if len(self.z) > start else self.z
+        return dict(zip(self.emotions, vals.mean(0).round(4).tolist()))
+
+    def last_z(self) -> dict[str, float]:
+        return dict(zip(self.emotions, self.z[-1].round(4).tolist()))
+
+    def to_json(self, emotions: list[str] | None = None) -> dict:
+        cols = [self.emotions.index(e) for e in emotions] if emotions else list(range(len(self.emotions)))
+        names = [self.emotions[j] for j in cols]
+        mean, last = self.mean_z(), self.last_z()
+        return {"model": self.model, "layer": self.layer, "emotions": names, "tokens": self.tokens,
+                "speakers": self.speakers, "offsets": [list(o) for o in self.offsets],
+                "raw": self.raw[:, cols].round(4).tolist(), "z": self.z[:, cols].round(4).tolist(),
+                "mean_z": {e: mean[e] for e in names}, "last_z": {e: last[e] for e in names}}
+
+
+def prepare(lm, text_or_transcript) -> tuple[str, list[Segment]]:
+    turns = text_or_transcript if isinstance(text_or_transcript, list) and text_or_transcript \
+        and isinstance(text_or_transcript[0], Turn) else parse_transcript(text_or_transcript)
+    return render(turns, lm.chat_template, lm.tokenizer)
+
+
+def tokenize(lm, text: str, segments: list[Segment]):
+    enc = lm.tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
+    offsets = [tuple(int(x) for x in o) for o in enc.pop("offset_mapping")[0]]
+    n = len(offsets)
+    if n > lm.max_tokens:
+        raise EmotionLensError(f"input is {n:,} tokens; {lm.name} reads at most {lm.max_tokens:,} "
+                               "at once: shorten it or split it into parts")
+    ids = enc["input_ids"][0].tolist()
+    tokens = []
+    for (a, b), tid in zip(offsets, ids):
+        tokens.append(text[a:b] if b > a else lm.tokenizer.convert_ids_to_tokens(tid))
+    starts = np.array([s.start for s in segments])
+    seg_of = [segments[max(0, int(np.searchsorted(starts, a, side="right")) - 1)] for a, _ in offsets]
+    turns = []
+    for seg in segments:
+        idx = [i for i, s in enumerate(seg_of) if s is seg]
+        if idx:
+            reply = next((i for i in idx if offsets[i][0] >= seg.content_start), idx[-1])
+            turns.append(TurnSpan(seg.role, idx[0], idx[-1] + 1, reply))
+    return enc, tokens, offsets, [s.role for s in seg_of], turns
+
+
+@dataclass
+class Forward:
+    """One forward pass over a prepared input: the residual stream at the layers asked for.
+
+    The app keeps this per text, so switching emotion or layer re-projects without the model.
+    """
+    text: str
+    tokens: list[str]
+    offsets: list[tuple[int, int]]
+    speakers: list[str]
+    turns: list[TurnSpan]
+    model: str
+    hidden: dict[int, np.ndarray]       # layer -> [T, d_model]
+
+
+def forward(lm, text_or_transcript, layers) -> Forward:
+    """Parse, render and tokenise the input, then run the model up to the deepest layer asked."""
+    text, segments = prepare(lm, text_or_transcript)
+    enc, tokens, offsets, speakers, turns = tokenize(lm, text, segments)
+    with capture(lm, layers, stop_early=True) as cap:
+        cap.run(**enc)
+    hidden = {l: h[0].float().numpy() for l, h in cap.outputs.items()}
+    return Forward(text, tokens, offsets, speakers, turns, lm.name, hidden)
+
+
+def project(hidden: np.ndarray, ev, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    raw = hidden @ ev.vectors[layer].T
+    z = (raw - ev.baseline_mean[layer]) / ev.baseline_std[layer]
+    return raw.astype(np.float32), z.astype(np.float32)
+
+
+def scores_from(fw: Forward, ev, layer: int | None = None) -> TokenScores:
+    layer = ev.layer(layer)
+    if layer not in fw.hidden:
+        raise EmotionLensError(f"layer {layer} was not captured in this forward pass")
+    raw, z = project(fw.hidden[layer], ev, layer)
+    return TokenScores(fw.tokens, fw.offsets, fw.speakers, ev.emotions, raw, z, fw.text, fw.turns,
+                       fw.model, layer, meta={"method": ev.describe(layer)})
+
+
+def score(lm, ev, text_or_transcript, layer: int | None = None) -> TokenScores:
+    """One forward pass up to ``layer`` (default: the vectors' default layer); nothing deeper runs."""
+    problem = ev.mismatch(lm)
+    if problem:
+        raise EmotionLensError(problem)
+    layer = ev.layer(layer)
+    return scores_from(forward(lm, text_or_transcript, [layer]), ev, layer)

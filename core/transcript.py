@@ -1,0 +1,122 @@
+"""Turn user input (plain text, ``User:``-style turns, JSON chat) into model text + speakers.
+
+Transcripts are hostile input: they are parsed, never evaluated, and bounded in size.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from .errors import EmotionLensError
+
+MAX_CHARS = 200_000
+ROLE_NAMES = {"user": "user", "human": "user", "person": "user", "assistant": "assistant",
+              "ai": "assistant", "system": "system"}
+_MARKER = re.compile(r"^[ \t]*(User|Human|Assistant|AI|System)[ \t]*:[ \t]?", re.I | re.M)
+TEXT = "text"          # the speaker of plain, unmarked text
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str          # "system", "user", "assistant", or "text" for plain input
+    content: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A character range of the rendered text and who is speaking there."""
+    role: str
+    start: int
+    end: int
+    content_start: int   # where the turn's own words begin (after any template header)
+    turn: int
+
+
+def _messages(obj) -> list[Turn]:
+    if isinstance(obj, dict) and "messages" in obj:
+        obj = obj["messages"]
+    if not isinstance(obj, list) or not obj:
+        raise EmotionLensError("a JSON transcript must be a non-empty list of {\"role\", \"content\"} messages")
+    turns = []
+    for i, m in enumerate(obj):
+        if not isinstance(m, dict) or not isinstance(m.get("content"), str):
+            raise EmotionLensError(f"JSON message {i + 1} needs a text \"content\"")
+        role = ROLE_NAMES.get(str(m.get("role", "")).strip().lower())
+        if role is None:
+            raise EmotionLensError(f"JSON message {i + 1} has an unknown role {str(m.get('role'))[:30]!r} "
+                                   "(use system, user or assistant)")
+        turns.append(Turn(role, m["content"]))
+    return turns
+
+
+def parse_transcript(data: str | list | dict) -> list[Turn]:
+    """Parse any accepted input form into turns. Plain text becomes one ``text`` turn."""
+    if isinstance(data, (list, dict)):
+        return _messages(data)
+    if not isinstance(data, str):
+        raise EmotionLensError("input must be text or a list of chat messages")
+    if "\x00" in data:
+        raise EmotionLensError("input looks binary (it contains NUL bytes): give text or JSON")
+    if len(data) > MAX_CHARS:
+        raise EmotionLensError(f"input is {len(data):,} characters; the limit is {MAX_CHARS:,}")
+    text = data.strip()
+    if not text:
+        raise EmotionLensError("input is empty")
+    if text[:1] in "[{" and re.match(r"^[\[{]\s*[{\"\]]", text):
+        try:
+            return _messages(json.loads(text))
+        except ValueError as exc:
+            # Maybe JSON lines: one message per line.
+            lines = [l for l in text.splitlines() if l.strip()]
+            try:
+                return _messages([json.loads(l) for l in lines])
+            except ValueError:
+                raise EmotionLensError(f"invalid JSON transcript: {exc}") from None
+    markers = list(_MARKER.finditer(text))
+    if not markers:
+        return [Turn(TEXT, text)]
+    turns = []
+    if text[:markers[0].start()].strip():
+        turns.append(Turn(TEXT, text[:markers[0].start()].strip()))
+    for m, nxt in zip(markers, markers[1:] + [None]):
+        body = text[m.end(): nxt.start() if nxt else len(text)].strip()
+        turns.append(Turn(ROLE_NAMES[m.group(1).lower()], body))
+    return turns
+
+
+def _plain_chat(turns: list[Turn]) -> list[str]:
+    """Fallback rendering for models without a chat template: ``User: …`` blocks."""
+    label = {"user": "User", "assistant": "Assistant", "system": "System"}
+    return [t.content if t.role == TEXT else f"{label[t.role]}: {t.content}" for t in turns]
+
+
+def render(turns: list[Turn], chat_template=None, tokenizer=None) -> tuple[str, list[Segment]]:
+    """The text the model reads, and which speaker owns each character range.
+
+    With a chat template, each turn's segment is what adding that turn adds to the
+    rendered prefix, so template headers belong to the turn they open.
+    """
+    if len(turns) == 1 and turns[0].role == TEXT:
+        return turns[0].content, [Segment(TEXT, 0, len(turns[0].content), 0, 0)]
+    use_template = chat_template and tokenizer is not None and all(t.role != TEXT for t in turns)
+    pieces: list[str] = []
+    if use_template:
+        msgs = [{"role": t.role, "content": t.content} for t in turns]
+        previous = ""
+        for k in range(1, len(msgs) + 1):
+            full = tokenizer.apply_chat_template(msgs[:k], tokenize=False)
+            if not full.startswith(previous):
+                use_template = False   # template is not prefix-stable: fall back to plain form
+                break
+            pieces.append(full[len(previous):])
+            previous = full
+    if not use_template:
+        plain = _plain_chat(turns)
+        pieces = [p + ("\n" if i < len(plain) - 1 else "") for i, p in enumerate(plain)]
+    segments, pos = [], 0
+    for i, (turn, piece) in enumerate(zip(turns, pieces)):
+        at = piece.rfind(turn.content) if turn.content else len(piece)
+        segments.append(Segment(turn.role, pos, pos + len(piece), pos + max(at, 0), i))
+        pos += len(piece)
+    return "".join(pieces), segments

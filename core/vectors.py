@@ -1,0 +1,164 @@
+"""``EmotionVectors``: the on-disk format of DESIGN.md and the checks that guard it.
+
+``cached_vectors/<model>/vectors.safetensors`` holds the arrays, ``meta.json`` the
+provenance. Only safetensors and JSON are ever read, so a user's file cannot run code.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EmotionLensError
+from .paths import CACHED_VECTORS, atomic_path, write_text_atomic
+
+FORMAT_VERSION = 1
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class EmotionVectors:
+    vectors: np.ndarray            # [n_layers, n_emotions, d_model], unit rows
+    baseline_mean: np.ndarray      # [n_layers, n_emotions]
+    baseline_std: np.ndarray       # [n_layers, n_emotions]
+    meta: dict
+    neutral_pcs: np.ndarray | None = None   # [n_layers, k_max, d_model], zero-padded
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def emotions(self) -> list[str]:
+        return list(self.meta["emotions"])
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def d_model(self) -> int:
+        return int(self.vectors.shape[2])
+
+    @property
+    def default_layer(self) -> int:
+        return int(self.meta["default_layer"])
+
+    @property
+    def model_name(self) -> str:
+        return self.meta["model"]
+
+    def index(self, emotion: str) -> int:
+        try:
+            return self.emotions.index(emotion.strip().lower())
+        except ValueError:
+            near = difflib.get_close_matches(emotion.strip().lower(), self.emotions, n=3)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise EmotionLensError(f"unknown emotion '{emotion}'{hint}") from None
+
+    def layer(self, layer: int | None) -> int:
+        layer = self.default_layer if layer is None else int(layer)
+        if not 0 <= layer < self.n_layers:
+            raise EmotionLensError(f"layer {layer} is out of range: {self.model_name} has layers 0..{self.n_layers - 1}")
+        return layer
+
+    def at(self, layer: int | None = None) -> np.ndarray:
+        """The ``[n_emotions, d_model]`` matrix of one layer."""
+        return self.vectors[self.layer(layer)]
+
+    def describe(self, layer: int | None = None) -> str:
+        """One line for figure captions: model, layer and method."""
+        m = self.meta.get("method", {})
+        return (f"{self.model_name} · layer {self.layer(layer)}/{self.n_layers - 1} · "
+                f"{len(self.emotions)} emotion vectors from {sum(self.meta.get('stories_per_emotion', {}).values())} "
+                f"stories (tokens from {m.get('start_token', '?')} averaged, "
+                f"{m.get('neutral_pcs_removed', '?')} neutral PCs removed)")
+
+    # --- persistence ---------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        from safetensors.numpy import save_file
+        folder = Path(folder)
+        arrays = {"vectors": self.vectors.astype(np.float32),
+                  "baseline_mean": self.baseline_mean.astype(np.float32),
+                  "baseline_std": self.baseline_std.astype(np.float32)}
+        if self.neutral_pcs is not None:
+            arrays["neutral_pcs"] = self.neutral_pcs.astype(np.float32)
+        arrays.update({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.extras.items()})
+        meta = dict(self.meta, format_version=FORMAT_VERSION)
+        with atomic_path(folder / "vectors.safetensors") as tmp:
+            save_file(arrays, str(tmp))
+        write_text_atomic(folder / "meta.json", json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path) -> "EmotionVectors":
+        folder = Path(folder)
+        tensors, meta = folder / "vectors.safetensors", folder / "meta.json"
+        if not tensors.is_file() or not meta.is_file():
+            raise EmotionLensError(f"no emotion vectors in {folder} (need vectors.safetensors and meta.json): "
+                                   f"build them with `python -m core build --model NAME`")
+        return cls.from_bytes(tensors.read_bytes(), meta.read_text(encoding="utf-8"))
+
+    @classmethod
+    def from_bytes(cls, tensors: bytes, meta_json: str) -> "EmotionVectors":
+        """Parse an uploaded or stored pair, checking shapes before anything uses them."""
+        from safetensors.numpy import load
+        if len(tensors) > MAX_UPLOAD_BYTES:
+            raise EmotionLensError(f"vectors file is {len(tensors) >> 20} MB; the limit is {MAX_UPLOAD_BYTES >> 20} MB")
+        try:
+            arrays = load(tensors)
+        except Exception as exc:
+            raise EmotionLensError(f"not a valid safetensors file ({' '.join(str(exc).split())[:120]})") from None
+        try:
+            meta = json.loads(meta_json)
+        except ValueError as exc:
+            raise EmotionLensError(f"meta.json is not valid JSON ({exc})") from None
+        for key in ("vectors", "baseline_mean", "baseline_std"):
+            if key not in arrays:
+                raise EmotionLensError(f"vectors file lacks the '{key}' tensor")
+        v = arrays.pop("vectors")
+        if v.ndim != 3 or not isinstance(meta, dict) or len(meta.get("emotions", [])) != v.shape[1]:
+            raise EmotionLensError(f"vectors have shape {list(v.shape)} but meta.json lists "
+                                   f"{len(meta.get('emotions', [])) if isinstance(meta, dict) else 0} emotions")
+        for key in ("baseline_mean", "baseline_std"):
+            if arrays[key].shape != v.shape[:2]:
+                raise EmotionLensError(f"{key} has shape {list(arrays[key].shape)}, expected {list(v.shape[:2])}")
+        if "default_layer" not in meta or not 0 <= int(meta["default_layer"]) < v.shape[0]:
+            raise EmotionLensError("meta.json has no valid default_layer")
+        return cls(v, arrays.pop("baseline_mean"), arrays.pop("baseline_std"), meta,
+                   arrays.pop("neutral_pcs", None), extras=arrays)
+
+    # --- model match ---------------------------------------------------------------
+    def mismatch(self, lm) -> str | None:
+        """What differs between these vectors and a loaded model, or None if they match."""
+        problems = []
+        if self.n_layers != lm.n_layers:
+            problems.append(f"{self.n_layers} layers vs the model's {lm.n_layers}")
+        if self.d_model != lm.d_model:
+            problems.append(f"d_model {self.d_model} vs the model's {lm.d_model}")
+        sha = self.meta.get("weights_sha256")
+        if sha and lm.sha256 and sha != lm.sha256:
+            problems.append(f"weights sha256 {sha[:12]}… vs the model's {lm.sha256[:12]}…")
+        if not problems:
+            return None
+        return f"vectors for '{self.model_name}' do not match model '{lm.name}': " + "; ".join(problems)
+
+
+def vectors_dir(model_name: str) -> Path:
+    safe = model_name.strip("/").replace("/", "__")
+    return CACHED_VECTORS / safe
+
+
+def load_vectors(lm, folder: Path | None = None) -> EmotionVectors:
+    """The vectors for ``lm`` (from ``cached_vectors/`` unless a folder is given), checked against it."""
+    ev = EmotionVectors.load(folder or vectors_dir(lm.name))
+    problem = ev.mismatch(lm)
+    if problem:
+        raise EmotionLensError(problem)
+    return ev
+
+
+def new_meta(lm, emotions: list[str], **fields) -> dict:
+    return {"model": lm.name, "source": lm.source, "weights_sha256": lm.sha256,
+            "n_layers": lm.n_layers, "d_model": lm.d_model, "emotions": list(emotions),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields}
