@@ -1,7 +1,8 @@
 """Read the residual stream at chosen layers in one forward pass.
 
 Hooks live only inside the ``capture`` context manager and are removed in ``finally``,
-so an exception in a forward pass (or in the caller's block) never leaves a hook behind.
+so an exception in a forward pass (or in the caller's block) never leaves a hook behind,
+and they hold the model's lock, so concurrent requests never see each other's hooks.
 A hook either keeps a layer's hidden states or hands them to a reducer that folds them
 into a small summary right away (the build step averages millions of tokens and must not
 hold them all). With ``stop_early`` the pass ends after the deepest requested block,
@@ -60,13 +61,14 @@ def capture(lm, layers: Iterable[int], reduce: Reducer | None = None, stop_early
     cap = ResidualCapture(lm, layers, reduce, stop_early)
     blocks = lm.blocks
     handles = []
-    try:
-        for layer in cap.layers:
-            handles.append(blocks[layer].register_forward_hook(cap.hook(layer)))
-        yield cap
-    finally:
-        for handle in handles:
-            handle.remove()
+    with lm.lock:
+        try:
+            for layer in cap.layers:
+                handles.append(blocks[layer].register_forward_hook(cap.hook(layer)))
+            yield cap
+        finally:
+            for handle in handles:
+                handle.remove()
 
 
 def encode_batch(lm, texts: list[str], max_tokens: int | None = None) -> dict:

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,9 @@ class LoadedModel:
     n_layers: int
     d_model: int
     _norms: np.ndarray | None = field(default=None, repr=False)
+    # Hooks are attached to shared modules, so one request at a time may hold them:
+    # otherwise one user's capture (or steering) would see another's forward pass.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
     def blocks(self) -> list:
@@ -186,8 +190,13 @@ def _convert_gguf(gguf: Path, sha: str, target: Path, progress: Callable[[str], 
 
 def _from_dir(path: Path | str, **kw):
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(path, **kw)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype="float32", **kw)
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()     # a seconds-long load needs no bar on stderr
+    try:
+        tok = AutoTokenizer.from_pretrained(path, **kw)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype="float32", **kw)
+    finally:
+        hf_logging.enable_progress_bar()
     return model, tok
 
 

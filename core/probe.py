@@ -137,3 +137,46 @@ def score(lm, ev, text_or_transcript, layer: int | None = None) -> TokenScores:
         raise EmotionLensError(problem)
     layer = ev.layer(layer)
     return scores_from(forward(lm, text_or_transcript, [layer]), ev, layer)
+
+
+# --- summaries the viewer shows -----------------------------------------------------------
+
+def centred(ts: TokenScores, ev) -> np.ndarray:
+    """Raw projections minus the neutral baseline mean: 0 = as on neutral text."""
+    return ts.raw - ev.baseline_mean[ts.layer]
+
+
+def transcript_scale(values: np.ndarray, first: int = 1) -> float:
+    """The paper's per-transcript unit: the 99th percentile |activation| across all probes."""
+    body = values[first:] if len(values) > first else values
+    return float(np.percentile(np.abs(body), 99)) or 1.0
+
+
+def smooth(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over ``window`` tokens (1 = none); edges use what exists."""
+    if window <= 1:
+        return x
+    kernel = np.ones(window)
+    pad = window // 2
+    num = np.convolve(np.pad(x, (pad, window - 1 - pad)), kernel, mode="valid")
+    den = np.convolve(np.pad(np.ones_like(x), (pad, window - 1 - pad)), kernel, mode="valid")
+    return num / den
+
+
+def turn_means(ts: TokenScores) -> list[tuple[TurnSpan, np.ndarray]]:
+    """Mean z over each turn's own words (its template header left out)."""
+    out = []
+    for span in ts.turns:
+        lo = span.reply_start if span.reply_start < span.end else span.start
+        out.append((span, ts.z[max(lo, 1):span.end].mean(0) if span.end > max(lo, 1) else ts.z[lo:span.end].mean(0)))
+    return out
+
+
+def assistant_colon(ts: TokenScores) -> list[tuple[TurnSpan, np.ndarray]]:
+    """z at the token just before each Assistant reply (where the model readies its answer)."""
+    return [(span, ts.z[span.header_token]) for span in ts.turns if span.role == "assistant"]
+
+
+def top_emotions(values: np.ndarray, emotions: list[str], n: int = 5) -> list[tuple[str, float]]:
+    order = np.argsort(-values)[:n]
+    return [(emotions[j], float(values[j])) for j in order]

@@ -1,0 +1,76 @@
+"""What every Streamlit page shares: cached model/vectors/forward passes and the model picker.
+
+Pages read widgets, call ``core`` and draw; the expensive objects live here, once per
+process (``st.cache_resource``), keyed so that one user's input never reaches another's.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import streamlit as st
+
+from core import EmotionLensError, PRESETS, load_model, load_vectors
+from core.paths import ASSETS
+from core.render import CSS
+from core.probe import forward
+from core.vectors import vectors_dir
+
+MAX_FORWARD_CACHE = 24
+
+
+def available_models() -> list[str]:
+    return [name for name in PRESETS if (vectors_dir(name) / "meta.json").exists()]
+
+
+@st.cache_resource(show_spinner=False)
+def get_model(name: str):
+    return load_model(name)
+
+
+@st.cache_resource(show_spinner=False)
+def get_vectors(name: str):
+    return load_vectors(get_model(name))
+
+
+@st.cache_resource(show_spinner=False, max_entries=MAX_FORWARD_CACHE)
+def get_forward(name: str, text: str):
+    """All layers for one input, computed once: switching emotion or layer re-projects only."""
+    lm = get_model(name)
+    return forward(lm, text, range(lm.n_layers))
+
+
+def load_with_spinner(name: str):
+    """Model and vectors, with a visible message on the slow first load."""
+    with st.spinner(f"Loading {name} (the very first start converts its weights: up to a minute)…"):
+        return get_model(name), get_vectors(name)
+
+
+def model_picker(key: str = "model", label: str = "Model", sidebar: bool = True) -> str:
+    models = available_models()
+    if not models:
+        st.error("No emotion vectors found in cached_vectors/. Build them with `python -m core build`.")
+        st.stop()
+    default = os.environ.get("EMOTION_LENS_MODEL", models[0])
+    if key not in st.session_state:
+        st.session_state[key] = default if default in models else models[0]
+    where = st.sidebar if sidebar else st
+    return where.selectbox(label, models, key=key, help="Shipped models with committed emotion vectors")
+
+
+def page_setup(title: str, icon: str = "🔎") -> None:
+    st.set_page_config(page_title=f"{title} · Emotion Lens", page_icon=icon, layout="wide")
+    st.markdown(f"<style>{CSS}{(ASSETS / 'app.css').read_text()}</style>", unsafe_allow_html=True)
+
+
+@contextmanager
+def user_errors():
+    """Show problems as one Streamlit message, never a traceback."""
+    try:
+        yield
+    except EmotionLensError as exc:
+        st.error(str(exc))
+        st.stop()
+    except Exception as exc:   # a bug: still one line for the user
+        st.error(f"Something went wrong: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+        st.stop()

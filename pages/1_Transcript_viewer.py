@@ -1,0 +1,170 @@
+"""Transcript viewer: paste or pick a conversation, see one emotion token by token."""
+import csv
+import io
+import json
+
+import numpy as np
+import streamlit as st
+
+from app_state import get_forward, load_with_spinner, model_picker, page_setup, user_errors
+from core.corpus import load_examples
+from core.probe import assistant_colon, scores_from, top_emotions, turn_means
+from core.render import (bars_figure, caption_html, display_values, highlight_html, legend_html,
+                         standalone_html, timeline_figure)
+from core.transcript import MAX_CHARS
+
+DEFAULT_EMOTIONS = ["afraid", "calm", "desperate", "happy", "loving", "angry", "surprised"]
+MAX_UPLOAD = 1_000_000
+
+page_setup("Transcript viewer", "🖍️")
+
+
+@st.cache_data(show_spinner=False)
+def examples():
+    return [(e.slug, e.title, e.caption, json.dumps(list(e.messages))) for e in load_examples()]
+
+
+def read_upload(upload) -> str | None:
+    from core import EmotionLensError
+    data = upload.getvalue()
+    if len(data) > MAX_UPLOAD:
+        raise EmotionLensError(f"{upload.name} is {len(data) >> 10} KB; the limit is {MAX_UPLOAD >> 10} KB")
+    if b"\x00" in data:
+        raise EmotionLensError(f"{upload.name} is a binary file: upload .txt, .json or .jsonl text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise EmotionLensError(f"{upload.name} is not UTF-8 text") from None
+
+
+# --- sidebar: model, layer, emotions, display -------------------------------------------
+name = model_picker()
+with user_errors():
+    lm, ev = load_with_spinner(name)
+layer = st.sidebar.slider("Layer", 0, ev.n_layers - 1, ev.default_layer, key="layer",
+                          help=f"Default {ev.default_layer}: about two-thirds deep, as in the paper")
+chosen = st.sidebar.multiselect("Emotions (for charts)", ev.emotions,
+                                [e for e in DEFAULT_EMOTIONS if e in ev.emotions], key="emotions")
+highlight = st.sidebar.selectbox("Highlight emotion", ev.emotions,
+                                 index=ev.emotions.index("afraid"), key="highlight")
+mode = st.sidebar.radio("Colour scale", ["transcript", "z"], key="mode",
+                        format_func={"transcript": "Per transcript (paper)", "z": "z vs neutral"}.get)
+window = st.sidebar.slider("Smoothing (tokens)", 1, 9, 1, step=2, key="smooth")
+present = st.sidebar.toggle("Presentation mode", key="present",
+                            help="Large type, one emotion, a plain-language legend, step through the examples")
+
+gallery = examples()
+titles = [g[1] for g in gallery]
+
+# --- presentation mode ------------------------------------------------------------------
+if present:
+    step = st.session_state.setdefault("present_step", 0) % len(gallery)
+    c1, c2, c3 = st.columns([1, 6, 1])
+    if c1.button("◀ Previous", key="prev"):
+        st.session_state.present_step = step = (step - 1) % len(gallery)
+    if c3.button("Next ▶", key="next"):
+        st.session_state.present_step = step = (step + 1) % len(gallery)
+    slug, title, caption, messages = gallery[step]
+    c2.markdown(f"## {title}")
+    st.markdown(f'<div class="el-present-caption">{caption_html(caption)}</div>', unsafe_allow_html=True)
+    with user_errors():
+        ts = scores_from(get_forward(name, messages), ev, layer)
+        values = display_values(ts, ev, highlight, mode, window)
+        st.markdown(legend_html(highlight, mode, plain=True), unsafe_allow_html=True)
+        st.markdown(f'<div class="el-present">{highlight_html(ts, highlight, values, font_px=26)}</div>',
+                    unsafe_allow_html=True)
+    st.caption(ts.meta["method"])
+    st.stop()
+
+# --- input -------------------------------------------------------------------------------
+st.title("🖍️ Transcript viewer")
+source = st.radio("Input", ["Example", "Paste", "Upload"], horizontal=True, key="source")
+text = None
+with user_errors():
+    if source == "Example":
+        pick = st.selectbox("Example transcript", range(len(gallery)), format_func=titles.__getitem__, key="example")
+        st.caption(gallery[pick][2])
+        text = gallery[pick][3]
+    elif source == "Paste":
+        text = st.text_area("Transcript", height=200, max_chars=MAX_CHARS, key="pasted",
+                            placeholder="Plain text, or turns starting with User: / Assistant:, "
+                                        "or JSON chat messages [{\"role\": …, \"content\": …}]")
+    else:
+        upload = st.file_uploader("Transcript file", type=["txt", "json", "jsonl"], key="upload")
+        text = read_upload(upload) if upload else None
+if not text or not text.strip():
+    st.info("Choose an example, paste a transcript, or upload a file.")
+    st.stop()
+
+with user_errors():
+    with st.spinner("Reading the transcript with the model…"):
+        fw = get_forward(name, text)
+    ts = scores_from(fw, ev, layer)
+st.caption(f"{ts.meta['method']} · {len(ts.tokens)} tokens")
+
+tab_hl, tab_top, tab_line, tab_cmp, tab_exp = st.tabs(
+    ["Highlights", "Top emotions", "Over time", "Compare", "Export"])
+
+with tab_hl:
+    values = display_values(ts, ev, highlight, mode, window)
+    st.markdown(legend_html(highlight, mode), unsafe_allow_html=True)
+    st.markdown(highlight_html(ts, highlight, values), unsafe_allow_html=True)
+    st.caption("Hover a token for its raw and z values and its top-5 emotions. Small grey tokens are "
+               "the chat template's markers, which the model reads too.")
+
+with tab_top:
+    for span, means in turn_means(ts):
+        st.plotly_chart(bars_figure(top_emotions(means, ts.emotions, 8),
+                                    f"{span.role.title()} turn (tokens {span.start}–{span.end - 1}): "
+                                    f"emotions most above baseline (mean z)"), key=f"turn{span.start}")
+    colon = assistant_colon(ts)
+    if colon:
+        st.markdown("**At the start of each Assistant reply** (the token before its words, the paper's "
+                    "“Assistant colon” position, where the model prepares its reply):")
+        for span, z in colon:
+            st.plotly_chart(bars_figure(top_emotions(z, ts.emotions, 8),
+                                        f"before the reply at token {span.reply_start}"), key=f"colon{span.start}")
+    st.caption(ts.meta["method"])
+
+with tab_line:
+    if chosen:
+        st.plotly_chart(timeline_figure(ts, chosen, window, ts.meta["method"]), key="timeline")
+    else:
+        st.info("Pick emotions in the sidebar.")
+
+with tab_cmp:
+    st.markdown("Two transcripts side by side, coloured by z against the neutral baseline so they share "
+                "one scale (e.g. the 1000 mg and 8000 mg Tylenol conversations).")
+    a_col, b_col = st.columns(2)
+    default_b = next((i for i, g in enumerate(gallery) if "overdose" in g[0]), 1)
+    default_a = next((i for i, g in enumerate(gallery) if "tylenol_safe" in g[0]), 0)
+    with user_errors():
+        sides = []
+        for col, key, default in ((a_col, "cmp_a", default_a), (b_col, "cmp_b", default_b)):
+            pick = col.selectbox("Transcript", range(len(gallery)), index=default,
+                                 format_func=titles.__getitem__, key=key)
+            other = scores_from(get_forward(name, gallery[pick][3]), ev, layer)
+            col.markdown(highlight_html(other, highlight, display_values(other, ev, highlight, "z", window)),
+                         unsafe_allow_html=True)
+            col.metric(f"mean z of {highlight}", f"{other.column(highlight)[1:].mean():+.2f}")
+            sides.append(other)
+        diff = np.array([sides[1].mean_z()[e] - sides[0].mean_z()[e] for e in ev.emotions])
+        st.plotly_chart(bars_figure(top_emotions(diff, ev.emotions, 8) + top_emotions(-diff, ev.emotions, 4)[::-1],
+                                    "right minus left: mean z difference", 360), key="cmpdiff")
+        st.caption(ts.meta["method"])
+
+with tab_exp:
+    title = "Emotion Lens: " + highlight
+    page = standalone_html(title, ts.meta["method"],
+                           legend_html(highlight, mode) + highlight_html(ts, highlight, values))
+    st.download_button("Highlighted transcript (HTML, works offline)", page, "emotion-lens.html", "text/html")
+    buf = io.StringIO()
+    names = chosen or [highlight]
+    writer = csv.writer(buf)
+    writer.writerow(["position", "token", "speaker"] + [f"{e} raw" for e in names] + [f"{e} z" for e in names])
+    for i, tok in enumerate(ts.tokens):
+        writer.writerow([i, tok, ts.speakers[i]] + [f"{ts.column(e, 'raw')[i]:.4f}" for e in names]
+                        + [f"{ts.column(e)[i]:.4f}" for e in names])
+    st.download_button("Scores (CSV)", buf.getvalue(), "emotion-lens-scores.csv", "text/csv")
+    st.download_button("Scores (JSON, all emotions)", json.dumps(ts.to_json()), "emotion-lens-scores.json",
+                       "application/json")

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from core import EmotionVectors
+from core import geometry as g
+from core.ratings import parse_vad_lexicon, vader_valence
+from core.vectors import vectors_dir
+
+
+@pytest.fixture(scope="module")
+def v(ev):
+    return ev.at()
+
+
+def test_similar_emotions_are_nearer(ev, v):
+    sim = g.cosine_matrix(v)
+    i = ev.index
+    assert sim[i("afraid"), i("terrified")] > sim[i("afraid"), i("joyful")]
+    near, far = g.neighbours(sim, ev.emotions, "afraid", 10)
+    assert "afraid" not in [n for n, _ in near] and near[0][1] >= near[-1][1] >= far[0][1]
+
+
+def test_kmeans_gives_ten_nonempty_clusters(ev, v):
+    labels = g.kmeans(v, 10)
+    assert labels.shape == (171,) and sorted(set(labels.tolist())) == list(range(10))
+    names = g.cluster_names(v, labels, ev.emotions)
+    assert len(names) == 10 and all(names.values())
+
+
+def test_ordered_heatmap_is_a_permutation(v):
+    sim = g.cosine_matrix(v)
+    order = g.hierarchical_order(sim)
+    assert sorted(order.tolist()) == list(range(171))
+    reordered = sim[np.ix_(order, order)]
+    assert np.allclose(np.sort(reordered.ravel()), np.sort(sim.ravel()))
+    # neighbours in the order are more similar on average than random pairs
+    adjacent = np.mean([sim[a, b] for a, b in zip(order, order[1:])])
+    assert adjacent > sim[np.triu_indices(171, 1)].mean()
+
+
+def test_pca_variance_and_valence_match_independent_computation(ev, v):
+    res = g.pca(v, 5)
+    assert res.explained[0] >= res.explained[1] > 0 and res.explained.sum() <= 1
+    from sklearn.decomposition import PCA
+    ref = PCA(5).fit(v)
+    assert np.allclose(res.explained, ref.explained_variance_ratio_, atol=1e-6)
+    ratings = vader_valence(ev.emotions)
+    r, n = g.correlate(res.scores[:, 0], ratings.valence)
+    mask = ~np.isnan(ratings.valence)
+    r_ref = abs(np.corrcoef(ref.transform(v)[mask, 0], ratings.valence[mask])[0, 1])
+    assert n == mask.sum() >= 100 and abs(r) == pytest.approx(r_ref, abs=1e-6)
+
+
+def test_layer_structure_is_symmetric_with_unit_diagonal(ev):
+    m = g.layer_structure(ev.vectors[::6])
+    assert np.allclose(m, m.T) and np.allclose(np.diag(m), 1)
+
+
+def test_models_can_be_compared(ev):
+    gemma = EmotionVectors.load(vectors_dir("gemma3-270m"))
+    r = g.structure_correlation(g.cosine_matrix(ev.at()), g.cosine_matrix(gemma.at()))
+    assert -1 <= r <= 1 and r > 0.2      # both models order emotions alike to a real degree
+
+
+def test_logit_lens_returns_tokens(lm, ev):
+    up, down = g.logit_lens(lm, ev.at()[ev.index("happy")], 10)
+    assert len(up) == len(down) == 10 and up[0][1] > down[0][1]
+
+
+def test_umap_embedding_shape(v):
+    emb = g.umap_embedding(v[:40], n_neighbors=8)
+    assert emb.shape == (40, 2) and np.isfinite(emb).all()
+
+
+def test_uploaded_lexicon(ev):
+    tsv = b"term\tvalence\tarousal\tdominance\nafraid\t0.1\t0.8\t0.2\ncalm\t0.7\t0.1\t0.6\n"
+    r = parse_vad_lexicon(tsv, ev.emotions)
+    assert r.coverage() == 2 and r.arousal[ev.index("afraid")] == 0.8
+    with pytest.raises(Exception, match="rates none"):
+        parse_vad_lexicon(b"foo\t1\t2\t3\n", ev.emotions)
+    with pytest.raises(Exception, match="numbers"):
+        parse_vad_lexicon(b"term\tv\ta\td\nafraid\tx\ty\tz\n", ev.emotions)

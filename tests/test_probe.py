@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from core import EmotionLensError, score
+from core.probe import assistant_colon, forward, turn_means
+
+FRIGHTENING = ("The footsteps behind her quickened. She ran, heart pounding, fumbling for her keys as "
+               "the shadow reached the gate. Something scratched at the door and her hands would not stop shaking.")
+CALM = ("She poured a cup of tea and sat by the window. The garden was quiet, the afternoon light soft "
+        "on the grass, and she turned the page of her book slowly.")
+
+
+def mean_z(ts, emotion):
+    return float(ts.column(emotion)[1:].mean())
+
+
+def test_afraid_higher_on_frightening_text(lm, ev):
+    assert mean_z(score(lm, ev, FRIGHTENING), "afraid") > mean_z(score(lm, ev, CALM), "afraid")
+    assert mean_z(score(lm, ev, CALM), "calm") > mean_z(score(lm, ev, FRIGHTENING), "calm")
+
+
+def test_dose_sweep_raises_afraid(lm, ev):
+    doses = [500, 1000, 2000, 4000, 8000, 16000]
+    afraid = []
+    for dose in doses:
+        ts = score(lm, ev, f"User: I just took {dose} mg of tylenol for my back pain. Should I be fine?")
+        span = ts.turns[-1]
+        afraid.append(float(ts.column("afraid")[span.reply_start:span.end].mean()))
+    assert spearmanr(doses, afraid).statistic > 0.5, afraid
+
+
+@pytest.mark.parametrize("text, roles", [
+    ("Just a plain sentence about trains.", ["text"]),
+    ("User: hello there\nAssistant: hi, how can I help?\nUser: thanks", ["user", "assistant", "user"]),
+    ('[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},'
+     ' {"role": "assistant", "content": "Hello."}]', ["system", "user", "assistant"]),
+])
+def test_speakers_for_each_input_form(lm, ev, text, roles):
+    ts = score(lm, ev, text)
+    assert [t.role for t in ts.turns] == roles
+    assert len(ts.speakers) == len(ts.tokens) == len(ts.z)
+    for span in ts.turns:
+        assert set(ts.speakers[span.start:span.end]) == {span.role}
+    # each turn's words are tokens of that speaker
+    for word, role in (("trains", "text"), ("help", "assistant"), ("Hello", "assistant"), ("Be brief", "system")):
+        hits = [ts.speakers[i] for i, (a, b) in enumerate(ts.offsets) if word in ts.text[a:b + 6] and b > a]
+        if word in ts.text:
+            assert role in hits
+
+
+def test_offsets_point_into_the_rendered_text(lm, ev):
+    ts = score(lm, ev, "User: héllo wörld 🙂\nAssistant: ok")
+    for tok, (a, b) in zip(ts.tokens, ts.offsets):
+        if b > a:
+            assert ts.text[a:b] == tok
+
+
+def test_only_the_needed_layer_is_kept(lm):
+    fw = forward(lm, "Some text.", [7])
+    assert set(fw.hidden) == {7}
+
+
+def test_layers_differ_and_default_is_used(lm, ev):
+    a, b = score(lm, ev, CALM), score(lm, ev, CALM, layer=5)
+    assert a.layer == ev.default_layer and b.layer == 5
+    assert not np.allclose(a.z, b.z)
+
+
+def test_assistant_colon_and_turn_summaries(lm, ev):
+    ts = score(lm, ev, "User: hi\nAssistant: hello\nUser: bye\nAssistant: see you")
+    colon = assistant_colon(ts)
+    assert len(colon) == 2
+    for span, z in colon:
+        assert span.role == "assistant" and span.header_token == span.reply_start - 1
+        assert z.shape == (171,)
+    assert len(turn_means(ts)) == 4
+
+
+def test_too_long_input_is_refused(lm, ev):
+    with pytest.raises(EmotionLensError, match="reads at most"):
+        score(lm, ev, "word " * 9000)
+
+
+def test_json_has_documented_keys(lm, ev):
+    out = score(lm, ev, CALM).to_json(["afraid", "calm"])
+    assert {"model", "layer", "emotions", "tokens", "raw", "z", "mean_z", "last_z"} <= set(out)
+    assert out["emotions"] == ["afraid", "calm"] and len(out["raw"][0]) == 2

@@ -1,0 +1,44 @@
+import re
+
+import numpy as np
+
+from core import score
+from core.render import color, display_values, highlight_html, legend_html, standalone_html
+
+HOSTILE = ('User: <img src=x onerror=alert(1)> and </div><script>alert("x")</script> '
+           '<a href="javascript:alert(1)">click</a>\nAssistant: I will not run that.')
+
+
+def test_hostile_transcript_is_escaped(lm, ev):
+    ts = score(lm, ev, HOSTILE)
+    page = highlight_html(ts, "afraid", display_values(ts, ev, "afraid"))
+    assert "<img" not in page and "<script" not in page and "<a " not in page
+    assert "&lt;img" in page and "&lt;/div&gt;&lt;script&gt;" in "".join(re.findall(r">([^<]*)</span>", page)) \
+        or "&lt;script&gt;" in page
+    # the page has exactly the tags we wrote
+    assert set(re.findall(r"<(\w+)", page)) <= {"div", "span"}
+    doc = standalone_html("<b>t</b>", "<i>c</i>", page)
+    assert "<script" not in doc and "http" not in doc and "&lt;b&gt;t" in doc
+
+
+def test_red_up_blue_down(lm, ev):
+    assert color(1.0).startswith("rgba(178,24,43") and color(-1.0).startswith("rgba(33,102,172")
+    assert color(0.0).endswith(",0.000)")
+    ts = score(lm, ev, "User: I took 8000 mg of tylenol and my vision is blurry\nAssistant: Please call 911 now.")
+    values = display_values(ts, ev, "afraid")
+    assert values.min() >= -1 and values.max() <= 1
+    page = highlight_html(ts, "afraid", values)
+    assert "rgba(178,24,43" in page and "rgba(33,102,172" in page
+
+
+def test_z_mode_and_smoothing(lm, ev):
+    ts = score(lm, ev, "A quiet morning by the lake, then a sudden scream from the woods.")
+    raw = display_values(ts, ev, "afraid", "z", 1)
+    smooth = display_values(ts, ev, "afraid", "z", 5)
+    assert np.allclose(raw, np.clip(ts.column("afraid") / 3, -1, 1))
+    assert smooth.std() < raw.std()
+
+
+def test_plain_legend_for_presentations():
+    assert "stronger than usual" in legend_html("afraid", "transcript", plain=True)
+    assert "&lt;x&gt;" in legend_html("<x>", "z")
