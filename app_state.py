@@ -74,3 +74,35 @@ def user_errors():
     except Exception as exc:   # a bug: still one line for the user
         st.error(f"Something went wrong: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
         st.stop()
+
+
+@st.cache_data(show_spinner=False)
+def geometry(name: str, layer: int, k: int = 10) -> dict:
+    """Similarity, PCA and clusters of one model's vectors at one layer (derived arrays only)."""
+    from core import geometry as g
+    v = get_vectors(name).at(layer)
+    p = g.pca(v, 10)
+    labels = g.kmeans(v, k)
+    return {"sim": g.cosine_matrix(v), "scores": p.scores, "explained": p.explained, "labels": labels,
+            "names": g.cluster_names(v, labels, get_vectors(name).emotions)}
+
+
+@st.cache_data(show_spinner=False)
+def vader(emotions: tuple[str, ...]):
+    from core.ratings import vader_valence
+    return vader_valence(list(emotions))
+
+
+def layer_picker(ev, key: str = "layer") -> int:
+    return st.sidebar.slider("Layer", 0, ev.n_layers - 1, ev.default_layer, key=key,
+                             help=f"Default {ev.default_layer}: about two-thirds deep")
+
+
+def downloads(fig, rows, stem: str) -> None:
+    """CSV of the data behind a figure and the figure itself as a standalone HTML file."""
+    import pandas as pd
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.download_button("Data (CSV)", pd.DataFrame(rows).to_csv(index=False), f"{stem}.csv", "text/csv",
+                       key=f"csv-{stem}", on_click="ignore")
+    c2.download_button("Figure (HTML)", lambda: fig.to_html(include_plotlyjs=True, full_html=True),
+                       f"{stem}.html", "text/html", key=f"html-{stem}", on_click="ignore")

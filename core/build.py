@@ -25,6 +25,7 @@ import torch
 from . import corpus
 from .activations import capture, encode_batch
 from .errors import EmotionLensError
+from .geometry import store_default_umap
 from .paths import atomic_path, cache_dir
 from .transcript import Turn, render
 from .vectors import EmotionVectors, new_meta, vectors_dir
@@ -90,29 +91,37 @@ def story_means(lm, stories: list[corpus.Story], work: Path, batch_size: int,
                 means[:, i], done[i] = saved["means"][:, where[key]], True
     lengths = [len(lm.tokenizer(s.text).input_ids) for s in stories]
     todo = [i for i in sorted(range(n), key=lengths.__getitem__) if not done[i]]
-    last_save = time.time()
     progress("stories", int(done.sum()), n)
-    for b in range(0, len(todo), batch_size):
-        idx = todo[b:b + batch_size]
-        batch = encode_batch(lm, [stories[i].text for i in idx], MAX_STORY_TOKENS)
-        mask = batch["attention_mask"].bool()
-        pos = torch.arange(mask.shape[1]).unsqueeze(0)
-        n_real = mask.sum(1, keepdim=True)
-        # A story shorter than a start falls back to all but its first token.
-        keeps = [mask & (pos >= torch.where(n_real > s, s, 1)) for s in STARTS]
 
-        def reduce(layer, hidden):
-            return torch.stack([(hidden * k.unsqueeze(-1)).sum(1) / k.sum(1, keepdim=True) for k in keeps])
-        with capture(lm, range(L), reduce=reduce, stop_early=True) as cap:
-            cap.run(**batch)
-        means[:, idx] = torch.stack([cap.outputs[l] for l in range(L)], 2).float().numpy()
-        done[idx] = True
-        progress("stories", int(done.sum()), n)
-        if time.time() - last_save > 20 or b + batch_size >= len(todo):
-            kept = np.flatnonzero(done)
-            _save_npz(path, {"means": means[:, kept],
-                             "keys": np.frombuffer(b"".join(keys[i] for i in kept), np.uint8).reshape(-1, 20)})
-            last_save = time.time()
+    def save():
+        kept = np.flatnonzero(done)
+        _save_npz(path, {"means": means[:, kept],
+                         "keys": np.frombuffer(b"".join(keys[i] for i in kept), np.uint8).reshape(-1, 20)})
+
+    last_save, unsaved = time.time(), False
+    try:
+        for b in range(0, len(todo), batch_size):
+            idx = todo[b:b + batch_size]
+            batch = encode_batch(lm, [stories[i].text for i in idx], MAX_STORY_TOKENS)
+            mask = batch["attention_mask"].bool()
+            pos = torch.arange(mask.shape[1]).unsqueeze(0)
+            n_real = mask.sum(1, keepdim=True)
+            # A story shorter than a start falls back to all but its first token.
+            keeps = [mask & (pos >= torch.where(n_real > s, s, 1)) for s in STARTS]
+
+            def reduce(layer, hidden):
+                return torch.stack([(hidden * k.unsqueeze(-1)).sum(1) / k.sum(1, keepdim=True) for k in keeps])
+            with capture(lm, range(L), reduce=reduce, stop_early=True) as cap:
+                cap.run(**batch)
+            means[:, idx] = torch.stack([cap.outputs[l] for l in range(L)], 2).float().numpy()
+            done[idx] = unsaved = True
+            if time.time() - last_save > 20:
+                save()
+                last_save, unsaved = time.time(), False
+            progress("stories", int(done.sum()), n)
+    finally:        # also on Ctrl-C or an error: what was computed is kept for the next run
+        if unsaved:
+            save()
     return means
 
 
@@ -218,6 +227,9 @@ def build_vectors(lm, config: BuildConfig = BuildConfig(), out_dir: Path | None 
                             "residual": "output of decoder block <layer>"})
     ev = EmotionVectors(vecs, bmean, bstd, meta, padded)
     ev.save(out_dir)
+    progress("umap", 0, 1)
+    store_default_umap(ev, out_dir)
+    progress("umap", 1, 1)
     return ev
 
 

@@ -120,6 +120,13 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import run_bench, to_table
+    results = run_bench(args.model, progress=_progress)
+    print(json.dumps(results, indent=1) if args.json else to_table(results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Emotion Lens command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("validate", cmd_validate, "the paper's checks on the validation set, as a report")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", default=None, help="report folder (default cached_vectors/<model>)")
+
+    p = add("bench", cmd_bench, "performance figures as ratios measured in one run")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--json", action="store_true")
     return parser
 
 

@@ -140,3 +140,30 @@ def logit_lens(lm, direction: np.ndarray, k: int = 15):
     bottom = torch.topk(-logits, k).indices.tolist()
     word = lambda i: lm.tokenizer.decode([i])
     return ([(word(i), float(logits[i])) for i in top], [(word(i), float(logits[i])) for i in bottom])
+
+
+UMAP_FILE = "umap.json"
+
+
+def store_default_umap(ev, folder) -> None:
+    """UMAP's first call compiles with numba (slow): the build stores the default embedding."""
+    import json
+    from pathlib import Path
+    from .paths import write_text_atomic
+    emb = umap_embedding(ev.at())
+    write_text_atomic(Path(folder) / UMAP_FILE, json.dumps(
+        {"layer": ev.default_layer, "seed": 42, "n_neighbors": 15, "min_dist": 0.1, "metric": "cosine",
+         "coords": np.round(emb, 5).tolist()}))
+
+
+def stored_umap(folder, layer: int, n_neighbors: int = 15, min_dist: float = 0.1):
+    """The stored embedding when it was made with these settings, else None."""
+    import json
+    from pathlib import Path
+    path = Path(folder) / UMAP_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if (data["layer"], data["n_neighbors"], data["min_dist"]) != (layer, n_neighbors, min_dist):
+        return None
+    return np.asarray(data["coords"], dtype=np.float32)

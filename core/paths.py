@@ -34,6 +34,7 @@ def atomic_path(target: Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o644)          # mkstemp makes 0600; built artifacts are shared files
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

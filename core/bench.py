@@ -1,0 +1,126 @@
+"""Performance figures, each a ratio of two timings taken in the same run on this machine."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import corpus
+from .paths import ROOT
+
+
+def _best(fn, repeat: int = 3) -> float:
+    """Best of ``repeat`` wall-clock timings (the least disturbed by other work)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _text_of(lm, n_tokens: int) -> str:
+    text = ""
+    for story in corpus.load_stories():
+        text += story.text + "\n\n"
+        if len(lm.tokenizer(text).input_ids) >= n_tokens:
+            break
+    ids = lm.tokenizer(text).input_ids[:n_tokens]
+    return lm.tokenizer.decode(ids)
+
+
+def _peak_rss_mb(model: str, n_tokens: int) -> tuple[float, float]:
+    """(RSS after loading, peak RSS after scoring n_tokens), measured in a fresh process."""
+    code = f"""
+import resource, json
+from core import load_model, load_vectors, score
+from core.bench import _text_of
+lm = load_model({model!r}); ev = load_vectors(lm)
+text = _text_of(lm, {n_tokens})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+score(lm, ev, text)
+print(json.dumps([before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if out.returncode:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1])
+    return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def run_bench(model: str, progress=print) -> dict:
+    from .build import story_means
+    from .models import load_model
+    from .probe import scores_from, forward, score
+    from .render import display_values, highlight_html
+    from .vectors import load_vectors
+
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+                          f"{torch.get_num_threads()} threads", "model": model}
+    t0 = time.perf_counter()
+    lm = load_model(model)
+    results["load_s"] = round(time.perf_counter() - t0, 2)
+    ev = load_vectors(lm)
+    text = _text_of(lm, 1000)
+    ids = lm.tokenizer(text, return_tensors="pt")
+    n = ids["input_ids"].shape[1]
+
+    progress(f"scoring vs bare forward on {n} tokens")
+    def bare():
+        with torch.inference_mode():
+            lm.model(**ids, use_cache=False)
+    bare_s = _best(bare)
+    score_s = _best(lambda: score(lm, ev, text))
+    results["score_vs_forward"] = {"tokens": n, "bare_forward_s": round(bare_s, 3), "score_s": round(score_s, 3),
+                                   "ratio": round(score_s / bare_s, 3)}
+
+    progress("switching emotion vs re-scoring")
+    fw = forward(lm, text, [ev.default_layer])
+    ts = scores_from(fw, ev)
+    switch_s = _best(lambda: highlight_html(ts, "calm", display_values(ts, ev, "calm")), 5)
+    results["switch_vs_rescore"] = {"switch_s": round(switch_s, 4), "rescore_s": round(score_s, 3),
+                                    "ratio": round(switch_s / score_s, 4)}
+
+    progress("build throughput vs bare forward throughput (48 stories)")
+    stories = corpus.load_stories()[:48]
+    texts = [s.text for s in stories]
+    n_tok = sum(len(lm.tokenizer(t).input_ids) for t in texts)
+    with tempfile.TemporaryDirectory() as tmp:
+        build_s = _best(lambda: story_means(lm, stories, Path(tmp) / str(time.time()), 8, lambda *a: None), 1)
+    from .activations import encode_batch
+    def bare_batches():
+        with torch.inference_mode():
+            for b in range(0, len(texts), 8):
+                lm.model(**encode_batch(lm, texts[b:b + 8]), use_cache=False)
+    bare_b = _best(bare_batches, 1)
+    all_stories = len(corpus.load_stories())
+    results["build_vs_forward"] = {"stories": len(stories), "tokens": n_tok, "build_s": round(build_s, 2),
+                                   "bare_forward_s": round(bare_b, 2), "ratio": round(build_s / bare_b, 3),
+                                   "projected_full_build_min": round(build_s / len(stories) * all_stories / 60, 1)}
+
+    progress("peak memory at 8,000 tokens (fresh process)")
+    before, peak = _peak_rss_mb(model, 8000)
+    results["memory_8000_tokens"] = {"rss_after_load_mb": round(before), "peak_rss_mb": round(peak),
+                                     "ratio": round(peak / before, 2)}
+    return results
+
+
+def to_table(r: dict) -> str:
+    s, w, b, m = r["score_vs_forward"], r["switch_vs_rescore"], r["build_vs_forward"], r["memory_8000_tokens"]
+    rows = [
+        ("score vs one bare forward pass", f"{s['tokens']} tokens", f"{s['score_s']:.3f} s / {s['bare_forward_s']:.3f} s", s["ratio"]),
+        ("switch emotion vs re-score", "highlight HTML", f"{w['switch_s']:.4f} s / {w['rescore_s']:.3f} s", w["ratio"]),
+        ("build vs bare forward (batches of 8)", f"{b['stories']} stories, {b['tokens']} tokens",
+         f"{b['build_s']:.2f} s / {b['bare_forward_s']:.2f} s (full build ≈ {b['projected_full_build_min']} min)", b["ratio"]),
+        ("peak RSS at 8,000 tokens vs after load", "fresh process", f"{m['peak_rss_mb']} MB / {m['rss_after_load_mb']} MB", m["ratio"]),
+    ]
+    lines = [f"{r['model']} on {r['machine']}", "", "| figure | input | timings | ratio |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b_} | {c} | {d} |" for a, b_, c, d in rows]
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""Emotion space: PCA of the 171 vectors, and how PC1/PC2 line up with human ratings."""
+import numpy as np
+import streamlit as st
+
+from app_state import (downloads, geometry, layer_picker, load_with_spinner, model_picker, page_setup,
+                       user_errors, vader)
+from core import geometry as g
+from core import plots
+from core.ratings import parse_vad_lexicon
+
+page_setup("Emotion space", "🧭")
+st.title("🧭 Emotion space (PCA)")
+name = model_picker()
+with user_errors():
+    lm, ev = load_with_spinner(name)
+layer = layer_picker(ev)
+k = st.sidebar.slider("k-means clusters (colours)", 2, 20, 10, key="k")
+geo = geometry(name, layer, k)
+caption = ev.describe(layer) + f" · PCA of the 171 unit vectors · colours: k-means, k={k}"
+emotions = np.array(ev.emotions)
+ratings = vader(tuple(ev.emotions))
+
+# Signs of PCs are arbitrary: orient PC1 so that it rises with human valence, as in the paper.
+scores = geo["scores"].copy()
+scores[:, 0] = g.orient(scores[:, 0], ratings.valence)
+
+c1, c2 = st.columns(2)
+pcx = c1.selectbox("x axis", range(10), 0, format_func=lambda i: f"PC{i + 1}", key="pcx")
+pcy = c2.selectbox("y axis", range(10), 1, format_func=lambda i: f"PC{i + 1}", key="pcy")
+fig = plots.scatter(scores[:, pcx], scores[:, pcy], emotions, geo["labels"], geo["names"],
+                    f"PC{pcx + 1} × PC{pcy + 1} of {len(emotions)} emotion vectors", caption,
+                    f"PC{pcx + 1} ({geo['explained'][pcx]:.0%} of variance)",
+                    f"PC{pcy + 1} ({geo['explained'][pcy]:.0%} of variance)")
+st.plotly_chart(fig, key="pca")
+rows = [{"emotion": e, **{f"PC{i + 1}": float(scores[j, i]) for i in range(10)}, "cluster": geo["names"][geo["labels"][j]]}
+        for j, e in enumerate(emotions)]
+downloads(fig, rows, f"pca-{name}-L{layer}")
+
+fig_var = plots.variance(geo["explained"], "Variance explained by each PC", caption)
+st.plotly_chart(fig_var, key="var")
+st.caption(f"Paper (Claude Sonnet 4.5): PC1 26%, PC2 15%. Here: PC1 {geo['explained'][0]:.0%}, "
+           f"PC2 {geo['explained'][1]:.0%}.")
+
+c1, c2 = st.columns(2)
+with c1:
+    f1 = plots.ordering(scores[:, 0], emotions, "Emotions ordered along PC1", caption)
+    st.plotly_chart(f1, key="pc1")
+with c2:
+    f2 = plots.ordering(scores[:, 1], emotions, "Emotions ordered along PC2", caption)
+    st.plotly_chart(f2, key="pc2")
+
+st.header("Human ratings")
+st.markdown(f"Shipped: **{ratings.citation}**, covering {ratings.coverage()} of the 171 emotion words "
+            "(multi-word and rarer terms are missing and are left out, never imputed). VADER has no "
+            "arousal ratings: upload a lexicon in NRC-VAD's format (term, valence, arousal, dominance, "
+            "tab-separated) to compare PC2 with arousal.")
+upload = st.file_uploader("Lexicon (.tsv/.txt, NRC-VAD format)", type=["tsv", "txt"], key="lexicon")
+sets = [ratings]
+with user_errors():
+    if upload is not None:
+        sets.append(parse_vad_lexicon(upload.getvalue(), ev.emotions, upload.name))
+for rs in sets:
+    pairs = [("valence", rs.valence, 0, 0.81)]
+    if rs.arousal is not None:
+        pairs.append(("arousal", rs.arousal, 1, 0.66))
+    for what, human, pc, paper in pairs:
+        r, n = g.correlate(scores[:, pc], human)
+        mask = ~np.isnan(human)
+        fig_r = plots.scatter(human[mask], scores[mask, pc], emotions[mask], geo["labels"][mask], geo["names"],
+                              f"PC{pc + 1} vs human {what} ({rs.name}): r = {r:.2f}, n = {n}",
+                              caption + f" · ratings: {rs.citation}", f"human {what}", f"PC{pc + 1}", height=520)
+        st.plotly_chart(fig_r, key=f"r-{rs.name}-{what}")
+        verdict = "reproduces" if abs(r) >= paper else "falls short of"
+        st.markdown(f"**r = {r:.2f}** over n = {n} emotions; the paper found r = {paper} on Claude Sonnet 4.5. "
+                    f"This small model {verdict} that figure.")
+        downloads(fig_r, [{"emotion": e, f"human {what}": float(h), f"PC{pc + 1}": float(s)}
+                          for e, h, s in zip(emotions[mask], human[mask], scores[mask, pc])],
+                  f"{what}-{rs.name}-{name}-L{layer}".replace(" ", "_"))

@@ -1,0 +1,53 @@
+"""Is the structure of emotion space stable across depth? And which layer reads emotions best?"""
+import json
+
+import numpy as np
+import streamlit as st
+
+from app_state import downloads, get_vectors, load_with_spinner, model_picker, page_setup, user_errors, vader
+from core import geometry as g
+from core import plots
+from core.vectors import vectors_dir
+
+page_setup("Layers", "🧱")
+st.title("🧱 Across layers")
+name = model_picker()
+with user_errors():
+    lm, ev = load_with_spinner(name)
+
+
+@st.cache_data(show_spinner=False)
+def by_layer(name: str):
+    ev = get_vectors(name)
+    valence = vader(tuple(ev.emotions)).valence
+    r = [abs(g.correlate(g.pca(ev.vectors[l], 2).scores[:, 0], valence)[0]) for l in range(ev.n_layers)]
+    return g.layer_structure(ev.vectors), np.array(r)
+
+
+with st.spinner("Comparing every pair of layers…"):
+    structure, pc1_r = by_layer(name)
+layers = list(range(ev.n_layers))
+method = ev.describe().split(" · ", 2)[-1]
+caption = f"{name} · all {ev.n_layers} layers · {method}"
+fig = plots.heatmap(structure, layers, layers, "Correlation between layers' similarity matrices", caption,
+                    zmin=0, zmax=1, height=600, colorscale="Viridis")
+fig.update_xaxes(title="layer")
+fig.update_yaxes(title="layer")
+st.plotly_chart(fig, key="layers")
+downloads(fig, [{"layer": a, **{str(b): float(structure[a, b]) for b in layers}} for a in layers], f"layers-{name}")
+
+series = {"|r| PC1 vs VADER valence": pc1_r}
+report = vectors_dir(name) / "validation.json"
+if report.exists():
+    rep = json.loads(report.read_text())
+    rows = {r["layer"]: r for r in rep["layers"]}
+    series["implicit top-3"] = np.array([rows[l]["implicit_top3"] for l in layers])
+    series["sweep ρ"] = np.array([rows[l]["sweep_rho"] for l in layers])
+    series["two-person accuracy"] = np.array([rows[l]["two_person_acc"] for l in layers])
+fig2 = plots.line(layers, series, "Per layer: valence structure and validation scores", caption + " · held-out "
+                  "validation set (python -m core validate)", "layer", "score")
+fig2.add_vline(x=ev.default_layer, line_dash="dot", annotation_text="default layer")
+st.plotly_chart(fig2, key="perlayer")
+downloads(fig2, [{"layer": l, **{k: float(v[l]) for k, v in series.items()}} for l in layers], f"per-layer-{name}")
+st.markdown(f"Best |r| of PC1 with valence: **{pc1_r.max():.2f}** at layer {int(pc1_r.argmax())}; at the "
+            f"default layer {ev.default_layer}: **{pc1_r[ev.default_layer]:.2f}** (paper: 0.81).")

@@ -1,0 +1,36 @@
+"""Logit lens: which tokens does an emotion vector push the model towards, and away from?"""
+import streamlit as st
+
+from app_state import downloads, layer_picker, load_with_spinner, model_picker, page_setup, user_errors
+from core import geometry as g
+from core import plots
+
+page_setup("Logit lens", "🔤")
+st.title("🔤 Logit lens")
+name = model_picker()
+with user_errors():
+    lm, ev = load_with_spinner(name)
+layer = layer_picker(ev)
+emotion = st.selectbox("Emotion", ev.emotions, index=ev.emotions.index("happy"), key="emotion")
+k = st.slider("Tokens", 5, 40, 15, key="k")
+
+
+@st.cache_data(show_spinner=False)
+def lens(name: str, layer: int, emotion: str, k: int):
+    return g.logit_lens(lm, ev.at(layer)[ev.index(emotion)], k)
+
+
+up, down = lens(name, layer, emotion, k)
+caption = (ev.describe(layer) + " · vector scaled to the last layer's mean residual norm, through the final "
+           "norm and unembedding; logits centred")
+c1, c2 = st.columns(2)
+with c1:
+    f1 = plots.token_bars(up, f"'{emotion}' promotes", caption, "rgb(178,24,43)")
+    st.plotly_chart(f1, key="up")
+with c2:
+    f2 = plots.token_bars(down, f"'{emotion}' suppresses", caption, "rgb(33,102,172)")
+    st.plotly_chart(f2, key="down")
+downloads(f1, [{"token": t, "logit": v, "direction": "promoted"} for t, v in up]
+          + [{"token": t, "logit": v, "direction": "suppressed"} for t, v in down], f"logit-lens-{name}-L{layer}-{emotion}")
+st.caption("Reading a middle layer's direction through the final unembedding is approximate: later layers "
+           "transform it. The paper uses this view to see what each vector promotes.")
