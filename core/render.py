@@ -39,17 +39,27 @@ def color(value: float) -> str:
 
 def display_values(ts: TokenScores, ev, emotion: str, mode: str = "transcript", window: int = 1,
                    zmax: float = 3.0) -> np.ndarray:
-    """Values in [-1, 1] for colouring one emotion, in the paper's scale or as z."""
+    """Values in [-1, 1] for colouring one emotion, in the paper's scale or as z.
+
+    Position 0 is an attention sink whose activations dwarf every other token's and carry no
+    meaning about the text: it is shown uncoloured and kept out of the scale and smoothing.
+    """
     j = ts.emotions.index(emotion)
     if mode == "z":
         vals = ts.z[:, j] / zmax
     else:
         c = centred(ts, ev)
         vals = c[:, j] / transcript_scale(c)
-    return np.clip(smooth(vals, window), -1, 1)
+    vals = vals.copy()
+    vals[0] = 0.0
+    if len(vals) > 1:
+        vals[1:] = smooth(vals[1:], window)
+    return np.clip(vals, -1, 1)
 
 
 def _tooltip(ts: TokenScores, i: int, j: int) -> str:
+    if i == 0:
+        return f"{ts.tokens[0]!r} · first token: an attention sink, not coloured"
     top = ", ".join(f"{e} {v:+.1f}" for e, v in top_emotions(ts.z[i], ts.emotions, 5))
     return (f"{ts.tokens[i]!r} · {ts.emotions[j]}: raw {ts.raw[i, j]:+.2f}, z {ts.z[i, j]:+.2f}"
             f" · top z: {top}")
@@ -99,10 +109,10 @@ def timeline_figure(ts: TokenScores, emotions: list[str], window: int = 1, capti
     """z of several emotions over token position, with turn boundaries marked."""
     import plotly.graph_objects as go
     fig = go.Figure()
-    x = np.arange(len(ts.tokens))
+    x = np.arange(1, len(ts.tokens))          # position 0 (attention sink) left out
     for e in emotions:
-        fig.add_trace(go.Scatter(x=x, y=smooth(ts.column(e), window), mode="lines", name=e,
-                                 text=[html.escape(t) for t in ts.tokens],
+        fig.add_trace(go.Scatter(x=x, y=smooth(ts.column(e)[1:], window), mode="lines", name=html.escape(e),
+                                 text=[html.escape(t) for t in ts.tokens[1:]],
                                  hovertemplate=f"{html.escape(e)}: %{{y:.2f}}<br>token %{{x}}: %{{text}}<extra></extra>"))
     for span in ts.turns:
         fig.add_vline(x=span.start - 0.5, line_width=1, line_dash="dot", line_color="#999")

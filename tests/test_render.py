@@ -1,3 +1,4 @@
+import html
 import re
 
 import numpy as np
@@ -13,10 +14,10 @@ def test_hostile_transcript_is_escaped(lm, ev):
     ts = score(lm, ev, HOSTILE)
     page = highlight_html(ts, "afraid", display_values(ts, ev, "afraid"))
     assert "<img" not in page and "<script" not in page and "<a " not in page
-    assert "&lt;img" in page and "&lt;/div&gt;&lt;script&gt;" in "".join(re.findall(r">([^<]*)</span>", page)) \
-        or "&lt;script&gt;" in page
-    # the page has exactly the tags we wrote
+    # the page has only the tags we wrote, and the hostile markup survives as visible text
     assert set(re.findall(r"<(\w+)", page)) <= {"div", "span"}
+    visible = html.unescape("".join(re.findall(r'<span class="el-tok[^"]*"[^>]*>([^<]*)</span>', page)))
+    assert "<img src=x onerror=alert(1)>" in visible and '</div><script>alert("x")</script>' in visible
     doc = standalone_html("<b>t</b>", "<i>c</i>", page)
     assert "<script" not in doc and "http" not in doc and "&lt;b&gt;t" in doc
 
@@ -35,7 +36,8 @@ def test_z_mode_and_smoothing(lm, ev):
     ts = score(lm, ev, "A quiet morning by the lake, then a sudden scream from the woods.")
     raw = display_values(ts, ev, "afraid", "z", 1)
     smooth = display_values(ts, ev, "afraid", "z", 5)
-    assert np.allclose(raw, np.clip(ts.column("afraid") / 3, -1, 1))
+    assert raw[0] == 0                                   # the attention sink is not coloured
+    assert np.allclose(raw[1:], np.clip(ts.column("afraid")[1:] / 3, -1, 1))
     assert smooth.std() < raw.std()
 
 
