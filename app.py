@@ -8,7 +8,7 @@ from core import PRESETS
 from core.vectors import vectors_dir
 
 page_setup("Emotion Lens", "🔎")
-st.title("🔎 Emotion Lens")
+st.title("Emotion Lens")
 st.markdown(
     "See **functional emotions** inside open language models, token by token. Emotion Lens "
     "builds a direction in the model's residual stream for each of **171 emotion concepts** "

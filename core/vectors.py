@@ -69,11 +69,15 @@ class EmotionVectors:
 
     def describe(self, layer: int | None = None) -> str:
         """One line for figure captions: model, layer and method."""
+        layer = self.layer(layer)
         m = self.meta.get("method", {})
-        return (f"{self.model_name} · layer {self.layer(layer)}/{self.n_layers - 1} · "
-                f"{len(self.emotions)} emotion vectors from {sum(self.meta.get('stories_per_emotion', {}).values())} "
-                f"stories (tokens from {m.get('start_token', '?')} averaged, "
-                f"{m.get('neutral_pcs_removed', '?')} neutral PCs removed)")
+        removed = m.get("neutral_pcs_removed")
+        pcs = f"{removed[layer]} neutral PCs" if isinstance(removed, list) else "neutral PCs"
+        share = m.get("neutral_variance")
+        share = f" ({share:.0%} of neutral variance)" if isinstance(share, (int, float)) else ""
+        n_stories = sum(self.meta.get("stories_per_emotion", {}).values())
+        return (f"{self.model_name} · layer {layer}/{self.n_layers - 1} · {len(self.emotions)} emotion vectors "
+                f"from {n_stories} stories, mean from token {m.get('start_token', '?')}, {pcs}{share} projected out")
 
     # --- persistence ---------------------------------------------------------------
     def save(self, folder: Path) -> None:

@@ -77,7 +77,7 @@ if present:
     st.stop()
 
 # --- input -------------------------------------------------------------------------------
-st.title("🖍️ Transcript viewer")
+st.title("Transcript viewer")
 source = st.radio("Input", ["Example", "Paste", "Upload"], horizontal=True, key="source")
 text = None
 with user_errors():
@@ -136,14 +136,15 @@ with tab_cmp:
     st.markdown("Two transcripts side by side, coloured by z against the neutral baseline so they share "
                 "one scale (e.g. the 1000 mg and 8000 mg Tylenol conversations).")
     a_col, b_col = st.columns(2)
-    default_b = next((i for i, g in enumerate(gallery) if "overdose" in g[0]), 1)
-    default_a = next((i for i, g in enumerate(gallery) if "tylenol_safe" in g[0]), 0)
+    choices = ["Your input (above)"] + titles
+    default_a = 1 + next((i for i, g in enumerate(gallery) if "tylenol_safe" in g[0]), 0)
+    default_b = 1 + next((i for i, g in enumerate(gallery) if "overdose" in g[0]), 1)
     with user_errors():
         sides = []
         for col, key, default in ((a_col, "cmp_a", default_a), (b_col, "cmp_b", default_b)):
-            pick = col.selectbox("Transcript", range(len(gallery)), index=default,
-                                 format_func=titles.__getitem__, key=key)
-            other = scores_from(get_forward(name, gallery[pick][3]), ev, layer)
+            pick = col.selectbox("Transcript", range(len(choices)), index=default,
+                                 format_func=choices.__getitem__, key=key)
+            other = ts if pick == 0 else scores_from(get_forward(name, gallery[pick - 1][3]), ev, layer)
             col.markdown(highlight_html(other, highlight, display_values(other, ev, highlight, "z", window)),
                          unsafe_allow_html=True)
             col.metric(f"mean z of {highlight}", f"{other.column(highlight)[1:].mean():+.2f}")

@@ -9,7 +9,7 @@ from core import plots
 from core.ratings import parse_vad_lexicon
 
 page_setup("Emotion space", "🧭")
-st.title("🧭 Emotion space (PCA)")
+st.title("Emotion space (PCA)")
 name = model_picker()
 with user_errors():
     lm, ev = load_with_spinner(name)
@@ -38,6 +38,8 @@ downloads(fig, rows, f"pca-{name}-L{layer}")
 
 fig_var = plots.variance(geo["explained"], "Variance explained by each PC", caption)
 st.plotly_chart(fig_var, key="var")
+downloads(fig_var, [{"PC": f"PC{i + 1}", "variance": float(x)} for i, x in enumerate(geo["explained"])],
+          f"variance-{name}-L{layer}")
 st.caption(f"Paper (Claude Sonnet 4.5): PC1 26%, PC2 15%. Here: PC1 {geo['explained'][0]:.0%}, "
            f"PC2 {geo['explained'][1]:.0%}.")
 
@@ -45,9 +47,11 @@ c1, c2 = st.columns(2)
 with c1:
     f1 = plots.ordering(scores[:, 0], emotions, "Emotions ordered along PC1", caption)
     st.plotly_chart(f1, key="pc1")
+    downloads(f1, [{"emotion": e, "PC1": float(x)} for e, x in zip(emotions, scores[:, 0])], f"pc1-{name}-L{layer}")
 with c2:
     f2 = plots.ordering(scores[:, 1], emotions, "Emotions ordered along PC2", caption)
     st.plotly_chart(f2, key="pc2")
+    downloads(f2, [{"emotion": e, "PC2": float(x)} for e, x in zip(emotions, scores[:, 1])], f"pc2-{name}-L{layer}")
 
 st.header("Human ratings")
 st.markdown(f"Shipped: **{ratings.citation}**, covering {ratings.coverage()} of the 171 emotion words "

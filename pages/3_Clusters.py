@@ -9,7 +9,7 @@ from core import plots
 from core.vectors import vectors_dir
 
 page_setup("Clusters", "🫧")
-st.title("🫧 Clusters (UMAP + k-means)")
+st.title("Clusters (UMAP + k-means)")
 name = model_picker()
 with user_errors():
     lm, ev = load_with_spinner(name)

@@ -7,7 +7,7 @@ from core import geometry as g
 from core import plots
 
 page_setup("Similarity", "🟥")
-st.title("🟥 Similarity between emotions")
+st.title("Similarity between emotions")
 name = model_picker()
 with user_errors():
     lm, ev = load_with_spinner(name)

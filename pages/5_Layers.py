@@ -10,7 +10,7 @@ from core import plots
 from core.vectors import vectors_dir
 
 page_setup("Layers", "🧱")
-st.title("🧱 Across layers")
+st.title("Across layers")
 name = model_picker()
 with user_errors():
     lm, ev = load_with_spinner(name)

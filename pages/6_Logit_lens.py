@@ -6,7 +6,7 @@ from core import geometry as g
 from core import plots
 
 page_setup("Logit lens", "🔤")
-st.title("🔤 Logit lens")
+st.title("Logit lens")
 name = model_picker()
 with user_errors():
     lm, ev = load_with_spinner(name)

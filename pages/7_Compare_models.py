@@ -7,7 +7,7 @@ from core import geometry as g
 from core import plots
 
 page_setup("Compare models", "⚖️")
-st.title("⚖️ Compare models")
+st.title("Compare models")
 models = available_models()
 if len(models) < 2:
     st.warning("Two models with built vectors are needed.")

@@ -14,8 +14,10 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
-SHOTS = [("", "home"), ("Transcript_viewer", "viewer"), ("Emotion_space", "pca"), ("Clusters", "umap"),
-         ("Similarity", "similarity"), ("Layers", "layers")]
+# (url path, file name, an element that exists once the page has drawn)
+SHOTS = [("", "home", "[data-testid='stMetric']"), ("Transcript_viewer", "viewer", "div.el-transcript"),
+         ("Emotion_space", "pca", ".js-plotly-plot"), ("Clusters", "umap", ".js-plotly-plot"),
+         ("Similarity", "similarity", ".js-plotly-plot"), ("Layers", "layers", ".js-plotly-plot")]
 
 
 def free_port() -> int:
@@ -34,17 +36,15 @@ def main(out: Path) -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for path, name in SHOTS:
+            for path, name, ready in SHOTS:
                 for _ in range(60):
                     try:
                         page.goto(f"http://127.0.0.1:{port}/{path}", timeout=30_000)
                         break
                     except Exception:
                         time.sleep(1)
-                page.wait_for_selector("[data-testid='stAppViewContainer']", timeout=120_000)
-                page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                                       timeout=240_000)
-                time.sleep(3)
+                page.wait_for_selector(ready, timeout=240_000)
+                time.sleep(4)
                 page.screenshot(path=str(out / f"{name}.png"), full_page=False)
                 print("saved", out / f"{name}.png")
             browser.close()
