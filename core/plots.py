@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import textwrap
 
 import numpy as np
 
@@ -14,9 +15,16 @@ def _e(items):
     return [html.escape(str(x)) for x in items]
 
 
+def wrap(text: str, width: int = 120) -> str:
+    """Escape and wrap a caption so plotly shows all of it (titles do not wrap by themselves)."""
+    return "<br>".join(html.escape(line) for line in textwrap.wrap(text, width))
+
+
 def _title(fig, title: str, caption: str, height: int):
-    fig.update_layout(title=dict(text=f"{html.escape(title)}<br><sup>{html.escape(caption)}</sup>", font=dict(size=14)),
-                      height=height, margin=dict(l=10, r=10, t=70, b=10))
+    lines = wrap(caption)
+    fig.update_layout(title=dict(text=f"{html.escape(title)}<br><sup>{lines.replace('<br>', '</sup><br><sup>')}</sup>",
+                                 font=dict(size=14)),
+                      height=height, margin=dict(l=10, r=10, t=60 + 14 * lines.count("<br>") + 14, b=10))
     return fig
 
 

@@ -9,6 +9,7 @@ import html
 
 import numpy as np
 
+from .plots import wrap
 from .probe import TokenScores, centred, smooth, top_emotions, transcript_scale
 
 ROLE_LABELS = {"user": "User", "assistant": "Assistant", "system": "System", "text": "Text"}
@@ -119,8 +120,8 @@ def timeline_figure(ts: TokenScores, emotions: list[str], window: int = 1, capti
         fig.add_annotation(x=span.start, y=1.02, yref="paper", showarrow=False, xanchor="left",
                            text=ROLE_LABELS.get(span.role, span.role), font=dict(size=10, color="#666"))
     fig.add_hline(y=0, line_width=1, line_color="#bbb")
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=50, b=10), xaxis_title="token position",
-                      yaxis_title="z vs neutral", title=dict(text=html.escape(caption), font=dict(size=12)),
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=80, b=10), xaxis_title="token position",
+                      yaxis_title="z vs neutral", title=dict(text=wrap(caption), font=dict(size=12)),
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
