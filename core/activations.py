@@ -83,21 +83,22 @@ def encode_batch(lm, texts: list[str], max_tokens: int | None = None) -> dict:
         tok.padding_side = side
 
 
-def mean_from(start: int, attention_mask: torch.Tensor) -> Reducer:
-    """Reducer: per sequence, the mean hidden state over real tokens at positions >= start.
+def mean_from(starts: tuple[int, ...], attention_mask: torch.Tensor) -> Reducer:
+    """Reducer: per start and sequence, the mean hidden state over real tokens at positions >= start.
 
-    Sequences shorter than ``start + 1`` tokens fall back to all their tokens, so no story
-    is silently dropped. Returns float64 sums and counts so that batches can be accumulated.
+    A sequence no longer than a start falls back to its tokens from position 1 (0 if it has
+    only one), so no text is silently dropped. Output: ``[len(starts), batch, d_model]`` float64.
     """
     mask = attention_mask.bool()
-    lengths = mask.sum(1)
-    positions = torch.arange(mask.shape[1]).unsqueeze(0)
-    starts = torch.where(lengths > start, torch.full_like(lengths, start), torch.zeros_like(lengths))
-    keep = mask & (positions >= starts.unsqueeze(1))
+    n_real = mask.sum(1, keepdim=True)
+    pos = torch.arange(mask.shape[1]).unsqueeze(0)
+    fallback = (n_real > 1).long()
+    keeps = [mask & (pos >= torch.where(n_real > s, torch.full_like(n_real, s), torch.clamp(fallback, max=s)))
+             for s in starts]
 
     def fn(layer: int, hidden: torch.Tensor):
-        w = keep.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * w).sum(1).double(), keep.sum(1).double()
+        h = hidden.double()
+        return torch.stack([(h * k.unsqueeze(-1)).sum(1) / k.sum(1, keepdim=True) for k in keeps])
     return fn
 
 
@@ -106,6 +107,6 @@ def layer_means(lm, texts: list[str], layers: Iterable[int], start: int = 0,
     """Mean residual stream per text and layer, ``[len(texts), len(layers), d_model]`` float64."""
     layers = sorted(set(layers))
     batch = encode_batch(lm, texts, max_tokens)
-    with capture(lm, layers, reduce=mean_from(start, batch["attention_mask"]), stop_early=True) as cap:
+    with capture(lm, layers, reduce=mean_from((start,), batch["attention_mask"]), stop_early=True) as cap:
         cap.run(**batch)
-    return torch.stack([cap.outputs[l][0] / cap.outputs[l][1].unsqueeze(-1) for l in layers], 1)
+    return torch.stack([cap.outputs[l][0] for l in layers], 1)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from . import corpus
-from .activations import capture, encode_batch
+from .activations import capture, encode_batch, mean_from
 from .errors import EmotionLensError
 from .geometry import store_default_umap
 from .paths import atomic_path, cache_dir
@@ -103,14 +103,7 @@ def story_means(lm, stories: list[corpus.Story], work: Path, batch_size: int,
         for b in range(0, len(todo), batch_size):
             idx = todo[b:b + batch_size]
             batch = encode_batch(lm, [stories[i].text for i in idx], MAX_STORY_TOKENS)
-            mask = batch["attention_mask"].bool()
-            pos = torch.arange(mask.shape[1]).unsqueeze(0)
-            n_real = mask.sum(1, keepdim=True)
-            # A story shorter than a start falls back to all but its first token.
-            keeps = [mask & (pos >= torch.where(n_real > s, s, 1)) for s in STARTS]
-
-            def reduce(layer, hidden):
-                return torch.stack([(hidden * k.unsqueeze(-1)).sum(1) / k.sum(1, keepdim=True) for k in keeps])
+            reduce = mean_from(STARTS, batch["attention_mask"])
             with capture(lm, range(L), reduce=reduce, stop_early=True) as cap:
                 cap.run(**batch)
             means[:, idx] = torch.stack([cap.outputs[l] for l in range(L)], 2).float().numpy()
