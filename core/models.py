@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +140,22 @@ def preset_gguf(preset: Preset) -> tuple[Path, str]:
     files = sorted(folder.glob("*.gguf"))
     if not files:
         raise EmotionLensError(f"package {preset.pip_name} holds no .gguf file in {folder}")
-    return files[0], sha256_file(files[0])
+    return files[0], _known_sha256(files[0])
+
+
+def _known_sha256(path: Path) -> str:
+    """sha256 of a file, remembered by path, size and mtime so a start does not re-read it."""
+    memo_path = cache_dir() / "sha256.json"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    st = path.stat()
+    key = f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    if key not in memo:
+        memo[key] = sha256_file(path)
+        write_text_atomic(memo_path, json.dumps(memo, indent=1))
+    return memo[key]
 
 
 def _verify_cache(path: Path) -> bool:
@@ -203,17 +219,21 @@ def _from_dir(path: Path | str, **kw):
 def _load_preset(preset: Preset, progress: Callable[[str], None]):
     gguf, sha = preset_gguf(preset)
     target = cache_dir() / "models" / f"{preset.name}-{sha[:16]}"
-    if not _verify_cache(target):
+    # The checksum runs on a second thread while the (import-bound) load runs on this one;
+    # the model is returned only if the check passes, so a corrupt cache is never used.
+    with ThreadPoolExecutor(1) as pool:
+        check = pool.submit(_verify_cache, target)
+        try:
+            loaded = _from_dir(target) if (target / "manifest.json").exists() else None
+        except Exception:
+            loaded = None
+        ok = check.result()
+    if not ok or loaded is None:
         if target.exists():
             progress(f"converted cache at {target} is incomplete or corrupt: rebuilding it")
         _convert_gguf(gguf, sha, target, progress)
-    try:
-        model, tok = _from_dir(target)
-    except Exception as exc:    # a cache that verifies but will not load is rebuilt, never used
-        progress(f"converted cache failed to load ({exc}): rebuilding it")
-        shutil.rmtree(target, ignore_errors=True)
-        _convert_gguf(gguf, sha, target, progress)
-        model, tok = _from_dir(target)
+        loaded = _from_dir(target)
+    model, tok = loaded
     return model, tok, str(gguf), sha, target
 
 

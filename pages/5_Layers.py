@@ -27,8 +27,10 @@ def by_layer(name: str):
 with st.spinner("Comparing every pair of layers…"):
     structure, pc1_r = by_layer(name)
 layers = list(range(ev.n_layers))
-method = ev.describe().split(" · ", 2)[-1]
-caption = f"{name} · all {ev.n_layers} layers · {method}"
+m = ev.meta["method"]
+caption = (f"{name} · all {ev.n_layers} layers · {len(ev.emotions)} emotion vectors per layer from "
+           f"{sum(ev.meta['stories_per_emotion'].values())} stories, mean from token {m['start_token']}, neutral "
+           f"PCs explaining {m['neutral_variance']:.0%} of variance projected out at each layer")
 fig = plots.heatmap(structure, layers, layers, "Correlation between layers' similarity matrices", caption,
                     zmin=0, zmax=1, height=600, colorscale="Viridis")
 fig.update_xaxes(title="layer")
