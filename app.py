@@ -3,7 +3,7 @@ import json
 
 import streamlit as st
 
-from app_state import available_models, load_with_spinner, model_picker, page_setup, user_errors
+from app_state import load_with_spinner, model_picker, page_setup, user_errors
 from core import PRESETS
 from core.vectors import vectors_dir
 

@@ -63,6 +63,16 @@ def page_setup(title: str, icon: str = "🔎") -> None:
     st.markdown(f"<style>{CSS}{(ASSETS / 'app.css').read_text()}</style>", unsafe_allow_html=True)
 
 
+def page_header(title: str, icon: str):
+    """Page config, title, model picker and the loaded model and vectors: every page starts so."""
+    page_setup(title, icon)
+    st.title(title)
+    name = model_picker()
+    with user_errors():
+        lm, ev = load_with_spinner(name)
+    return name, lm, ev
+
+
 @contextmanager
 def user_errors():
     """Show problems as one Streamlit message, never a traceback."""

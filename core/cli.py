@@ -65,22 +65,15 @@ def cmd_build(args) -> int:
 
 def read_input_file(path: str) -> str:
     """A user's text/JSON file, refused clearly if missing, huge, binary or not UTF-8."""
-    from .transcript import MAX_CHARS
+    from .transcript import MAX_FILE_BYTES, decode_text_file
     try:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_CHARS * 4 + 1)
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise EmotionLensError(f"no such file: {path}") from None
-    except (IsADirectoryError, PermissionError, OSError) as exc:
+    except OSError as exc:
         raise EmotionLensError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_CHARS * 4:
-        raise EmotionLensError(f"{path} is too large (limit {MAX_CHARS:,} characters)")
-    if b"\x00" in data:
-        raise EmotionLensError(f"{path} is a binary file: give a text or JSON transcript")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise EmotionLensError(f"{path} is not UTF-8 text") from None
+    return decode_text_file(data, path)
 
 
 def _emotion_list(ev, spec: str | None) -> list[str] | None:

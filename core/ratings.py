@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EmotionLensError
+from .transcript import decode_text_file
 
 MAX_LEXICON_BYTES = 20 * 1024 * 1024
 VADER_CITATION = ("VADER lexicon (Hutto & Gilbert, ICWSM 2014; MIT licence): mean of 10 human "
@@ -50,14 +51,7 @@ def vader_valence(emotions: list[str]) -> Ratings:
 
 def parse_vad_lexicon(data: bytes, emotions: list[str], name: str = "uploaded lexicon") -> Ratings:
     """Parse an NRC-VAD-style TSV (term, valence, arousal, dominance; header optional)."""
-    if len(data) > MAX_LEXICON_BYTES:
-        raise EmotionLensError(f"lexicon is larger than {MAX_LEXICON_BYTES >> 20} MB")
-    if b"\x00" in data:
-        raise EmotionLensError("lexicon looks binary: expected tab-separated text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise EmotionLensError("lexicon is not UTF-8 text") from None
+    text = decode_text_file(data, name, MAX_LEXICON_BYTES)
     val, aro = {}, {}
     for n, line in enumerate(io.StringIO(text), 1):
         parts = line.rstrip("\r\n").split("\t")

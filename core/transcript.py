@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from .errors import EmotionLensError
 
 MAX_CHARS = 200_000
+MAX_FILE_BYTES = 1_000_000
 ROLE_NAMES = {"user": "user", "human": "user", "person": "user", "assistant": "assistant",
               "ai": "assistant", "system": "system"}
 _MARKER = re.compile(r"^[ \t]*(User|Human|Assistant|AI|System)[ \t]*:[ \t]?", re.I | re.M)
@@ -31,6 +32,18 @@ class Segment:
     end: int
     content_start: int   # where the turn's own words begin (after any template header)
     turn: int
+
+
+def decode_text_file(data: bytes, name: str, limit: int = MAX_FILE_BYTES) -> str:
+    """Bytes a user supplied → text; refused clearly if too large, binary or not UTF-8."""
+    if len(data) > limit:
+        raise EmotionLensError(f"{name} is {len(data) >> 10:,} KB; the limit is {limit >> 10:,} KB")
+    if b"\x00" in data:
+        raise EmotionLensError(f"{name} is a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise EmotionLensError(f"{name} is not UTF-8 text") from None
 
 
 def _messages(obj) -> list[Turn]:

@@ -11,10 +11,9 @@ from core.corpus import load_examples
 from core.probe import assistant_colon, scores_from, top_emotions, turn_means
 from core.render import (bars_figure, caption_html, display_values, highlight_html, legend_html,
                          standalone_html, timeline_figure)
-from core.transcript import MAX_CHARS
+from core.transcript import MAX_CHARS, decode_text_file
 
 DEFAULT_EMOTIONS = ["afraid", "calm", "desperate", "happy", "loving", "angry", "surprised"]
-MAX_UPLOAD = 1_000_000
 
 page_setup("Transcript viewer", "🖍️")
 
@@ -22,19 +21,6 @@ page_setup("Transcript viewer", "🖍️")
 @st.cache_data(show_spinner=False)
 def examples():
     return [(e.slug, e.title, e.caption, json.dumps(list(e.messages))) for e in load_examples()]
-
-
-def read_upload(upload) -> str | None:
-    from core import EmotionLensError
-    data = upload.getvalue()
-    if len(data) > MAX_UPLOAD:
-        raise EmotionLensError(f"{upload.name} is {len(data) >> 10} KB; the limit is {MAX_UPLOAD >> 10} KB")
-    if b"\x00" in data:
-        raise EmotionLensError(f"{upload.name} is a binary file: upload .txt, .json or .jsonl text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise EmotionLensError(f"{upload.name} is not UTF-8 text") from None
 
 
 # --- sidebar: model, layer, emotions, display -------------------------------------------
@@ -91,7 +77,7 @@ with user_errors():
                                         "or JSON chat messages [{\"role\": …, \"content\": …}]")
     else:
         upload = st.file_uploader("Transcript file", type=["txt", "json", "jsonl"], key="upload")
-        text = read_upload(upload) if upload else None
+        text = decode_text_file(upload.getvalue(), upload.name) if upload else None
 if not text or not text.strip():
     st.info("Choose an example, paste a transcript, or upload a file.")
     st.stop()

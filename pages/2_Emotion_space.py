@@ -2,17 +2,12 @@
 import numpy as np
 import streamlit as st
 
-from app_state import (downloads, geometry, layer_picker, load_with_spinner, model_picker, page_setup,
-                       user_errors, vader)
+from app_state import downloads, geometry, layer_picker, page_header, user_errors, vader
 from core import geometry as g
 from core import plots
 from core.ratings import parse_vad_lexicon
 
-page_setup("Emotion space", "🧭")
-st.title("Emotion space (PCA)")
-name = model_picker()
-with user_errors():
-    lm, ev = load_with_spinner(name)
+name, lm, ev = page_header("Emotion space (PCA)", "🧭")
 layer = layer_picker(ev)
 k = st.sidebar.slider("k-means clusters (colours)", 2, 20, 10, key="k")
 geo = geometry(name, layer, k)

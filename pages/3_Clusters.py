@@ -2,17 +2,12 @@
 import numpy as np
 import streamlit as st
 
-from app_state import (downloads, geometry, get_vectors, layer_picker, load_with_spinner, model_picker,
-                       page_setup, user_errors, vader)
+from app_state import downloads, geometry, get_vectors, layer_picker, page_header, vader
 from core import geometry as g
 from core import plots
 from core.vectors import vectors_dir
 
-page_setup("Clusters", "🫧")
-st.title("Clusters (UMAP + k-means)")
-name = model_picker()
-with user_errors():
-    lm, ev = load_with_spinner(name)
+name, lm, ev = page_header("Clusters (UMAP + k-means)", "🫧")
 layer = layer_picker(ev)
 k = st.sidebar.slider("k (clusters)", 2, 20, 10, key="k")
 n_neighbors = st.sidebar.slider("UMAP neighbours", 5, 50, 15, key="nn")

@@ -2,15 +2,11 @@
 import numpy as np
 import streamlit as st
 
-from app_state import downloads, geometry, layer_picker, load_with_spinner, model_picker, page_setup, user_errors
+from app_state import downloads, geometry, layer_picker, page_header
 from core import geometry as g
 from core import plots
 
-page_setup("Similarity", "🟥")
-st.title("Similarity between emotions")
-name = model_picker()
-with user_errors():
-    lm, ev = load_with_spinner(name)
+name, lm, ev = page_header("Similarity between emotions", "🟥")
 layer = layer_picker(ev)
 geo = geometry(name, layer, 10)
 sim, emotions = geo["sim"], np.array(ev.emotions)

@@ -4,16 +4,12 @@ import json
 import numpy as np
 import streamlit as st
 
-from app_state import downloads, get_vectors, load_with_spinner, model_picker, page_setup, user_errors, vader
+from app_state import downloads, get_vectors, page_header, vader
 from core import geometry as g
 from core import plots
 from core.vectors import vectors_dir
 
-page_setup("Layers", "🧱")
-st.title("Across layers")
-name = model_picker()
-with user_errors():
-    lm, ev = load_with_spinner(name)
+name, lm, ev = page_header("Across layers", "🧱")
 
 
 @st.cache_data(show_spinner=False)

@@ -1,15 +1,11 @@
 """Logit lens: which tokens does an emotion vector push the model towards, and away from?"""
 import streamlit as st
 
-from app_state import downloads, layer_picker, load_with_spinner, model_picker, page_setup, user_errors
+from app_state import downloads, layer_picker, page_header
 from core import geometry as g
 from core import plots
 
-page_setup("Logit lens", "🔤")
-st.title("Logit lens")
-name = model_picker()
-with user_errors():
-    lm, ev = load_with_spinner(name)
+name, lm, ev = page_header("Logit lens", "🔤")
 layer = layer_picker(ev)
 emotion = st.selectbox("Emotion", ev.emotions, index=ev.emotions.index("happy"), key="emotion")
 k = st.slider("Tokens", 5, 40, 15, key="k")

@@ -76,6 +76,8 @@ def test_presentation_mode():
     at = run("pages/1_Transcript_viewer.py", present=True)
     text = " ".join(m.value for m in at.markdown)
     assert "stronger than usual" in text and "--el-size:26px" in text
-    title = at.markdown[0].value
+    heading = lambda: next(m.value for m in at.markdown if m.value.startswith("## "))
+    first = heading()
     at.button(key="next").click().run()
     assert not at.exception and at.session_state["present_step"] == 1
+    assert heading() != first                       # the next example is on screen
