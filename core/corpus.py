@@ -125,12 +125,6 @@ def load_neutral(root: Path = CORPUS) -> list[list[dict]]:
     return out
 
 
-def dialogue_text(messages: list[dict]) -> str:
-    """Plain ``Person:``/``AI:`` rendering, the form the paper used for neutral dialogues."""
-    names = {"system": "System", "user": "Person", "assistant": "AI"}
-    return "\n\n".join(f"{names[m['role']]}: {m['content']}" for m in messages)
-
-
 def load_examples(root: Path = EXAMPLES) -> list[Example]:
     out = []
     for path in sorted(root.glob("*.json")):
