@@ -16,6 +16,9 @@ from typing import Callable, Iterable
 import torch
 
 Reducer = Callable[[int, torch.Tensor], object]
+# Position 0 is an attention sink: its residual stream dwarfs every other token's and says
+# nothing about the text, so baselines, scales and summaries start after it.
+SINK_TOKENS = 1
 
 
 class _StopForward(Exception):

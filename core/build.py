@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from . import corpus
-from .activations import capture, encode_batch, mean_from
+from .activations import SINK_TOKENS, capture, encode_batch, mean_from
 from .errors import EmotionLensError
 from .geometry import store_default_umap
 from .paths import atomic_path, cache_dir
@@ -138,7 +138,7 @@ def neutral_moments(lm, dialogues: list[list[dict]], work: Path, progress: Progr
         ids = lm.tokenizer(text, return_tensors="pt", truncation=True, max_length=1024)
 
         def reduce(layer, hidden):
-            return hidden[0, 1:].double()
+            return hidden[0, SINK_TOKENS:].double()
         with capture(lm, range(L), reduce=reduce, stop_early=True) as cap:
             cap.run(**ids)
         for l in range(L):

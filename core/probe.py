@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .activations import capture
+from .activations import SINK_TOKENS, capture
 from .errors import EmotionLensError
 from .transcript import Segment, Turn, parse_transcript, render
 
@@ -44,9 +44,9 @@ class TokenScores:
             raise EmotionLensError(f"unknown emotion '{emotion}'") from None
         return (self.z if kind == "z" else self.raw)[:, j]
 
-    def mean_z(self, start: int = 1) -> dict[str, float]:
-        """Mean z over the text (position 0, an attention sink, left out)."""
-        vals = self.z[start:] if len(self.z) > start else self.z
+    def mean_z(self) -> dict[str, float]:
+        """Mean z over the text (the attention-sink token left out)."""
+        vals = self.z[SINK_TOKENS:] if len(self.z) > SINK_TOKENS else self.z
         return dict(zip(self.emotions, vals.mean(0).round(4).tolist()))
 
     def last_z(self) -> dict[str, float]:
@@ -146,15 +146,15 @@ def centred(ts: TokenScores, ev) -> np.ndarray:
     return ts.raw - ev.baseline_mean[ts.layer]
 
 
-def transcript_scale(values: np.ndarray, first: int = 1) -> float:
+def transcript_scale(values: np.ndarray) -> float:
     """The paper's per-transcript unit: the 99th percentile |activation| across all probes."""
-    body = values[first:] if len(values) > first else values
+    body = values[SINK_TOKENS:] if len(values) > SINK_TOKENS else values
     return float(np.percentile(np.abs(body), 99)) or 1.0
 
 
 def smooth(x: np.ndarray, window: int) -> np.ndarray:
     """Centred moving average over ``window`` tokens (1 = none); edges use what exists."""
-    if window <= 1:
+    if window <= 1 or len(x) == 0:
         return x
     kernel = np.ones(window)
     pad = window // 2
@@ -167,8 +167,10 @@ def turn_means(ts: TokenScores) -> list[tuple[TurnSpan, np.ndarray]]:
     """Mean z over each turn's own words (its template header left out)."""
     out = []
     for span in ts.turns:
-        lo = span.reply_start if span.reply_start < span.end else span.start
-        out.append((span, ts.z[max(lo, 1):span.end].mean(0) if span.end > max(lo, 1) else ts.z[lo:span.end].mean(0)))
+        lo = max(span.reply_start, SINK_TOKENS)
+        if lo >= span.end:            # a turn with no words of its own: use all of it
+            lo = span.start
+        out.append((span, ts.z[lo:span.end].mean(0)))
     return out
 
 

@@ -10,6 +10,7 @@ import html
 import numpy as np
 
 from .plots import wrap
+from .activations import SINK_TOKENS
 from .probe import TokenScores, centred, smooth, top_emotions, transcript_scale
 
 ROLE_LABELS = {"user": "User", "assistant": "Assistant", "system": "System", "text": "Text"}
@@ -52,14 +53,13 @@ def display_values(ts: TokenScores, ev, emotion: str, mode: str = "transcript", 
         c = centred(ts, ev)
         vals = c[:, j] / transcript_scale(c)
     vals = vals.copy()
-    vals[0] = 0.0
-    if len(vals) > 1:
-        vals[1:] = smooth(vals[1:], window)
+    vals[:SINK_TOKENS] = 0.0
+    vals[SINK_TOKENS:] = smooth(vals[SINK_TOKENS:], window)
     return np.clip(vals, -1, 1)
 
 
 def _tooltip(ts: TokenScores, i: int, j: int) -> str:
-    if i == 0:
+    if i < SINK_TOKENS:
         return f"{ts.tokens[0]!r} · first token: an attention sink, not coloured"
     top = ", ".join(f"{e} {v:+.1f}" for e, v in top_emotions(ts.z[i], ts.emotions, 5))
     return (f"{ts.tokens[i]!r} · {ts.emotions[j]}: raw {ts.raw[i, j]:+.2f}, z {ts.z[i, j]:+.2f}"
@@ -110,10 +110,10 @@ def timeline_figure(ts: TokenScores, emotions: list[str], window: int = 1, capti
     """z of several emotions over token position, with turn boundaries marked."""
     import plotly.graph_objects as go
     fig = go.Figure()
-    x = np.arange(1, len(ts.tokens))          # position 0 (attention sink) left out
+    x = np.arange(SINK_TOKENS, len(ts.tokens))          # the attention sink left out
     for e in emotions:
-        fig.add_trace(go.Scatter(x=x, y=smooth(ts.column(e)[1:], window), mode="lines", name=html.escape(e),
-                                 text=[html.escape(t) for t in ts.tokens[1:]],
+        fig.add_trace(go.Scatter(x=x, y=smooth(ts.column(e)[SINK_TOKENS:], window), mode="lines", name=html.escape(e),
+                                 text=[html.escape(t) for t in ts.tokens[SINK_TOKENS:]],
                                  hovertemplate=f"{html.escape(e)}: %{{y:.2f}}<br>token %{{x}}: %{{text}}<extra></extra>"))
     for span in ts.turns:
         fig.add_vline(x=span.start - 0.5, line_width=1, line_dash="dot", line_color="#999")

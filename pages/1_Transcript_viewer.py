@@ -133,7 +133,7 @@ with tab_cmp:
             other = ts if pick == 0 else scores_from(get_forward(name, gallery[pick - 1][3]), ev, layer)
             col.markdown(highlight_html(other, highlight, display_values(other, ev, highlight, "z", window)),
                          unsafe_allow_html=True)
-            col.metric(f"mean z of {highlight}", f"{other.column(highlight)[1:].mean():+.2f}")
+            col.metric(f"mean z of {highlight}", f"{other.mean_z()[highlight]:+.2f}")
             sides.append(other)
         diff = np.array([sides[1].mean_z()[e] - sides[0].mean_z()[e] for e in ev.emotions])
         st.plotly_chart(bars_figure(top_emotions(diff, ev.emotions, 8) + top_emotions(-diff, ev.emotions, 4)[::-1],
