@@ -88,13 +88,19 @@ def user_errors():
 
 @st.cache_data(show_spinner=False)
 def geometry(name: str, layer: int, k: int = 10) -> dict:
-    """Similarity, PCA and clusters of one model's vectors at one layer (derived arrays only)."""
+    """Similarity, PCA and clusters of one model's vectors at one layer (derived arrays only).
+
+    PC signs are arbitrary: PC1 is oriented to rise with human valence, as in the paper.
+    """
     from core import geometry as g
-    v = get_vectors(name).at(layer)
+    ev = get_vectors(name)
+    v = ev.at(layer)
     p = g.pca(v, 10)
+    scores = p.scores.copy()
+    scores[:, 0] = g.orient(scores[:, 0], vader(tuple(ev.emotions)).valence)
     labels = g.kmeans(v, k)
-    return {"sim": g.cosine_matrix(v), "scores": p.scores, "explained": p.explained, "labels": labels,
-            "names": g.cluster_names(v, labels, get_vectors(name).emotions)}
+    return {"sim": g.cosine_matrix(v), "scores": scores, "explained": p.explained, "labels": labels,
+            "names": g.cluster_names(v, labels, ev.emotions)}
 
 
 @st.cache_data(show_spinner=False)

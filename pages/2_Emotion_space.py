@@ -14,10 +14,7 @@ geo = geometry(name, layer, k)
 caption = ev.describe(layer) + f" · PCA of the 171 unit vectors · colours: k-means, k={k}"
 emotions = np.array(ev.emotions)
 ratings = vader(tuple(ev.emotions))
-
-# Signs of PCs are arbitrary: orient PC1 so that it rises with human valence, as in the paper.
-scores = geo["scores"].copy()
-scores[:, 0] = g.orient(scores[:, 0], ratings.valence)
+scores = geo["scores"]
 
 c1, c2 = st.columns(2)
 pcx = c1.selectbox("x axis", range(10), 0, format_func=lambda i: f"PC{i + 1}", key="pcx")

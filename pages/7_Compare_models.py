@@ -28,8 +28,7 @@ cols = st.columns(2)
 for col, m in zip(cols, (a, b)):
     ev, geo = evs[m], geos[m]
     ratings = vader(tuple(ev.emotions))
-    scores = geo["scores"].copy()
-    scores[:, 0] = g.orient(scores[:, 0], ratings.valence)
+    scores = geo["scores"]
     rv, n = g.correlate(scores[:, 0], ratings.valence)
     with col:
         fig = plots.scatter(scores[:, 0], scores[:, 1], ev.emotions, geo["labels"], geo["names"],
