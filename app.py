@@ -5,6 +5,7 @@ import streamlit as st
 
 from app_state import load_with_spinner, model_picker, page_setup, user_errors
 from core import PRESETS
+from core.validate import summary_markdown
 from core.vectors import vectors_dir
 
 page_setup("Emotion Lens", "🔎")
@@ -13,9 +14,9 @@ st.markdown(
     "See **functional emotions** inside open language models, token by token. Emotion Lens "
     "builds a direction in the model's residual stream for each of **171 emotion concepts** "
     "from short stories in which a character feels that emotion (the recipe of Anthropic's 2026 "
-    "paper *Emotion Concepts and their Function in a Large Language Model*), then shows where "
-    "each direction lights up in any text you paste: **red** where the signal rises above "
-    "neutral text, **blue** where it falls below.")
+    "paper *Emotion Concepts and their Function in a Large Language Model*), fits a **readout** "
+    "that tells those 171 emotions apart, and shows where each one lights up in any text you paste: "
+    "**red** where the signal is stronger than in typical emotional text, **blue** where it is weaker.")
 st.info("Everything runs on this machine's CPU, offline. These are small models (135M and 270M "
         "parameters): where they do not reproduce a finding of the paper, the pages say so.")
 
@@ -28,19 +29,17 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Layers", lm.n_layers)
 c2.metric("d_model", lm.d_model)
 c3.metric("Emotion vectors", len(ev.emotions))
-c4.metric("Default layer", ev.default_layer)
+c4.metric("Reading layer", ev.reading_layer(), help=f"Readout layer (chosen by story cross-validation); "
+          f"the concept vectors' default is {ev.default_layer}, about two-thirds deep as in the paper")
 st.caption(PRESETS[name].description)
 st.caption(f"Vectors: {ev.describe()}; built {ev.meta.get('created', '?')}; corpus {ev.meta.get('corpus_hash', '')[:12]}.")
 
 report_path = vectors_dir(name) / "validation.json"
 if report_path.exists():
     rep = json.loads(report_path.read_text())
-    d = rep["default"]
-    st.markdown(
-        f"**Validation (held-out set, layer {d['layer']})**: implicit scenarios top-3 "
-        f"**{d['implicit_top3']:.0%}** (goal ≥ 60%), numeric sweeps mean ρ **{d['sweep_rho']:.2f}** "
-        f"(goal ≥ 0.6), negation lowers the named emotion in **{d['negation_frac']:.0%}** of pairs. "
-        f"Best layer overall: {rep['best_layer']}.")
+    st.markdown(summary_markdown(rep))
+    st.caption(f"Default reading: {rep['method']}. Full tables: cached_vectors/{name}/validation.md "
+               f"(python -m core validate --model {name}).")
 
 st.subheader("Status of cached vectors")
 rows = []
@@ -49,10 +48,11 @@ for model in PRESETS:
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         rows.append({"model": model, "emotions": len(meta["emotions"]), "layers": meta["n_layers"],
-                     "default layer": meta["default_layer"], "stories": sum(meta["stories_per_emotion"].values()),
-                     "built": meta.get("created", "")})
+                     "readout layer": meta.get("readout", {}).get("layer"), "concept layer": meta["default_layer"],
+                     "stories": sum(meta["stories_per_emotion"].values()), "built": meta.get("created", "")})
     else:
-        rows.append({"model": model, "emotions": 0, "layers": None, "default layer": None, "stories": 0,
+        rows.append({"model": model, "emotions": 0, "layers": None, "readout layer": None, "concept layer": None,
+                     "stories": 0,
                      "built": "not built: python -m core build --model " + model})
 st.dataframe(rows, hide_index=True, width="stretch")
 st.markdown("Open a page from the sidebar: **Transcript viewer** to paste a conversation and watch "

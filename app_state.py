@@ -109,6 +109,33 @@ def vader(emotions: tuple[str, ...]):
     return vader_valence(list(emotions))
 
 
+@st.cache_data(show_spinner=False)
+def warriner_ratings(emotions: tuple[str, ...]):
+    from core.ratings import warriner
+    return warriner(list(emotions))
+
+
+@st.cache_data(show_spinner=False)
+def affect(name: str, layer: int) -> dict:
+    from core.ratings import affect_plane
+    ev = get_vectors(name)
+    return affect_plane(ev.at(layer), warriner_ratings(tuple(ev.emotions)))
+
+
+def reading_help(ev) -> str:
+    """Why the default reading is the default, with its validation figures (from the report)."""
+    import json
+    path = vectors_dir(ev.model_name) / "validation.json"
+    if not path.exists():
+        return "The readout reads emotions; the concept vectors are the paper's directions."
+    s = json.loads(path.read_text())["summary"]
+    fig = lambda n: (f"implicit top-3 {s[n]['implicit_top3']:.0%}, median rank {s[n]['implicit_median_rank']:.0f} "
+                     f"of 171" if n in s else "not measured")
+    return (f"Readout: probe directions chosen to tell emotions apart (held-out validation: {fig('readout')}). "
+            f"Concept vectors: the paper's directions, used for geometry and steering ({fig('concept_neutral')} "
+            "against neutral chat).")
+
+
 def layer_picker(ev, key: str = "layer") -> int:
     return st.sidebar.slider("Layer", 0, ev.n_layers - 1, ev.default_layer, key=key,
                              help=f"Default {ev.default_layer}: about two-thirds deep")

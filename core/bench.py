@@ -107,7 +107,7 @@ def run_bench(model: str, progress=print) -> dict:
                                    "ratio": round(score_s / bare_s, 3)}
 
     progress("switching emotion vs re-scoring")
-    fw = forward(lm, text, [ev.default_layer])
+    fw = forward(lm, text, [ev.reading_layer()])
     ts = scores_from(fw, ev)
     switch_s = _best(lambda: highlight_html(ts, "calm", display_values(ts, ev, "calm")), 5)
     results["switch_vs_rescore"] = {"switch_s": round(switch_s, 4), "rescore_s": round(score_s, 3),

@@ -27,6 +27,7 @@ from .activations import SINK_TOKENS, capture, encode_batch, mean_from
 from .errors import EmotionLensError
 from .geometry import store_default_umap
 from .paths import atomic_path, cache_dir
+from .probe import POSITIONS, prompt_positions, tokenize
 from .transcript import Turn, render
 from .vectors import EmotionVectors, new_meta, vectors_dir
 
@@ -72,50 +73,107 @@ def _story_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
-def story_means(lm, stories: list[corpus.Story], work: Path, batch_size: int,
-                progress: Progress) -> np.ndarray:
-    """``[len(STARTS), n_stories, n_layers, d_model]`` float32 means, resumable.
+def heldout_key(text: str) -> str:
+    """How meta.json names a story left out of the held-out readout (sha1 prefix of its text)."""
+    return _story_key(text).hex()[:16]
 
-    The checkpoint is keyed by each story's text, so an interrupted build resumes and an
-    edited corpus recomputes only the stories that changed.
-    """
-    path = work / "story_means.safetensors"
-    n, L, D = len(stories), lm.n_layers, lm.d_model
-    means, done = np.zeros((len(STARTS), n, L, D), np.float32), np.zeros(n, bool)
-    keys = [_story_key(s.text) for s in stories]
+
+def _resumable(lm, texts: list[str], path: Path, tail: tuple, axis: int, batch_size: int,
+               progress: Progress, stage: str, compute: Callable[[list[int]], np.ndarray]) -> np.ndarray:
+    """Per-text arrays, computed in batches and checkpointed under ``path`` keyed by each text's
+    sha1: an interrupted build resumes and an edited corpus recomputes only what changed.
+    ``compute(indices)`` returns ``[len(indices), *tail]``; results stack along ``axis``."""
+    n = len(texts)
+    shape = list(tail)
+    shape.insert(axis, n)
+    out, done = np.zeros(shape, np.float32), np.zeros(n, bool)
+    keys = [_story_key(t) for t in texts]
     saved = _load_npz(path)
-    if saved is not None and saved["means"].shape[::2] == (len(STARTS), L) and saved["means"].shape[3] == D:
+    if saved is not None and saved["means"].ndim == len(shape) and \
+            tuple(np.delete(saved["means"].shape, axis)) == tuple(tail):
         where = {bytes(k): j for j, k in enumerate(saved["keys"])}
-        for i, key in enumerate(keys):
-            if key in where:
-                means[:, i], done[i] = saved["means"][:, where[key]], True
-    lengths = [len(lm.tokenizer(s.text).input_ids) for s in stories]
+        have = [(i, where[k]) for i, k in enumerate(keys) if k in where]
+        if have:
+            mine, theirs = map(list, zip(*have))
+            np.moveaxis(out, axis, 0)[mine] = np.moveaxis(saved["means"], axis, 0)[theirs]
+            done[mine] = True
+    lengths = [len(lm.tokenizer(t).input_ids) for t in texts]
     todo = [i for i in sorted(range(n), key=lengths.__getitem__) if not done[i]]
-    progress("stories", int(done.sum()), n)
+    progress(stage, int(done.sum()), n)
 
     def save():
         kept = np.flatnonzero(done)
-        _save_npz(path, {"means": means[:, kept],
+        _save_npz(path, {"means": np.take(out, kept, axis=axis),
                          "keys": np.frombuffer(b"".join(keys[i] for i in kept), np.uint8).reshape(-1, 20)})
 
     last_save, unsaved = time.time(), False
     try:
         for b in range(0, len(todo), batch_size):
             idx = todo[b:b + batch_size]
-            batch = encode_batch(lm, [stories[i].text for i in idx], MAX_STORY_TOKENS)
-            reduce = mean_from(STARTS, batch["attention_mask"])
-            with capture(lm, range(L), reduce=reduce, stop_early=True) as cap:
-                cap.run(**batch)
-            means[:, idx] = torch.stack([cap.outputs[l] for l in range(L)], 2).float().numpy()
+            np.moveaxis(out, axis, 0)[idx] = compute(idx)
             done[idx] = unsaved = True
             if time.time() - last_save > 20:
                 save()
                 last_save, unsaved = time.time(), False
-            progress("stories", int(done.sum()), n)
+            progress(stage, int(done.sum()), n)
     finally:        # also on Ctrl-C or an error: what was computed is kept for the next run
         if unsaved:
             save()
-    return means
+    return out
+
+
+def story_means(lm, stories: list[corpus.Story], work: Path, batch_size: int,
+                progress: Progress) -> np.ndarray:
+    """``[len(STARTS), n_stories, n_layers, d_model]`` float32 means of each story read as plain text."""
+    texts = [s.text for s in stories]
+    L = lm.n_layers
+
+    def compute(idx):
+        batch = encode_batch(lm, [texts[i] for i in idx], MAX_STORY_TOKENS)
+        with capture(lm, range(L), reduce=mean_from(STARTS, batch["attention_mask"]), stop_early=True) as cap:
+            cap.run(**batch)
+        return torch.stack([cap.outputs[l] for l in range(L)], 2).float().numpy().transpose(1, 0, 2, 3)
+    return _resumable(lm, texts, work / "story_means.safetensors", (len(STARTS), L, lm.d_model), 1,
+                      batch_size, progress, "stories", compute)
+
+
+def chat_readings(lm, stories: list[corpus.Story], work: Path, batch_size: int,
+                  progress: Progress) -> np.ndarray:
+    """``[n, len(POSITIONS), n_layers, d_model]``: each story sent as a user message with the
+    Assistant's reply opened, read at each position (to choose where summaries read)."""
+    L = lm.n_layers
+    prompts = []
+    for s in stories:
+        text, segments = render([Turn("user", s.text)], lm.chat_template, lm.tokenizer, open_reply=True)
+        prompts.append((text, prompt_positions(tokenize(lm, text, segments)[4])))
+
+    def compute(idx):
+        batch = encode_batch(lm, [prompts[i][0] for i in idx])
+        spans = [prompts[i][1] for i in idx]
+
+        def reduce(layer, hidden):
+            return torch.stack([torch.stack([hidden[b, lo:hi].mean(0) for lo, hi in (sp[p] for p in POSITIONS)])
+                                for b, sp in enumerate(spans)])
+        with capture(lm, range(L), reduce=reduce, stop_early=True) as cap:
+            cap.run(**batch)
+        return torch.stack([cap.outputs[l] for l in range(L)], 2).float().numpy()
+    return _resumable(lm, [p[0] for p in prompts], work / "chat_readings.safetensors",
+                      (len(POSITIONS), L, lm.d_model), 0, batch_size, progress, "chat positions", compute)
+
+
+def cached_story_means(lm, start_token: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``([n_stories, L, D], labels)`` from this machine's build checkpoint, or None when it does
+    not hold every story of the current corpus (then only a build can give them)."""
+    saved = _load_npz(_work_dir(lm) / "story_means.safetensors")
+    if saved is None or start_token not in STARTS:
+        return None
+    where = {bytes(k): j for j, k in enumerate(saved["keys"])}
+    stories = corpus.load_stories()
+    rows = [where.get(_story_key(s.text)) for s in stories]
+    if any(r is None for r in rows):
+        return None
+    emotions = list(corpus.emotions())
+    return saved["means"][STARTS.index(start_token), rows], np.array([emotions.index(s.emotion) for s in stories])
 
 
 def neutral_moments(lm, dialogues: list[list[dict]], work: Path, progress: Progress):
@@ -175,6 +233,91 @@ def emotion_directions(story_means_l: np.ndarray, labels: np.ndarray, n_emotions
     return centred / np.linalg.norm(centred, axis=1, keepdims=True)
 
 
+CHAT_PER_EMOTION = 2        # held-out stories per emotion read as chat, to choose the position
+LEARNING_CURVE = (4, 8, 12, 16, 20)
+
+
+def _pick(table: dict) -> tuple:
+    """The key with the best mean of top-1 and top-5 (ties: the earlier key)."""
+    return max(table, key=lambda k: (table[k]["top1"] + table[k]["top5"]) / 2)
+
+
+def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions: int, pcs_all: list, concept: np.ndarray,
+                  neutral_mean: np.ndarray, neutral_cov: np.ndarray, chat: np.ndarray | None,
+                  chat_idx: np.ndarray, progress: Progress) -> tuple[dict, dict]:
+    """Choose layer and shrinkage by story cross-validation, fit the readout at every layer,
+    and calibrate readout and concept vectors on the stories (and on neutral chat).
+
+    ``means``: ``[len(STARTS), n_stories, L, D]`` story means (``start`` indexes STARTS); ``chat``: ``[len(chat_idx), positions, L, D]``
+    readings of held-out stories sent as chat. Returns (arrays, meta["readout"]).
+    """
+    from . import readout as ro
+    x = means[start]
+    n, L, D = x.shape
+    fold_of = ro.folds(labels)
+    cv = {}
+    for l in range(L):
+        ranks = ro.cross_validate(x[:, l].astype(np.float64), labels, n_emotions, pcs_all[l], fold_of=fold_of)
+        for s, r in ranks.items():
+            cv[(l, s)] = ro.accuracy(r)
+        progress("readout cv", l + 1, L)
+    layer, shrink = _pick({k: v for k, v in cv.items() if k[1] < 1.0})
+    concept_layer = _pick({k: v for k, v in cv.items() if k[1] == 1.0})[0]
+    per_emotion = int(np.bincount(labels).min())
+    curve = []
+    for cap in [c for c in LEARNING_CURVE if c < per_emotion * (ro.N_FOLDS - 1) / ro.N_FOLDS] + [None]:
+        xl = x[:, layer].astype(np.float64)
+        r = ro.cross_validate(xl, labels, n_emotions, pcs_all[layer], (shrink, 1.0), fold_of, per_class=cap)
+        train = cap or round(per_emotion * (ro.N_FOLDS - 1) / ro.N_FOLDS, 1)
+        curve.append({"train_per_emotion": train, "readout": ro.accuracy(r[shrink]), "concept": ro.accuracy(r[1.0])})
+    starts = {}
+    for k, st in enumerate(STARTS):
+        r = ro.cross_validate(means[k][:, layer].astype(np.float64), labels, n_emotions, pcs_all[layer],
+                              (shrink,), fold_of)
+        starts[st] = ro.accuracy(r[shrink])
+    arrays = {k: np.zeros((L, n_emotions) + ((D,) if k == "readout" else ()), np.float32)
+              for k in ("readout", "readout_mean", "readout_std", "readout_neutral_mean", "readout_neutral_std",
+                        "story_mean", "story_std")}
+    positions = {}
+    test, train = np.flatnonzero(fold_of == 0), np.flatnonzero(fold_of != 0)
+    for l in range(L):
+        xl = x[:, l].astype(np.float64)
+        w = ro.scatter(xl, labels, n_emotions, pcs_all[l]).directions(shrink)
+        arrays["readout"][l] = w
+        arrays["readout_mean"][l], arrays["readout_std"][l] = ro.calibrate(w, xl)
+        arrays["readout_neutral_mean"][l] = w @ neutral_mean[l]
+        arrays["readout_neutral_std"][l] = np.sqrt(np.clip(np.einsum("ed,df,ef->e", w, neutral_cov[l], w), 1e-12, None))
+        arrays["story_mean"][l], arrays["story_std"][l] = ro.calibrate(concept[l].astype(np.float64), xl)
+        if chat is not None:
+            held = ro.scatter(xl[train], labels[train], n_emotions, pcs_all[l])
+            for s, kind in ((shrink, "readout"), (1.0, "concept")):
+                w0 = held.directions(s)
+                model = ro.FoldModel(w0, *ro.calibrate(w0, xl[train]))
+                readings = {"story": xl[chat_idx], **{p: chat[:, k, l] for k, p in enumerate(POSITIONS)}}
+                for p, r in readings.items():
+                    positions[(kind, p, l)] = ro.accuracy(ro.ranks(model.z(r), labels[chat_idx]))
+                if l == layer and kind == "readout":
+                    held_model = model
+        progress("readout fit", l + 1, L)
+    if chat is not None:
+        arrays.update(readout_heldout=held_model.w, readout_heldout_mean=held_model.mean,
+                      readout_heldout_std=held_model.std)
+    position = _pick({p: positions[("readout", p, layer)] for p in POSITIONS}) if chat is not None else "words"
+    rnd = lambda d: {k: round(v, 4) for k, v in d.items()}
+    meta = {"method": "covariance-corrected mass-mean probe: w_e ∝ Σ⁻¹(μ_e − μ̄), Σ = (1−λ)·within-emotion "
+                      "covariance of story means + λ·mean eigenvalue·I, neutral PCs projected out; "
+                      "z calibrated on the story means",
+            "layer": int(layer), "shrinkage": float(shrink), "position": position, "folds": ro.N_FOLDS,
+            "selection": "best mean of top-1 and top-5 in story cross-validation (held out by story)",
+            "concept_best_layer": int(concept_layer),
+            "cv": [{"layer": l, "shrinkage": s, **rnd(a)} for (l, s), a in cv.items()],
+            "start_tokens": [{"start_token": st, **rnd(a)} for st, a in starts.items()],
+            "learning_curve": [{**c, "readout": rnd(c["readout"]), "concept": rnd(c["concept"])} for c in curve],
+            "positions": [{"kind": k, "position": p, "layer": l, **rnd(a)} for (k, p, l), a in positions.items()],
+            "chat_stories": int(len(chat_idx)), "heldout_fold": 0}
+    return arrays, meta
+
+
 def build_vectors(lm, config: BuildConfig = BuildConfig(), out_dir: Path | None = None,
                   force: bool = False, progress: Progress | None = None) -> EmotionVectors:
     progress = progress or (lambda stage, done, total: None)
@@ -218,7 +361,14 @@ def build_vectors(lm, config: BuildConfig = BuildConfig(), out_dir: Path | None 
                             "neutral_pcs_removed": n_pcs, "neutral_variance_explained": explained,
                             "baseline": "neutral dialogue tokens (position 0 excluded)",
                             "residual": "output of decoder block <layer>"})
-    ev = EmotionVectors(vecs, bmean, bstd, meta, padded)
+    from .readout import folds
+    fold_of = folds(labels)
+    chat_idx = np.concatenate([np.flatnonzero((labels == e) & (fold_of == 0))[:CHAT_PER_EMOTION]
+                               for e in range(E)])
+    chat = chat_readings(lm, [stories[i] for i in chat_idx], work, config.batch_size, progress)
+    arrays, meta["readout"] = readout_stage(means, s, labels, E, pcs_all, vecs, mean, cov, chat, chat_idx, progress)
+    meta["readout"]["heldout_keys"] = [heldout_key(stories[i].text) for i in np.flatnonzero(fold_of == 0)]
+    ev = EmotionVectors(vecs, bmean, bstd, meta, padded, extras=arrays)
     ev.save(out_dir)
     progress("umap", 0, 1)
     store_default_umap(ev, out_dir)

@@ -12,6 +12,7 @@ import sys
 
 from .errors import EmotionLensError
 from .models import DEFAULT_MODEL, PRESETS
+from .vectors import BASELINES, KINDS
 
 
 def _progress(msg: str) -> None:
@@ -89,7 +90,7 @@ def cmd_score(args) -> int:
     lm = _load(args)
     ev = load_vectors(lm)
     emotions = _emotion_list(ev, args.emotions)
-    ts = score(lm, ev, text, layer=args.layer)
+    ts = score(lm, ev, text, layer=args.layer, kind=args.kind, baseline=args.baseline)
     if args.json:
         print(json.dumps(ts.to_json(emotions)))
         return 0
@@ -104,9 +105,13 @@ def cmd_score(args) -> int:
 def cmd_validate(args) -> int:
     from .validate import run_validation, write_report
     from .vectors import load_vectors, vectors_dir
+    from .build import cached_story_means
     lm = _load(args)
     ev = load_vectors(lm)
-    report = run_validation(lm, ev, progress=_Bars())
+    means = cached_story_means(lm, ev.meta["method"]["start_token"])
+    if means is None:
+        _progress("no build checkpoint for this corpus here: the validation learning curve is skipped")
+    report = run_validation(lm, ev, progress=_Bars(), story_means=means)
     md, js = write_report(report, args.out or vectors_dir(lm.name))
     print(md.read_text())
     print(f"written to {md} and {js}")
@@ -148,7 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the text (plain, User:/Assistant: turns, or JSON chat messages)")
     src.add_argument("--file", help="a .txt, .json or .jsonl transcript")
-    p.add_argument("--layer", type=int, default=None)
+    p.add_argument("--layer", type=int, default=None,
+                   help="default: the readout's layer (chosen by story cross-validation)")
+    p.add_argument("--kind", choices=KINDS, default=None,
+                   help="readout (default: probe directions) or concept (the paper's vectors)")
+    p.add_argument("--baseline", choices=BASELINES, default=None,
+                   help="z against the stories (default: typical emotional text) or neutral chat (the paper's view)")
     p.add_argument("--emotions", default=None, help="comma-separated subset, e.g. afraid,calm")
     p.add_argument("--json", action="store_true")
 

@@ -16,11 +16,19 @@ class TurnSpan:
     start: int          # first token of the turn (template header included)
     end: int            # one past its last token
     reply_start: int    # first token of the turn's own words
+    words_end: int = -1  # one past their last token (closing template tokens excluded)
+
     # The token just before the words: for an Assistant turn, the paper's
     # "Assistant colon" position, where the model prepares its reply.
     @property
     def header_token(self) -> int:
         return max(self.start, self.reply_start - 1)
+
+    @property
+    def words(self) -> tuple[int, int]:
+        """Token range of the turn's own words; the whole turn when it has none."""
+        lo, hi = self.reply_start, self.end if self.words_end < 0 else self.words_end
+        return (lo, hi) if hi > lo else (self.start, self.end)
 
 
 @dataclass
@@ -36,6 +44,7 @@ class TokenScores:
     model: str
     layer: int
     meta: dict = field(default_factory=dict)
+    baseline_mean: np.ndarray | None = None   # [E] the projection that reads z = 0
 
     def column(self, emotion: str, kind: str = "z") -> np.ndarray:
         try:
@@ -56,16 +65,18 @@ class TokenScores:
         cols = [self.emotions.index(e) for e in emotions] if emotions else list(range(len(self.emotions)))
         names = [self.emotions[j] for j in cols]
         mean, last = self.mean_z(), self.last_z()
-        return {"model": self.model, "layer": self.layer, "emotions": names, "tokens": self.tokens,
+        return {"model": self.model, "layer": self.layer, "reading": self.meta.get("method"),
+                "kind": self.meta.get("kind"), "baseline": self.meta.get("baseline"),
+                "emotions": names, "tokens": self.tokens,
                 "speakers": self.speakers, "offsets": [list(o) for o in self.offsets],
                 "raw": self.raw[:, cols].round(4).tolist(), "z": self.z[:, cols].round(4).tolist(),
                 "mean_z": {e: mean[e] for e in names}, "last_z": {e: last[e] for e in names}}
 
 
-def prepare(lm, text_or_transcript) -> tuple[str, list[Segment]]:
+def prepare(lm, text_or_transcript, open_reply: bool = False) -> tuple[str, list[Segment]]:
     turns = text_or_transcript if isinstance(text_or_transcript, list) and text_or_transcript \
         and isinstance(text_or_transcript[0], Turn) else parse_transcript(text_or_transcript)
-    return render(turns, lm.chat_template, lm.tokenizer)
+    return render(turns, lm.chat_template, lm.tokenizer, open_reply=open_reply)
 
 
 def tokenize(lm, text: str, segments: list[Segment]):
@@ -85,8 +96,9 @@ def tokenize(lm, text: str, segments: list[Segment]):
     for seg in segments:
         idx = [i for i, s in enumerate(seg_of) if s is seg]
         if idx:
-            reply = next((i for i in idx if offsets[i][0] >= seg.content_start), idx[-1])
-            turns.append(TurnSpan(seg.role, idx[0], idx[-1] + 1, reply))
+            reply = next((i for i in idx if offsets[i][0] >= seg.content_start), idx[-1] + 1)
+            words_end = next((i for i in idx if i >= reply and offsets[i][0] >= seg.words_end), idx[-1] + 1)
+            turns.append(TurnSpan(seg.role, idx[0], idx[-1] + 1, reply, words_end))
     return enc, tokens, offsets, [s.role for s in seg_of], turns
 
 
@@ -105,9 +117,9 @@ class Forward:
     hidden: dict[int, np.ndarray]       # layer -> [T, d_model]
 
 
-def forward(lm, text_or_transcript, layers) -> Forward:
+def forward(lm, text_or_transcript, layers, open_reply: bool = False) -> Forward:
     """Parse, render and tokenise the input, then run the model up to the deepest layer asked."""
-    text, segments = prepare(lm, text_or_transcript)
+    text, segments = prepare(lm, text_or_transcript, open_reply)
     enc, tokens, offsets, speakers, turns = tokenize(lm, text, segments)
     with capture(lm, layers, stop_early=True) as cap:
         cap.run(**enc)
@@ -115,35 +127,58 @@ def forward(lm, text_or_transcript, layers) -> Forward:
     return Forward(text, tokens, offsets, speakers, turns, lm.name, hidden)
 
 
-def project(hidden: np.ndarray, ev, layer: int) -> tuple[np.ndarray, np.ndarray]:
-    raw = hidden @ ev.vectors[layer].T
-    z = (raw - ev.baseline_mean[layer]) / ev.baseline_std[layer]
-    return raw.astype(np.float32), z.astype(np.float32)
+POSITIONS = ("words", "last", "header")
+POSITION_LABELS = {"words": "mean over the user's words", "last": "the user's last word token",
+                   "header": "the Assistant header, just before the reply"}
 
 
-def scores_from(fw: Forward, ev, layer: int | None = None) -> TokenScores:
-    layer = ev.layer(layer)
+def prompt_positions(turns: list[TurnSpan]) -> dict[str, tuple[int, int]]:
+    """Token ranges of the reading positions in ``[..., user turn, open Assistant reply]``."""
+    lo, hi = turns[-2].words
+    end = turns[-1].end
+    return {"words": (lo, hi), "last": (hi - 1, hi), "header": (end - 1, end)}
+
+
+def project(hidden: np.ndarray, ev, layer: int, kind: str | None = None,
+            baseline: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Raw projections onto one reading's directions and their z-scores, ``[T, E]`` each."""
+    kind, baseline, _ = ev.resolve(kind, baseline)
+    raw = hidden @ ev.directions(kind, layer).T
+    mean, std = ev.calibration(kind, baseline, layer)
+    return raw.astype(np.float32), ((raw - mean) / std).astype(np.float32)
+
+
+def scores_from(fw: Forward, ev, layer: int | None = None, kind: str | None = None,
+                baseline: str | None = None) -> TokenScores:
+    """Project a captured forward pass. Defaults: the readout, z vs the stories, at the layer
+    cross-validation chose for it (files without a readout fall back and say so)."""
+    kind, baseline, note = ev.resolve(kind, baseline)
+    layer = ev.layer(ev.reading_layer(kind) if layer is None else layer)
     if layer not in fw.hidden:
         raise EmotionLensError(f"layer {layer} was not captured in this forward pass")
-    raw, z = project(fw.hidden[layer], ev, layer)
+    raw, z = project(fw.hidden[layer], ev, layer, kind, baseline)
     return TokenScores(fw.tokens, fw.offsets, fw.speakers, ev.emotions, raw, z, fw.text, fw.turns,
-                       fw.model, layer, meta={"method": ev.describe(layer)})
+                       fw.model, layer, meta={"method": ev.describe_reading(kind, baseline, layer),
+                                              "kind": kind, "baseline": baseline, "note": note},
+                       baseline_mean=ev.calibration(kind, baseline, layer)[0])
 
 
-def score(lm, ev, text_or_transcript, layer: int | None = None) -> TokenScores:
-    """One forward pass up to ``layer`` (default: the vectors' default layer); nothing deeper runs."""
+def score(lm, ev, text_or_transcript, layer: int | None = None, kind: str | None = None,
+          baseline: str | None = None) -> TokenScores:
+    """One forward pass up to the layer read; nothing deeper runs."""
     problem = ev.mismatch(lm)
     if problem:
         raise EmotionLensError(problem)
-    layer = ev.layer(layer)
-    return scores_from(forward(lm, text_or_transcript, [layer]), ev, layer)
+    kind = ev.resolve(kind, baseline)[0]
+    layer = ev.layer(ev.reading_layer(kind) if layer is None else layer)
+    return scores_from(forward(lm, text_or_transcript, [layer]), ev, layer, kind, baseline)
 
 
 # --- summaries the viewer shows -----------------------------------------------------------
 
-def centred(ts: TokenScores, ev) -> np.ndarray:
-    """Raw projections minus the neutral baseline mean: 0 = as on neutral text."""
-    return ts.raw - ev.baseline_mean[ts.layer]
+def centred(ts: TokenScores) -> np.ndarray:
+    """Raw projections minus the reading's baseline mean: 0 = as on the baseline text."""
+    return ts.raw - ts.baseline_mean
 
 
 def transcript_scale(values: np.ndarray) -> float:
@@ -167,10 +202,9 @@ def turn_means(ts: TokenScores) -> list[tuple[TurnSpan, np.ndarray]]:
     """Mean z over each turn's own words (its template header left out)."""
     out = []
     for span in ts.turns:
-        lo = max(span.reply_start, SINK_TOKENS)
-        if lo >= span.end:            # a turn with no words of its own: use all of it
-            lo = span.start
-        out.append((span, ts.z[lo:span.end].mean(0)))
+        lo, hi = span.words
+        lo = max(lo, SINK_TOKENS) if hi > SINK_TOKENS else lo
+        out.append((span, ts.z[lo:hi].mean(0)))
     return out
 
 

@@ -72,3 +72,47 @@ def parse_vad_lexicon(data: bytes, emotions: list[str], name: str = "uploaded le
     if ratings.coverage() == 0:
         raise EmotionLensError("lexicon rates none of the 171 emotion words")
     return ratings
+
+
+WARRINER_FILE = "Ratings_Warriner_et_al.csv"
+WARRINER_CITATION = ("Warriner, Kuperman & Brysbaert (2013), Norms of valence, arousal, and dominance for "
+                     "13,915 English lemmas, Behavior Research Methods 45; CC BY-NC-ND 3.0: mean human "
+                     "ratings, 1..9")
+
+
+def warriner(emotions: list[str]) -> Ratings:
+    """Valence and arousal from the shipped Warriner et al. norms (exact lemma matches only)."""
+    import csv
+    from .paths import ASSETS
+    val, aro = {}, {}
+    with open(ASSETS / "ratings" / WARRINER_FILE, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            val[row["Word"]], aro[row["Word"]] = float(row["V.Mean.Sum"]), float(row["A.Mean.Sum"])
+    pick = lambda d: np.array([d.get(e, np.nan) for e in emotions], dtype=np.float64)
+    return Ratings("Warriner valence/arousal", WARRINER_CITATION, pick(val), pick(aro))
+
+
+def ridge_cv(x: np.ndarray, y: np.ndarray, folds: int = 10) -> tuple[float, np.ndarray, int]:
+    """How well a linear read-out of the vectors predicts a rating: cross-validated Pearson r,
+    the direction fitted on all rated emotions (unit norm), and n."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_predict
+    mask = ~np.isnan(y)
+    model = RidgeCV(alphas=np.logspace(-3, 3, 13))
+    pred = cross_val_predict(model, x[mask], y[mask], cv=KFold(folds, shuffle=True, random_state=0))
+    w = model.fit(x[mask], y[mask]).coef_
+    return float(np.corrcoef(pred, y[mask])[0, 1]), w / np.linalg.norm(w), int(mask.sum())
+
+
+def affect_plane(v: np.ndarray, ratings: Ratings) -> dict:
+    """The directions in emotion space that best predict valence and arousal (ridge, 10-fold CV),
+    and every emotion's coordinates along them: a plane fitted to human ratings, not found."""
+    v = np.asarray(v, np.float64)
+    centred = v - v.mean(0, keepdims=True)
+    out = {"ratings": ratings.name, "citation": ratings.citation}
+    for axis, y in (("valence", ratings.valence), ("arousal", ratings.arousal)):
+        if y is None:
+            continue
+        r, w, n = ridge_cv(centred, y)
+        out[axis] = {"cv_r": r, "n": n, "coords": centred @ w}
+    return out

@@ -15,7 +15,8 @@ from .probe import TokenScores, centred, smooth, top_emotions, transcript_scale
 
 ROLE_LABELS = {"user": "User", "assistant": "Assistant", "system": "System", "text": "Text"}
 MODES = {"transcript": "per-transcript scale (1 = 99th percentile |activation| across all emotions here)",
-         "z": "z-score against neutral dialogues (full colour at |z| = {zmax:g})"}
+         "z": "z-score against {base} (full colour at |z| = {zmax:g})"}
+BASE_WORDS = {"stories": "typical emotional text (the training stories)", "neutral": "neutral chat dialogues"}
 
 CSS = """
 .el-transcript{font-family:ui-sans-serif,system-ui,sans-serif;line-height:1.9;font-size:var(--el-size,15px)}
@@ -50,7 +51,7 @@ def display_values(ts: TokenScores, ev, emotion: str, mode: str = "transcript", 
     if mode == "z":
         vals = ts.z[:, j] / zmax
     else:
-        c = centred(ts, ev)
+        c = centred(ts)
         vals = c[:, j] / transcript_scale(c)
     vals = vals.copy()
     vals[:SINK_TOKENS] = 0.0
@@ -73,8 +74,9 @@ def highlight_html(ts: TokenScores, emotion: str, values: np.ndarray, font_px: i
     for span in ts.turns:
         parts.append(f'<div class="el-turn {span.role}"><span class="el-role">'
                      f'{html.escape(ROLE_LABELS.get(span.role, span.role))}</span>')
+        lo, hi = span.words
         for i in range(span.start, span.end):
-            cls = "el-tok el-hdr" if i < span.reply_start else "el-tok"
+            cls = "el-tok" if lo <= i < hi else "el-tok el-hdr"      # template markers small and grey
             parts.append(f'<span class="{cls}" data-i="{i}" style="background:{color(values[i])}" '
                          f'title="{html.escape(_tooltip(ts, i, j), quote=True)}">'
                          f'{html.escape(ts.tokens[i])}</span>')
@@ -83,13 +85,14 @@ def highlight_html(ts: TokenScores, emotion: str, values: np.ndarray, font_px: i
     return "".join(parts)
 
 
-def legend_html(emotion: str, mode: str, zmax: float = 3.0, plain: bool = False) -> str:
+def legend_html(emotion: str, mode: str, zmax: float = 3.0, plain: bool = False,
+                baseline: str = "stories") -> str:
     e = html.escape(emotion)
     if plain:
         text = (f"<b>redder</b> = the model's internal '{e}' signal is stronger than usual here; "
                 f"<b>bluer</b> = weaker than usual")
     else:
-        text = f"{e}: " + html.escape(MODES[mode].format(zmax=zmax))
+        text = f"{e}: " + html.escape(MODES[mode].format(zmax=zmax, base=BASE_WORDS[baseline]))
     return (f'<div class="el-legend"><span>−1 (blue)</span><span class="el-bar"></span>'
             f'<span>+1 (red)</span><span>{text}</span></div>')
 

@@ -32,6 +32,11 @@ class Segment:
     end: int
     content_start: int   # where the turn's own words begin (after any template header)
     turn: int
+    content_end: int = -1  # where they end (before any closing template tokens); -1: at ``end``
+
+    @property
+    def words_end(self) -> int:
+        return self.end if self.content_end < 0 else self.content_end
 
 
 def decode_text_file(data: bytes, name: str, limit: int = MAX_FILE_BYTES) -> str:
@@ -104,13 +109,16 @@ def _plain_chat(turns: list[Turn]) -> list[str]:
     return [t.content if t.role == TEXT else f"{label[t.role]}: {t.content}" for t in turns]
 
 
-def render(turns: list[Turn], chat_template=None, tokenizer=None) -> tuple[str, list[Segment]]:
+def render(turns: list[Turn], chat_template=None, tokenizer=None,
+           open_reply: bool = False) -> tuple[str, list[Segment]]:
     """The text the model reads, and which speaker owns each character range.
 
     With a chat template, each turn's segment is what adding that turn adds to the
-    rendered prefix, so template headers belong to the turn they open.
+    rendered prefix, so template headers belong to the turn they open. ``open_reply`` ends
+    the text with the Assistant's header and no words: where the model is about to answer
+    (the paper's "Assistant colon" position), as a last, empty assistant segment.
     """
-    if len(turns) == 1 and turns[0].role == TEXT:
+    if len(turns) == 1 and turns[0].role == TEXT and not open_reply:
         return turns[0].content, [Segment(TEXT, 0, len(turns[0].content), 0, 0)]
     use_template = chat_template and tokenizer is not None and all(t.role != TEXT for t in turns)
     pieces: list[str] = []
@@ -124,12 +132,21 @@ def render(turns: list[Turn], chat_template=None, tokenizer=None) -> tuple[str, 
                 break
             pieces.append(full[len(previous):])
             previous = full
+        if use_template and open_reply:
+            full = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            use_template = full.startswith(previous) and len(full) > len(previous)
+            pieces.append(full[len(previous):])
     if not use_template:
         plain = _plain_chat(turns)
+        if open_reply:
+            plain.append("Assistant:")
         pieces = [p + ("\n" if i < len(plain) - 1 else "") for i, p in enumerate(plain)]
+    if open_reply:
+        turns = [*turns, Turn("assistant", "")]
     segments, pos = [], 0
     for i, (turn, piece) in enumerate(zip(turns, pieces)):
         at = piece.rfind(turn.content) if turn.content else len(piece)
-        segments.append(Segment(turn.role, pos, pos + len(piece), pos + max(at, 0), i))
+        start = pos + max(at, 0)
+        segments.append(Segment(turn.role, pos, pos + len(piece), start, i, start + len(turn.content)))
         pos += len(piece)
     return "".join(pieces), segments

@@ -1,7 +1,9 @@
 """The paper's checks, on the held-out validation set only (the build never reads it).
 
-Every text is read once with all layers captured, so one run gives each metric per layer
-and the layer that does best.
+Each text is read once, with all layers captured and at every reading position, into
+``Readings``; every reading (the readout, and the concept vectors with either baseline) is then
+scored from those arrays, per layer and position, with no further model calls. The validation
+set only reports: layer, shrinkage and position were chosen on the stories by the build.
 """
 from __future__ import annotations
 
@@ -16,176 +18,329 @@ from scipy.stats import spearmanr
 from . import corpus
 from .geometry import correlate, pca
 from .paths import write_text_atomic
-from .ratings import VADER_CITATION, vader_valence
-from .probe import forward, project
+from .probe import POSITION_LABELS, POSITIONS, forward, prompt_positions, score
+from .ratings import affect_plane, vader_valence, warriner
 from .transcript import Turn
 
-
-def _content_z(lm, ev, turns_or_text, layers) -> dict[int, np.ndarray]:
-    """Per layer, the mean z over the words of the last turn (its template header left out)."""
-    fw = forward(lm, turns_or_text, layers)
-    span = fw.turns[-1]
-    lo, hi = span.reply_start, span.end
-    return {l: project(fw.hidden[l][lo:hi], ev, l)[1].mean(0) for l in layers}
-
-
-def _pc_valence(v: np.ndarray, valence: np.ndarray, k: int = 0) -> tuple[float, int]:
-    return correlate(pca(v, k + 1).scores[:, k], valence)
+READINGS = {"readout": ("readout", "stories"), "concept_stories": ("concept", "stories"),
+            "concept_neutral": ("concept", "neutral")}
+READING_LABELS = {"readout": "readout, z vs stories (default)",
+                  "concept_stories": "concept vectors, z vs stories",
+                  "concept_neutral": "concept vectors, z vs neutral chat (the paper's recipe; before the readout)"}
+GOALS = {"implicit_top3": 0.60, "implicit_median_rank": 5, "sweep_rho": 0.6, "negation_frac": 0.85,
+         "two_person_acc": 0.80}
 
 
-def valence_structure(v: np.ndarray, valence: np.ndarray) -> dict:
-    """How valence sits in emotion space: along PC1, along the best of the first 5 PCs, and
-    how well any direction predicts it (ridge regression, 10-fold cross-validated)."""
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import cross_val_predict
-    res = pca(v, 5)
-    rs = [correlate(res.scores[:, k], valence)[0] for k in range(5)]
-    mask = ~np.isnan(valence)
-    pred = cross_val_predict(RidgeCV(alphas=np.logspace(-3, 3, 13)), v[mask], valence[mask], cv=10)
-    best = int(np.argmax(np.abs(rs)))
-    return {"ratings": VADER_CITATION, "n": int(mask.sum()), "pc1_r": round(abs(rs[0]), 3),
-            "best_pc": best + 1, "best_pc_r": round(abs(rs[best]), 3),
-            "explained": [round(float(x), 3) for x in res.explained],
-            "ridge_cv_r": round(float(np.corrcoef(pred, valence[mask])[0, 1]), 3)}
-
-
-def _user(text: str):
-    return [Turn("user", text)]
+def prompt_readings(lm, text: str, layers: list[int]) -> np.ndarray:
+    """``[len(POSITIONS), L, D]``: a text sent as a user message, the reply opened, read at each position."""
+    fw = forward(lm, [Turn("user", text)], layers, open_reply=True)
+    spans = prompt_positions(fw.turns)
+    return np.stack([np.stack([fw.hidden[l][lo:hi].mean(0) for l in layers]) for lo, hi in
+                     (spans[p] for p in POSITIONS)])
 
 
 @dataclass
-class LayerReport:
-    layer: int
-    implicit_top1: float
-    implicit_top3: float
-    implicit_rank171: float
-    sweep_rho: float
-    negation_drop: float
-    negation_frac: float
-    two_person_acc: float
-    pc1_valence_r: float
-
-    @property
-    def combined(self) -> float:
-        return (self.implicit_top3 + self.sweep_rho + self.two_person_acc) / 3
+class Readings:
+    """Residual-stream readings of the whole validation set, ``[..., positions, L, D]``."""
+    implicit: np.ndarray            # [n, P, L, D]
+    implicit_labels: np.ndarray     # [n]
+    sweeps: list[np.ndarray]        # per sweep: [n_values, P, L, D]
+    negation: np.ndarray            # [n, 2 (positive, negated), P, L, D]
+    negation_labels: np.ndarray
+    two_person: list[tuple[np.ndarray, np.ndarray]]   # per passage: ([n_seg, L, D] own-part means,
+                                                       # [n_seg, L, D] other-parts means)
+    two_person_labels: list[np.ndarray]
 
 
-def run_validation(lm, ev, layers=None, progress=None) -> dict:
-    layers = list(range(ev.n_layers)) if layers is None else list(layers)
+def collect(lm, emotions: list[str], progress=None) -> Readings:
     progress = progress or (lambda stage, done, total: None)
     vs = corpus.load_validation()
-    emo = ev.emotions
-    scen_emotions = sorted({s["emotion"] for s in vs.implicit})
-    scen_idx = [emo.index(e) for e in scen_emotions]
-
-    implicit = {l: [] for l in layers}          # (rank among 171, rank among scenario emotions)
+    layers = list(range(lm.n_layers))
+    idx = emotions.index
+    implicit = []
     for i, item in enumerate(vs.implicit):
-        zs = _content_z(lm, ev, _user(item["text"]), layers)
-        j = emo.index(item["emotion"])
-        for l in layers:
-            z = zs[l]
-            rank_all = int((z > z[j]).sum()) + 1
-            rank_scen = int((z[scen_idx] > z[j]).sum()) + 1
-            implicit[l].append((rank_all, rank_scen))
+        implicit.append(prompt_readings(lm, item["text"], layers))
         progress("implicit", i + 1, len(vs.implicit))
-
-    sweeps = {l: [] for l in layers}             # (sweep, emotion, direction, rho)
-    sweep_rows = []
+    sweeps = []
     for i, sw in enumerate(vs.sweeps):
-        per_value = [_content_z(lm, ev, _user(sw["template"].replace("{X}", str(v))), layers)
-                     for v in sw["values"]]
-        for direction, names in (("rising", sw.get("rising", [])), ("falling", sw.get("falling", []))):
-            for name in names:
-                j = emo.index(name)
-                for l in layers:
-                    series = [pv[l][j] for pv in per_value]
-                    rho = spearmanr(sw["values"], series).statistic
-                    rho = 0.0 if np.isnan(rho) else float(rho) * (1 if direction == "rising" else -1)
-                    sweeps[l].append(rho)
-                    if l == ev.default_layer:
-                        sweep_rows.append({"sweep": sw["name"], "emotion": name, "expected": direction,
-                                           "rho": round(rho, 3),
-                                           "z": [round(float(s), 3) for s in series]})
+        sweeps.append(np.stack([prompt_readings(lm, sw["template"].replace("{X}", str(v)), layers)
+                                for v in sw["values"]]))
         progress("sweeps", i + 1, len(vs.sweeps))
-
-    negation = {l: [] for l in layers}
+    negation = []
     for i, item in enumerate(vs.negation):
-        j = emo.index(item["emotion"])
-        pos = _content_z(lm, ev, _user(item["positive"]), layers)
-        neg = _content_z(lm, ev, _user(item["negated"]), layers)
-        for l in layers:
-            negation[l].append(float(pos[l][j] - neg[l][j]))
+        negation.append(np.stack([prompt_readings(lm, item[k], layers) for k in ("positive", "negated")]))
         progress("negation", i + 1, len(vs.negation))
-
-    two = {l: [] for l in layers}
+    two, two_labels = [], []
     for i, item in enumerate(vs.two_person):
         segs = item["segments"]
-        text = " ".join(s["text"] for s in segs)
-        fw = forward(lm, text, layers)
+        fw = forward(lm, " ".join(s["text"] for s in segs), layers)
         bounds, pos = [], 0
         for s in segs:
             bounds.append((pos, pos + len(s["text"])))
             pos += len(s["text"]) + 1
-        tok_seg = np.array([next((k for k, (a, b) in enumerate(bounds) if a <= o[0] < b), -1)
-                            for o in fw.offsets])
-        for l in layers:
-            z = project(fw.hidden[l], ev, l)[1]
-            for k, s in enumerate(segs):
-                j = emo.index(s["emotion"])
-                own = z[tok_seg == k, j].mean()
-                other = z[(tok_seg != k) & (tok_seg >= 0), j].mean()
-                two[l].append(float(own > other))
+        seg_of = np.array([next((k for k, (a, b) in enumerate(bounds) if a <= o[0] < b), -1) for o in fw.offsets])
+        hidden = np.stack([fw.hidden[l] for l in layers], 1)          # [T, L, D]
+        own = np.stack([hidden[seg_of == k].mean(0) for k in range(len(segs))])
+        other = np.stack([hidden[(seg_of != k) & (seg_of >= 0)].mean(0) for k in range(len(segs))])
+        two.append((own, other))
+        two_labels.append(np.array([idx(s["emotion"]) for s in segs]))
         progress("two-person", i + 1, len(vs.two_person))
+    return Readings(np.stack(implicit), np.array([idx(x["emotion"]) for x in vs.implicit]), sweeps,
+                    np.stack(negation), np.array([idx(x["emotion"]) for x in vs.negation]), two, two_labels)
 
-    valence = vader_valence(emo).valence
-    reports = []
-    for l in layers:
-        ranks = np.array(implicit[l])
-        reports.append(LayerReport(
-            l, float((ranks[:, 1] == 1).mean()), float((ranks[:, 1] <= 3).mean()), float(ranks[:, 0].mean()),
-            float(np.mean(sweeps[l])), float(np.mean(negation[l])), float((np.array(negation[l]) > 0).mean()),
-            float(np.mean(two[l])), abs(_pc_valence(ev.vectors[l], valence)[0])))
-    best = max(reports, key=lambda r: r.combined)
-    default = next(r for r in reports if r.layer == ev.default_layer) if ev.default_layer in layers else best
-    return {"model": lm.name, "default_layer": ev.default_layer, "best_layer": best.layer,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "method": ev.describe(),
-            "counts": {"implicit": len(vs.implicit), "implicit_emotions": len(scen_emotions),
-                       "sweeps": len(vs.sweeps), "negation": len(vs.negation), "two_person": len(vs.two_person)},
-            "default": vars(default), "best": vars(best),
-            "valence": valence_structure(ev.at(), valence),
-            "layers": [vars(r) for r in reports], "sweeps_at_default": sweep_rows}
+
+def _z(ev, reading: str, layer: int, x: np.ndarray) -> np.ndarray:
+    kind, baseline = READINGS[reading]
+    mean, std = ev.calibration(kind, baseline, layer)
+    return (x @ ev.directions(kind, layer).T - mean) / std
+
+
+def evaluate(ev, rd: Readings, reading: str, layer: int, position: str) -> dict:
+    """Every validation metric for one reading at one layer and position."""
+    p = POSITIONS.index(position)
+    vs = corpus.load_validation()
+    emo = ev.emotions
+    scen = sorted(set(rd.implicit_labels.tolist()))
+    z = _z(ev, reading, layer, rd.implicit[:, p, layer])
+    own = z[np.arange(len(z)), rd.implicit_labels]
+    rank_all = (z > own[:, None]).sum(1) + 1
+    rank_scen = (z[:, scen] > own[:, None]).sum(1) + 1
+    rhos = []
+    for sw, x in zip(vs.sweeps, rd.sweeps):
+        zs = _z(ev, reading, layer, x[:, p, layer])
+        for sign, names in ((1, sw.get("rising", [])), (-1, sw.get("falling", []))):
+            for name in names:
+                rho = spearmanr(sw["values"], zs[:, emo.index(name)]).statistic
+                rhos.append(0.0 if np.isnan(rho) else sign * float(rho))
+    zn = _z(ev, reading, layer, rd.negation[:, :, p, layer])                  # [n, 2, E]
+    drop = zn[np.arange(len(zn)), 0, rd.negation_labels] - zn[np.arange(len(zn)), 1, rd.negation_labels]
+    two = []
+    for (own_h, other_h), labels in zip(rd.two_person, rd.two_person_labels):
+        a, b = _z(ev, reading, layer, own_h[:, layer]), _z(ev, reading, layer, other_h[:, layer])
+        two += (a[np.arange(len(labels)), labels] > b[np.arange(len(labels)), labels]).tolist()
+    return {"layer": layer, "position": position,
+            "implicit_top1": float((rank_scen == 1).mean()), "implicit_top3": float((rank_scen <= 3).mean()),
+            "implicit_median_rank": float(np.median(rank_all)), "implicit_mean_rank": float(rank_all.mean()),
+            "sweep_rho": float(np.mean(rhos)), "negation_drop": float(drop.mean()),
+            "negation_frac": float((drop > 0).mean()), "two_person_acc": float(np.mean(two))}
+
+
+def sweep_rows(ev, rd: Readings, reading: str, layer: int, position: str) -> list[dict]:
+    p = POSITIONS.index(position)
+    rows = []
+    for sw, x in zip(corpus.load_validation().sweeps, rd.sweeps):
+        zs = _z(ev, reading, layer, x[:, p, layer])
+        for direction, names in (("rising", sw.get("rising", [])), ("falling", sw.get("falling", []))):
+            for name in names:
+                col = zs[:, ev.emotions.index(name)]
+                rho = spearmanr(sw["values"], col).statistic
+                rho = 0.0 if np.isnan(rho) else float(rho) * (1 if direction == "rising" else -1)
+                rows.append({"sweep": sw["name"], "emotion": name, "expected": direction, "rho": round(rho, 3),
+                             "z": [round(float(v), 3) for v in col]})
+    return rows
+
+
+def ratings_report(v: np.ndarray, emotions: list[str]) -> dict:
+    """PC1/PC2 against human valence/arousal (Warriner; VADER valence too), the affect plane's
+    cross-validated r, and, since PC1 need not be valence, what lies at its two ends."""
+    res = pca(v, 5)
+    w, vader = warriner(emotions), vader_valence(emotions)
+    out = {"explained": [round(float(x), 3) for x in res.explained]}
+    for name, rt in (("warriner", w), ("vader", vader)):
+        rv = [correlate(res.scores[:, k], rt.valence)[0] for k in range(5)]
+        entry = {"citation": rt.citation, "n_valence": rt.coverage(), "pc1_valence_r": round(rv[0], 3),
+                 "best_valence_pc": int(np.argmax(np.abs(rv))) + 1, "best_valence_r": round(max(rv, key=abs), 3)}
+        if rt.arousal is not None:
+            ra = [correlate(res.scores[:, k], rt.arousal)[0] for k in range(5)]
+            entry.update(pc2_arousal_r=round(ra[1], 3), n_arousal=int((~np.isnan(rt.arousal)).sum()),
+                         best_arousal_pc=int(np.argmax(np.abs(ra))) + 1, best_arousal_r=round(max(ra, key=abs), 3))
+        plane = affect_plane(v, rt)
+        entry["plane_valence_r"] = round(plane["valence"]["cv_r"], 3)
+        if "arousal" in plane:
+            entry["plane_arousal_r"] = round(plane["arousal"]["cv_r"], 3)
+        out[name] = entry
+    order = np.argsort(res.scores[:, 0])
+    out["pc1_low"] = [emotions[i] for i in order[:6]]
+    out["pc1_high"] = [emotions[i] for i in order[::-1][:6]]
+    return out
+
+
+def tylenol(lm, ev) -> dict:
+    """The two shipped Tylenol conversations at the default reading: does 8000 mg read more afraid
+    than 1000 mg? Stated as measured, never tuned for."""
+    examples = {e.slug: e for e in corpus.load_examples()}
+    out = {}
+    for key, slug in (("normal", "01_tylenol_safe"), ("dangerous", "02_tylenol_overdose")):
+        ts = score(lm, ev, list(examples[slug].messages))
+        user = [s for s in ts.turns if s.role == "user"][-1]
+        lo, hi = user.words
+        j = ts.emotions.index("afraid")
+        out[key] = {"mean_z": round(ts.mean_z()["afraid"], 3), "dose_turn_z": round(float(ts.z[lo:hi, j].mean()), 3)}
+    out["more_afraid"] = out["dangerous"]["mean_z"] > out["normal"]["mean_z"]
+    out["method"] = ts.meta["method"]
+    return out
+
+
+def run_validation(lm, ev, progress=None, readings: Readings | None = None, story_means=None) -> dict:
+    """The report. ``story_means`` (``(x, labels)`` from the build's checkpoint) adds the
+    validation learning curve."""
+    rd = readings or collect(lm, ev.emotions, progress)
+    layers = range(ev.n_layers)
+    r = ev.readout_meta
+    position = r.get("position", "words")
+    at = {"readout": ev.reading_layer("readout"), "concept_stories": ev.default_layer,
+          "concept_neutral": ev.default_layer}
+    names = [n for n in READINGS if n != "readout" or ev.has_readout]
+    table = {(n, p, l): evaluate(ev, rd, n, l, p) for n in names for p in POSITIONS for l in layers}
+    default = names[0]
+    return {"model": lm.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "method": ev.describe_reading(None, None), "concept_method": ev.describe(),
+            "reading": {"name": default, "layer": at[default], "position": position},
+            "counts": {"implicit": len(rd.implicit), "implicit_emotions": len(set(rd.implicit_labels.tolist())),
+                       "sweeps": len(rd.sweeps), "negation": len(rd.negation), "two_person": len(rd.two_person)},
+            "summary": {n: table[(n, position, at[n])] for n in names},
+            "positions": [table[(n, p, l)] | {"reading": n} for n in names for p in POSITIONS for l in layers],
+            "layers": [table[(default, position, l)] for l in layers],
+            "sweeps_at_default": sweep_rows(ev, rd, default, at[default], position),
+            "story_cv": r.get("cv", []), "learning_curve": r.get("learning_curve", []),
+            "start_tokens": r.get("start_tokens", []), "story_positions": r.get("positions", []),
+            "readout": {k: r[k] for k in ("layer", "shrinkage", "position", "folds", "selection",
+                                          "concept_best_layer", "chat_stories") if k in r},
+            "ratings": ratings_report(ev.at(), ev.emotions),
+            "tylenol": tylenol(lm, ev),
+            "validation_learning_curve": learning_curve(ev, rd, *story_means) if story_means and ev.has_readout else []}
+
+
+def learning_curve(ev, rd: Readings, x: np.ndarray, labels: np.ndarray, sizes=(4, 8, 12, 16, 20, 24)) -> list[dict]:
+    """Validation figures of readouts fitted on the first n stories per emotion (same layer,
+    shrinkage and position as the shipped one): does the readout still gain from more stories?"""
+    from dataclasses import replace
+    from . import readout as ro
+    r = ev.readout_meta
+    layer, shrink = r["layer"], r["shrinkage"]
+    pcs = ev.neutral_pcs[layer][:ev.meta["method"]["neutral_pcs_removed"][layer]]
+    xl = np.asarray(x[:, layer], np.float64)
+    out = []
+    for n in [k for k in sizes if k <= np.bincount(labels).min()]:
+        idx = np.concatenate([np.flatnonzero(labels == e)[:n] for e in range(len(ev.emotions))])
+        model = ro.fit(xl[idx], labels[idx], len(ev.emotions), pcs, shrink)
+        arrays = {k: ev.extras[k].copy() for k in ("readout", "readout_mean", "readout_std")}
+        arrays["readout"][layer], arrays["readout_mean"][layer], arrays["readout_std"][layer] = \
+            model.w, model.mean, model.std
+        small = replace(ev, extras={**ev.extras, **arrays})
+        out.append({"stories_per_emotion": n, **evaluate(small, rd, "readout", layer, r.get("position", "words"))})
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def summary_markdown(report: dict) -> str:
+    """Two sentences for the Home page: what the default reading achieves, beside the paper's recipe."""
+    s = report["summary"]
+    if "readout" not in s:
+        return f"**Validation**: implicit top-3 **{_pct(s['concept_neutral']['implicit_top3'])}** (goal ≥ 60%)."
+    r, c = s["readout"], s["concept_neutral"]
+    return (f"**Validation on held-out text** (python -m core validate): the readout, layer {r['layer']}, puts the "
+            f"intended emotion of implicit scenarios in the top 3 of 56 **{_pct(r['implicit_top3'])}** of the time "
+            f"(median rank {r['implicit_median_rank']:.0f} of 171; goal ≥ 60%, ≤ 5), against "
+            f"{_pct(c['implicit_top3'])} (rank {c['implicit_median_rank']:.0f}) for the concept vectors read the "
+            f"paper's way. Numeric sweeps ρ {r['sweep_rho']:.2f} (goal ≥ 0.6); negation lowers the emotion in "
+            f"{_pct(r['negation_frac'])} of pairs; two-person passages {_pct(r['two_person_acc'])}.")
+
+
+def _row(label: str, m: dict) -> str:
+    return (f"| {label} | {m['layer']} | {_pct(m['implicit_top1'])} | {_pct(m['implicit_top3'])} | "
+            f"{m['implicit_median_rank']:.0f} | {m['sweep_rho']:.2f} | {_pct(m['negation_frac'])} | "
+            f"{_pct(m['two_person_acc'])} |")
 
 
 def to_markdown(report: dict) -> str:
-    d, b, c, v = report["default"], report["best"], report["counts"], report["valence"]
+    c, s, rt = report["counts"], report["summary"], report["ratings"]
+    pos = report["reading"]["position"]
     lines = [f"# Validation: {report['model']}", "",
-             f"{report['method']}. Held-out validation set: {c['implicit']} implicit scenarios over "
+             f"Default reading: {report['method']}.", "",
+             f"Held-out validation set (never read by the build): {c['implicit']} implicit scenarios over "
              f"{c['implicit_emotions']} emotions, {c['sweeps']} numeric sweeps, {c['negation']} negation pairs, "
-             f"{c['two_person']} two-person passages. Scores are mean z over the user's words.", "",
-             "| metric | default layer %d | best layer %d | goal |" % (d["layer"], b["layer"]),
-             "|---|---|---|---|",
-             f"| implicit top-1 (within scenario emotions) | {d['implicit_top1']:.0%} | {b['implicit_top1']:.0%} | |",
-             f"| implicit top-3 (within scenario emotions) | {d['implicit_top3']:.0%} | {b['implicit_top3']:.0%} | ≥ 60% |",
-             f"| implicit mean rank among 171 | {d['implicit_rank171']:.1f} | {b['implicit_rank171']:.1f} | |",
-             f"| sweeps: mean Spearman ρ, expected direction | {d['sweep_rho']:.2f} | {b['sweep_rho']:.2f} | ≥ 0.6 |",
-             f"| negation: mean z drop when negated | {d['negation_drop']:.2f} | {b['negation_drop']:.2f} | > 0 |",
-             f"| negation: share of pairs that drop | {d['negation_frac']:.0%} | {b['negation_frac']:.0%} | |",
-             f"| two-person: own emotion higher in own part | {d['two_person_acc']:.0%} | {b['two_person_acc']:.0%} | |",
-             f"| \\|r\\| of PC1 with human valence (VADER) | {d['pc1_valence_r']:.2f} | {b['pc1_valence_r']:.2f} | ≥ 0.81 |",
-             "", f"Valence at the default layer (n = {v['n']} rated emotions, {v['ratings']}): PC1 |r| = "
-             f"{v['pc1_r']:.2f}; the PC that tracks it best is PC{v['best_pc']} (|r| = {v['best_pc_r']:.2f}); "
-             f"a ridge regression on the vectors predicts it with cross-validated r = {v['ridge_cv_r']:.2f}. "
-             f"Variance of PCs 1-5: {', '.join(f'{x:.0%}' for x in v['explained'])}.",
-             "", "## By layer", "", "| layer | top-1 | top-3 | rank/171 | sweep ρ | negation drop | two-person | PC1–valence |r| |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"{c['two_person']} two-person passages. Each text is sent as a user message and read at "
+             f"{POSITION_LABELS[pos]} (the position chosen on the stories); two-person passages are read as plain "
+             "text, each person's part against the others'.", "",
+             "| reading | layer | implicit top-1 (of 56) | implicit top-3 (of 56) | median rank (of 171) | "
+             "sweep ρ | negation drops | two-person |", "|---|---|---|---|---|---|---|---|"]
+    lines += [_row(READING_LABELS[n], m) for n, m in s.items()]
+    lines += [f"| goal | | | ≥ {_pct(GOALS['implicit_top3'])} | ≤ {GOALS['implicit_median_rank']} | "
+              f"≥ {GOALS['sweep_rho']} | ≥ {_pct(GOALS['negation_frac'])} | ≥ {_pct(GOALS['two_person_acc'])} |"]
+    ro = report.get("readout", {})
+    if ro:
+        lines += ["", f"Readout chosen on the stories ({ro['selection']}): layer {ro['layer']}, shrinkage "
+                  f"{ro['shrinkage']}, summaries read at {POSITION_LABELS[ro['position']]}. The concept vectors' "
+                  f"best story-CV layer is {ro['concept_best_layer']}; they are shown at the paper's default layer."]
+    cv = [r for r in report["story_cv"] if r["shrinkage"] in (ro.get("shrinkage"), 1.0)]
+    if cv:
+        lines += ["", "## Story cross-validation (171-way, held out by story; chance 0.6% / 2.9%)", "",
+                  "| layer | readout top-1 | readout top-5 | concept top-1 | concept top-5 |", "|---|---|---|---|---|"]
+        by = {(r["layer"], r["shrinkage"]): r for r in cv}
+        for l in sorted({r["layer"] for r in cv}):
+            a, b = by[(l, ro["shrinkage"])], by[(l, 1.0)]
+            lines.append(f"| {l} | {_pct(a['top1'])} | {_pct(a['top5'])} | {_pct(b['top1'])} | {_pct(b['top5'])} |")
+    if report["learning_curve"]:
+        lines += ["", f"## Learning curve (story CV at layer {ro.get('layer')})", "",
+                  "| training stories per emotion | readout top-1 | readout top-5 | concept top-1 | concept top-5 |",
+                  "|---|---|---|---|---|"]
+        for r in report["learning_curve"]:
+            lines.append(f"| {r['train_per_emotion']} | {_pct(r['readout']['top1'])} | {_pct(r['readout']['top5'])} | "
+                         f"{_pct(r['concept']['top1'])} | {_pct(r['concept']['top5'])} |")
+    if report["start_tokens"]:
+        lines += ["", "Story CV by the token the story mean starts from: " + ", ".join(
+            f"{r['start_token']}: top-1 {_pct(r['top1'])}, top-5 {_pct(r['top5'])}" for r in report["start_tokens"]) + "."]
+    sp = [r for r in report["story_positions"] if r["kind"] == "readout" and r["layer"] == ro.get("layer")]
+    if sp:
+        lines += ["", f"Held-out stories sent as a user message ({ro['chat_stories']} stories, readout fitted without "
+                  f"them, layer {ro['layer']}): " + ", ".join(
+                      f"{r['position']} top-1 {_pct(r['top1'])} / top-5 {_pct(r['top5'])}" for r in sp) + "."]
+    lines += ["", "## Numeric sweeps by reading position and layer (mean Spearman ρ, expected direction)", "",
+              "| reading | position | " + " | ".join(str(r["layer"]) for r in report["layers"]) + " |",
+              "|---|---|" + "---|" * len(report["layers"])]
+    for n in s:
+        for p in POSITIONS:
+            vals = [r["sweep_rho"] for r in report["positions"] if r["reading"] == n and r["position"] == p]
+            lines.append(f"| {n} | {p} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
+    lines += ["", f"## {READING_LABELS[report['reading']['name']]}, by layer (position: {pos})", "",
+              "| layer | top-1 | top-3 | median rank | sweep ρ | negation drops | two-person |", "|---|---|---|---|---|---|---|"]
     for r in report["layers"]:
-        lines.append(f"| {r['layer']} | {r['implicit_top1']:.0%} | {r['implicit_top3']:.0%} | "
-                     f"{r['implicit_rank171']:.1f} | {r['sweep_rho']:.2f} | {r['negation_drop']:.2f} | "
-                     f"{r['two_person_acc']:.0%} | {r['pc1_valence_r']:.2f} |")
-    lines += ["", "## Sweeps at the default layer", "", "| sweep | emotion | expected | ρ |", "|---|---|---|---|"]
-    for s in report["sweeps_at_default"]:
-        lines.append(f"| {s['sweep']} | {s['emotion']} | {s['expected']} | {s['rho']:.2f} |")
+        lines.append(f"| {r['layer']} | {_pct(r['implicit_top1'])} | {_pct(r['implicit_top3'])} | "
+                     f"{r['implicit_median_rank']:.0f} | {r['sweep_rho']:.2f} | {_pct(r['negation_frac'])} | "
+                     f"{_pct(r['two_person_acc'])} |")
+    w, v = rt["warriner"], rt["vader"]
+    lines += ["", "## Valence and arousal (concept vectors, default layer)", "",
+              "| ratings | n | PC1–valence r | best PC for valence | PC2–arousal r | best PC for arousal | "
+              "affect plane: valence r | affect plane: arousal r |", "|---|---|---|---|---|---|---|---|",
+              f"| Warriner et al. 2013 | {w['n_valence']} | {w['pc1_valence_r']:+.2f} | PC{w['best_valence_pc']} "
+              f"({w['best_valence_r']:+.2f}) | {w['pc2_arousal_r']:+.2f} | PC{w['best_arousal_pc']} ({w['best_arousal_r']:+.2f}) | "
+              f"{w['plane_valence_r']:.2f} | {w['plane_arousal_r']:.2f} |",
+              f"| VADER | {v['n_valence']} | {v['pc1_valence_r']:+.2f} | PC{v['best_valence_pc']} ({v['best_valence_r']:+.2f}) "
+              f"| | | {v['plane_valence_r']:.2f} | |",
+              f"| paper (Claude Sonnet 4.5) | | 0.81 | PC1 | 0.66 | PC2 | | |", "",
+              f"PC signs are arbitrary. Variance of PCs 1-5: {', '.join(_pct(x) for x in rt['explained'])}. "
+              f"PC1 runs from {', '.join(rt['pc1_low'])} to {', '.join(rt['pc1_high'])}. The affect plane is the "
+              "pair of directions a ridge regression fits to the ratings (10-fold cross-validated r): fitted, not found."]
+    if report.get("validation_learning_curve"):
+        lines += ["", "## Learning curve on the validation set (readout fitted on the first n stories per emotion)", "",
+                  "| stories per emotion | implicit top-3 | median rank | sweep ρ | negation drops | two-person |",
+                  "|---|---|---|---|---|---|"]
+        for r in report["validation_learning_curve"]:
+            lines.append(f"| {r['stories_per_emotion']} | {_pct(r['implicit_top3'])} | {r['implicit_median_rank']:.0f} | "
+                         f"{r['sweep_rho']:.2f} | {_pct(r['negation_frac'])} | {_pct(r['two_person_acc'])} |")
+    t = report["tylenol"]
+    lines += ["", "## The Tylenol conversations at the default reading", "",
+              f"Mean 'afraid' z over the whole conversation: 8000 mg **{t['dangerous']['mean_z']:+.2f}**, 1000 mg "
+              f"**{t['normal']['mean_z']:+.2f}**; over the user's dose question: {t['dangerous']['dose_turn_z']:+.2f} vs "
+              f"{t['normal']['dose_turn_z']:+.2f}. The dangerous dose reads "
+              f"{'more' if t['more_afraid'] else 'not more'} afraid ({t['method']})."]
+    lines += ["", "## Sweeps at the default reading", "", "| sweep | emotion | expected | ρ |", "|---|---|---|---|"]
+    for r in report["sweeps_at_default"]:
+        lines.append(f"| {r['sweep']} | {r['emotion']} | {r['expected']} | {r['rho']:.2f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -16,8 +16,16 @@ import numpy as np
 from .errors import EmotionLensError
 from .paths import CACHED_VECTORS, atomic_path, write_text_atomic
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+KINDS = ("readout", "concept")
+BASELINES = ("stories", "neutral")
+KIND_LABELS = {"readout": "readout (probe directions)", "concept": "concept vectors (the paper's)"}
+BASELINE_LABELS = {"stories": "z vs typical emotional text (the stories)",
+                   "neutral": "z vs neutral chat (the paper's view)"}
+# Optional per-layer arrays (format 2): readout directions and every calibration.
+OPTIONAL = {"readout": 3, "readout_mean": 2, "readout_std": 2, "readout_neutral_mean": 2,
+            "readout_neutral_std": 2, "story_mean": 2, "story_std": 2}
 
 
 @dataclass
@@ -28,6 +36,48 @@ class EmotionVectors:
     meta: dict
     neutral_pcs: np.ndarray | None = None   # [n_layers, k_max, d_model], zero-padded
     extras: dict = field(default_factory=dict)
+    # readout [L, E, D]; readout_mean/std (stories), readout_neutral_mean/std, and the concept
+    # vectors' story calibration story_mean/std, all [L, E]; readout_heldout* (one layer, one
+    # fold left out) for honest checks. Absent in format-1 files.
+
+    @property
+    def has_readout(self) -> bool:
+        return "readout" in self.extras and "readout_mean" in self.extras
+
+    @property
+    def readout_meta(self) -> dict:
+        return self.meta.get("readout", {}) if self.has_readout else {}
+
+    def resolve(self, kind: str | None = None, baseline: str | None = None) -> tuple[str, str, str | None]:
+        """(kind, baseline, note): the reading asked for, or what this file can give and why."""
+        kind, baseline = kind or "readout", baseline or "stories"
+        if kind not in KINDS or baseline not in BASELINES:
+            raise EmotionLensError(f"unknown reading {kind}/{baseline}: kind is one of {', '.join(KINDS)}, "
+                                   f"baseline one of {', '.join(BASELINES)}")
+        note = None
+        if kind == "readout" and not self.has_readout:
+            kind, note = "concept", "this vectors file predates the readout: reading the concept vectors"
+        if baseline == "stories" and kind == "concept" and "story_mean" not in self.extras:
+            baseline = "neutral"
+            note = (note or "this vectors file has no story calibration") + "; z is against neutral chat"
+        return kind, baseline, note
+
+    def reading_layer(self, kind: str | None = None) -> int:
+        """The default layer of a reading: the readout's was chosen by cross-validation."""
+        kind = self.resolve(kind)[0]
+        return int(self.readout_meta.get("layer", self.default_layer)) if kind == "readout" else self.default_layer
+
+    def directions(self, kind: str, layer: int) -> np.ndarray:
+        return self.extras["readout"][layer] if kind == "readout" else self.vectors[layer]
+
+    def calibration(self, kind: str, baseline: str, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std that turn a projection into z for one reading."""
+        if kind == "readout":
+            prefix = "readout_" if baseline == "stories" else "readout_neutral_"
+            return self.extras[prefix + "mean"][layer], self.extras[prefix + "std"][layer]
+        if baseline == "stories":
+            return self.extras["story_mean"][layer], self.extras["story_std"][layer]
+        return self.baseline_mean[layer], self.baseline_std[layer]
 
     @property
     def emotions(self) -> list[str]:
@@ -66,6 +116,18 @@ class EmotionVectors:
     def at(self, layer: int | None = None) -> np.ndarray:
         """The ``[n_emotions, d_model]`` matrix of one layer."""
         return self.vectors[self.layer(layer)]
+
+    def describe_reading(self, kind: str | None, baseline: str | None, layer: int | None = None) -> str:
+        """One line for the viewer and CLI: model, layer, which directions, which z."""
+        kind, baseline, note = self.resolve(kind, baseline)
+        layer = self.layer(self.reading_layer(kind) if layer is None else layer)
+        what = KIND_LABELS[kind]
+        r = self.readout_meta
+        if kind == "readout" and r:
+            what += (f": covariance-corrected mean difference, shrinkage {r['shrinkage']}, chosen with layer "
+                     f"{r['layer']} by {r.get('folds', 5)}-fold story cross-validation")
+        line = f"{self.model_name} · layer {layer}/{self.n_layers - 1} · {what} · {BASELINE_LABELS[baseline]}"
+        return line + (f" ({note})" if note else "")
 
     def describe(self, layer: int | None = None) -> str:
         """One line for figure captions: model, layer and method."""
@@ -124,9 +186,12 @@ class EmotionVectors:
         if v.ndim != 3 or not isinstance(meta, dict) or len(meta.get("emotions", [])) != v.shape[1]:
             raise EmotionLensError(f"vectors have shape {list(v.shape)} but meta.json lists "
                                    f"{len(meta.get('emotions', [])) if isinstance(meta, dict) else 0} emotions")
-        for key in ("baseline_mean", "baseline_std"):
-            if arrays[key].shape != v.shape[:2]:
-                raise EmotionLensError(f"{key} has shape {list(arrays[key].shape)}, expected {list(v.shape[:2])}")
+        for key in ("baseline_mean", "baseline_std", *OPTIONAL):
+            if key in arrays and arrays[key].shape != v.shape[:OPTIONAL.get(key, 2)]:
+                raise EmotionLensError(f"{key} has shape {list(arrays[key].shape)}, "
+                                       f"expected {list(v.shape[:OPTIONAL.get(key, 2)])}")
+        if "readout" in arrays and not isinstance(meta.get("readout"), dict):
+            raise EmotionLensError("vectors file has readout directions but meta.json does not describe them")
         if "default_layer" not in meta or not 0 <= int(meta["default_layer"]) < v.shape[0]:
             raise EmotionLensError("meta.json has no valid default_layer")
         return cls(v, arrays.pop("baseline_mean"), arrays.pop("baseline_std"), meta,

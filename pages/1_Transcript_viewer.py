@@ -6,12 +6,13 @@ import json
 import numpy as np
 import streamlit as st
 
-from app_state import get_forward, load_with_spinner, model_picker, page_setup, user_errors
+from app_state import get_forward, load_with_spinner, model_picker, page_setup, reading_help, user_errors
 from core.corpus import load_examples
 from core.probe import assistant_colon, scores_from, top_emotions, turn_means
 from core.render import (bars_figure, caption_html, display_values, highlight_html, legend_html,
                          standalone_html, timeline_figure)
 from core.transcript import MAX_CHARS, decode_text_file
+from core.vectors import BASELINE_LABELS, BASELINES, KIND_LABELS, KINDS
 
 DEFAULT_EMOTIONS = ["afraid", "calm", "desperate", "happy", "loving", "angry", "surprised"]
 
@@ -27,14 +28,24 @@ def examples():
 name = model_picker()
 with user_errors():
     lm, ev = load_with_spinner(name)
-layer = st.sidebar.slider("Layer", 0, ev.n_layers - 1, ev.default_layer, key="layer",
-                          help=f"Default {ev.default_layer}: about two-thirds deep, as in the paper")
+kinds = [k for k in KINDS if k == "concept" or ev.has_readout]
+kind = st.sidebar.radio("Reading", kinds, key="kind", format_func=KIND_LABELS.get,
+                        help="Readout: directions fitted to tell the 171 emotions apart. "
+                             "Concept vectors: the paper's mean-difference directions.")
+st.sidebar.caption(reading_help(ev))
+baseline = st.sidebar.radio("z against", BASELINES, key="baseline", format_func=BASELINE_LABELS.get,
+                            help="Stories: 0 = as in typical emotional text, so emotions compare fairly with each "
+                                 "other. Neutral chat: 0 = as in plain assistant dialogue (the paper's baseline).")
+default_layer = ev.reading_layer(kind)
+layer = st.sidebar.slider("Layer", 0, ev.n_layers - 1, default_layer, key=f"layer-{kind}",
+                          help=f"Default {default_layer}: " + ("chosen by cross-validation on the stories"
+                               if kind == "readout" else "about two-thirds deep, as in the paper"))
 chosen = st.sidebar.multiselect("Emotions (for charts)", ev.emotions,
                                 [e for e in DEFAULT_EMOTIONS if e in ev.emotions], key="emotions")
 highlight = st.sidebar.selectbox("Highlight emotion", ev.emotions,
                                  index=ev.emotions.index("afraid"), key="highlight")
 mode = st.sidebar.radio("Colour scale", ["transcript", "z"], key="mode",
-                        format_func={"transcript": "Per transcript (paper)", "z": "z vs neutral"}.get)
+                        format_func={"transcript": "Per transcript (paper)", "z": "z (full colour at ±3)"}.get)
 window = st.sidebar.slider("Smoothing (tokens)", 1, 9, 1, step=2, key="smooth")
 present = st.sidebar.toggle("Presentation mode", key="present",
                             help="Large type, one emotion, a plain-language legend, step through the examples")
@@ -54,9 +65,9 @@ if present:
     c2.markdown(f"## {title}")
     st.markdown(f'<div class="el-present-caption">{caption_html(caption)}</div>', unsafe_allow_html=True)
     with user_errors():
-        ts = scores_from(get_forward(name, messages), ev, layer)
+        ts = scores_from(get_forward(name, messages), ev, layer, kind, baseline)
         values = display_values(ts, ev, highlight, mode, window)
-        st.markdown(legend_html(highlight, mode, plain=True), unsafe_allow_html=True)
+        st.markdown(legend_html(highlight, mode, plain=True, baseline=baseline), unsafe_allow_html=True)
         st.markdown(f'<div class="el-present">{highlight_html(ts, highlight, values, font_px=26)}</div>',
                     unsafe_allow_html=True)
     st.caption(ts.meta["method"])
@@ -85,15 +96,17 @@ if not text or not text.strip():
 with user_errors():
     with st.spinner("Reading the transcript with the model…"):
         fw = get_forward(name, text)
-    ts = scores_from(fw, ev, layer)
+    ts = scores_from(fw, ev, layer, kind, baseline)
 st.caption(f"{ts.meta['method']} · {len(ts.tokens)} tokens")
+if ts.meta.get("note"):
+    st.warning(ts.meta["note"])
 
 tab_hl, tab_top, tab_line, tab_cmp, tab_exp = st.tabs(
     ["Highlights", "Top emotions", "Over time", "Compare", "Export"])
 
 with tab_hl:
     values = display_values(ts, ev, highlight, mode, window)
-    st.markdown(legend_html(highlight, mode), unsafe_allow_html=True)
+    st.markdown(legend_html(highlight, mode, baseline=baseline), unsafe_allow_html=True)
     st.markdown(highlight_html(ts, highlight, values), unsafe_allow_html=True)
     st.caption("Hover a token for its raw and z values and its top-5 emotions. Small grey tokens are "
                "the chat template's markers, which the model reads too.")
@@ -119,8 +132,8 @@ with tab_line:
         st.info("Pick emotions in the sidebar.")
 
 with tab_cmp:
-    st.markdown("Two transcripts side by side, coloured by z against the neutral baseline so they share "
-                "one scale (e.g. the 1000 mg and 8000 mg Tylenol conversations).")
+    st.markdown("Two transcripts side by side, coloured by z (against the baseline chosen in the sidebar) so "
+                "they share one scale (e.g. the 1000 mg and 8000 mg Tylenol conversations).")
     a_col, b_col = st.columns(2)
     choices = ["Your input (above)"] + titles
     default_a = 1 + next((i for i, g in enumerate(gallery) if "tylenol_safe" in g[0]), 0)
@@ -130,7 +143,7 @@ with tab_cmp:
         for col, key, default in ((a_col, "cmp_a", default_a), (b_col, "cmp_b", default_b)):
             pick = col.selectbox("Transcript", range(len(choices)), index=default,
                                  format_func=choices.__getitem__, key=key)
-            other = ts if pick == 0 else scores_from(get_forward(name, gallery[pick - 1][3]), ev, layer)
+            other = ts if pick == 0 else scores_from(get_forward(name, gallery[pick - 1][3]), ev, layer, kind, baseline)
             col.markdown(highlight_html(other, highlight, display_values(other, ev, highlight, "z", window)),
                          unsafe_allow_html=True)
             col.metric(f"mean z of {highlight}", f"{other.mean_z()[highlight]:+.2f}")
@@ -143,7 +156,7 @@ with tab_cmp:
 with tab_exp:
     title = "Emotion Lens: " + highlight
     page = standalone_html(title, ts.meta["method"],
-                           legend_html(highlight, mode) + highlight_html(ts, highlight, values))
+                           legend_html(highlight, mode, baseline=baseline) + highlight_html(ts, highlight, values))
     st.download_button("Highlighted transcript (HTML, works offline)", page, "emotion-lens.html", "text/html")
     buf = io.StringIO()
     names = chosen or [highlight]

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from app_state import downloads, geometry, layer_picker, page_header, user_errors, vader
+from app_state import affect, downloads, geometry, layer_picker, page_header, user_errors, vader, warriner_ratings
 from core import geometry as g
 from core import plots
 from core.ratings import parse_vad_lexicon
@@ -14,6 +14,7 @@ geo = geometry(name, layer, k)
 caption = ev.describe(layer) + f" · PCA of the 171 unit vectors · colours: k-means, k={k}"
 emotions = np.array(ev.emotions)
 ratings = vader(tuple(ev.emotions))
+human = warriner_ratings(tuple(ev.emotions))
 scores = geo["scores"]
 
 c1, c2 = st.columns(2)
@@ -46,12 +47,12 @@ with c2:
     downloads(f2, [{"emotion": e, "PC2": float(x)} for e, x in zip(emotions, scores[:, 1])], f"pc2-{name}-L{layer}")
 
 st.header("Human ratings")
-st.markdown(f"Shipped: **{ratings.citation}**, covering {ratings.coverage()} of the 171 emotion words "
-            "(multi-word and rarer terms are missing and are left out, never imputed). VADER has no "
-            "arousal ratings: upload a lexicon in NRC-VAD's format (term, valence, arousal, dominance, "
-            "tab-separated) to compare PC2 with arousal.")
+st.markdown(f"Shipped: **{human.citation}** ({human.coverage()} of the 171 emotion words have an exact entry) and "
+            f"**{ratings.citation}** ({ratings.coverage()} words, valence only). Words a lexicon lacks are left out, "
+            "never imputed. You can also upload a lexicon in NRC-VAD's format (term, valence, arousal, dominance, "
+            "tab-separated).")
 upload = st.file_uploader("Lexicon (.tsv/.txt, NRC-VAD format)", type=["tsv", "txt"], key="lexicon")
-sets = [ratings]
+sets = [human, ratings]
 with user_errors():
     if upload is not None:
         sets.append(parse_vad_lexicon(upload.getvalue(), ev.emotions, upload.name))
@@ -59,16 +60,40 @@ for rs in sets:
     pairs = [("valence", rs.valence, 0, 0.81)]
     if rs.arousal is not None:
         pairs.append(("arousal", rs.arousal, 1, 0.66))
-    for what, human, pc, paper in pairs:
-        r, n = g.correlate(scores[:, pc], human)
-        mask = ~np.isnan(human)
-        fig_r = plots.scatter(human[mask], scores[mask, pc], emotions[mask], geo["labels"][mask], geo["names"],
+    for what, values, pc, paper in pairs:
+        r, n = g.correlate(scores[:, pc], values)
+        best = max(range(5), key=lambda i: abs(g.correlate(scores[:, i], values)[0]))
+        rb = g.correlate(scores[:, best], values)[0]
+        mask = ~np.isnan(values)
+        fig_r = plots.scatter(values[mask], scores[mask, pc], emotions[mask], geo["labels"][mask], geo["names"],
                               f"PC{pc + 1} vs human {what} ({rs.name}): r = {r:.2f}, n = {n}",
                               caption + f" · ratings: {rs.citation}", f"human {what}", f"PC{pc + 1}", height=520)
         st.plotly_chart(fig_r, key=f"r-{rs.name}-{what}")
         verdict = "reproduces" if abs(r) >= paper else "falls short of"
         st.markdown(f"**r = {r:.2f}** over n = {n} emotions; the paper found r = {paper} on Claude Sonnet 4.5. "
-                    f"This small model {verdict} that figure.")
+                    f"This small model {verdict} that figure. Of PCs 1–5, PC{best + 1} tracks human {what} best "
+                    f"(r = {rb:.2f}).")
         downloads(fig_r, [{"emotion": e, f"human {what}": float(h), f"PC{pc + 1}": float(s)}
-                          for e, h, s in zip(emotions[mask], human[mask], scores[mask, pc])],
+                          for e, h, s in zip(emotions[mask], values[mask], scores[mask, pc])],
                   f"{what}-{rs.name}-{name}-L{layer}".replace(" ", "_"))
+
+order = np.argsort(scores[:, 0])
+st.markdown(f"**What PC1 is in this model:** from *{', '.join(emotions[order[:6]])}* at one end to "
+            f"*{', '.join(emotions[order[::-1][:6]])}* at the other (the sign is arbitrary; it is oriented so that "
+            "it rises with VADER valence).")
+
+st.header("Affect plane")
+plane = affect(name, layer)
+st.markdown("The two directions in emotion space that best **predict** human valence and arousal "
+            f"({human.name}): a ridge regression fitted to the ratings, so this plane is *fitted*, not found by the "
+            "model the way PC1 and PC2 are. How well it predicts ratings of emotions it was not fitted on "
+            f"(10-fold cross-validation): valence **r = {plane['valence']['cv_r']:.2f}**, arousal "
+            f"**r = {plane['arousal']['cv_r']:.2f}** (n = {plane['valence']['n']}).")
+fig_p = plots.scatter(plane["valence"]["coords"], plane["arousal"]["coords"], emotions, geo["labels"], geo["names"],
+                      "Affect plane: directions fitted to human valence and arousal",
+                      caption + f" · ridge regression on {human.citation}; all 171 emotions placed, "
+                      f"{plane['valence']['n']} of them rated", "fitted valence direction", "fitted arousal direction")
+st.plotly_chart(fig_p, key="plane")
+downloads(fig_p, [{"emotion": e, "valence coordinate": float(a), "arousal coordinate": float(b)}
+                  for e, a, b in zip(emotions, plane["valence"]["coords"], plane["arousal"]["coords"])],
+          f"affect-plane-{name}-L{layer}")

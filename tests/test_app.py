@@ -49,12 +49,24 @@ def test_viewer_highlights_and_switches(lm):
     print(f"switching emotion, full page rerun: {time.perf_counter() - start:.2f} s")
     calm = html_blocks(at)[0]
     assert calm != first and colours(calm) == {"178,24,43", "33,102,172"}
-    at.sidebar.slider(key="layer").set_value(5).run()
+    at.sidebar.slider(key="layer-readout").set_value(5).run()
     assert html_blocks(at)[0] != calm
     at.sidebar.radio(key="mode").set_value("z").run()
-    assert not at.exception and "z-score against neutral" in " ".join(m.value for m in at.markdown)
+    assert not at.exception and "z-score against typical emotional text" in " ".join(m.value for m in at.markdown)
     at.sidebar.slider(key="smooth").set_value(5).run()
     assert not at.exception
+
+
+def test_viewer_says_which_reading_it_shows():
+    at = run("pages/1_Transcript_viewer.py")
+    captions = lambda: " ".join(c.value for c in at.caption)
+    assert "readout (probe directions)" in captions() and "z vs typical emotional text" in captions()
+    assert "implicit top-3" in captions()                            # the default's figures, stated
+    before = html_blocks(at)[0]
+    at.sidebar.radio(key="kind").set_value("concept").run()
+    at.sidebar.radio(key="baseline").set_value("neutral").run()
+    assert not at.exception and "concept vectors (the paper's)" in captions() and "neutral chat" in captions()
+    assert html_blocks(at)[0] != before
 
 
 def test_hostile_transcript_is_shown_as_text():

@@ -3,7 +3,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from core import EmotionLensError, score
-from core.probe import assistant_colon, forward, turn_means
+from core.probe import assistant_colon, forward, prompt_positions, scores_from, turn_means
+from core.transcript import Turn
 
 FRIGHTENING = ("The footsteps behind her quickened. She ran, heart pounding, fumbling for her keys as "
                "the shadow reached the gate. Something scratched at the door and her hands would not stop shaking.")
@@ -65,7 +66,8 @@ def test_only_the_needed_layer_is_kept(lm):
 
 def test_layers_differ_and_default_is_used(lm, ev):
     a, b = score(lm, ev, CALM), score(lm, ev, CALM, layer=5)
-    assert a.layer == ev.default_layer and b.layer == 5
+    assert a.layer == ev.reading_layer() and b.layer == 5
+    assert score(lm, ev, CALM, kind="concept").layer == ev.default_layer
     assert not np.allclose(a.z, b.z)
 
 
@@ -77,6 +79,24 @@ def test_assistant_colon_and_turn_summaries(lm, ev):
         assert span.role == "assistant" and span.header_token == span.reply_start - 1
         assert z.shape == (171,)
     assert len(turn_means(ts)) == 4
+
+
+def test_open_reply_reads_the_user_words_and_the_assistant_header(lm):
+    fw = forward(lm, [Turn("user", "My dog has been missing for a week.")], [3], open_reply=True)
+    pos = prompt_positions(fw.turns)
+    lo, hi = pos["words"]
+    assert "".join(fw.tokens[lo:hi]).strip() == "My dog has been missing for a week."
+    assert fw.tokens[hi] == "<|im_end|>"                       # closing marker is not a word
+    assert pos["last"] == (hi - 1, hi) and pos["header"] == (len(fw.tokens) - 1, len(fw.tokens))
+    assert fw.turns[-1].role == "assistant" and "assistant" in "".join(fw.tokens[fw.turns[-1].start:])
+
+
+def test_readings_switch_between_readout_and_concept(lm, ev):
+    fw = forward(lm, FRIGHTENING, range(lm.n_layers))
+    a, b = scores_from(fw, ev), scores_from(fw, ev, kind="concept", baseline="neutral")
+    assert a.meta["kind"] == "readout" and b.meta["kind"] == "concept"
+    assert "readout" in a.meta["method"] and "neutral chat" in b.meta["method"]
+    assert a.z.shape == b.z.shape and not np.allclose(a.z, b.z)
 
 
 def test_too_long_input_is_refused(lm, ev):

@@ -1,0 +1,57 @@
+"""``python -m core validate``: the held-out checks, run on the real model."""
+import numpy as np
+import pytest
+
+from core import corpus
+from core.probe import POSITIONS
+from core.validate import READINGS, collect, evaluate, prompt_readings, run_validation, to_markdown
+
+
+@pytest.fixture(scope="module")
+def readings(lm, ev):
+    return collect(lm, ev.emotions)
+
+
+@pytest.fixture(scope="module")
+def report(lm, ev, readings):
+    return run_validation(lm, ev, readings=readings)
+
+
+def test_readings_cover_every_item_layer_and_position(lm, ev):
+    x = prompt_readings(lm, "My cat died this morning.", list(range(lm.n_layers)))
+    assert x.shape == (len(POSITIONS), lm.n_layers, lm.d_model)
+    assert not np.allclose(x[0], x[2])          # the user's words and the Assistant header differ
+
+
+def test_report_has_every_reading_and_figure(report, ev):
+    vs = corpus.load_validation()
+    assert report["counts"]["implicit"] == len(vs.implicit) and report["counts"]["sweeps"] == len(vs.sweeps)
+    assert set(report["summary"]) == set(READINGS)
+    assert len(report["layers"]) == ev.n_layers
+    assert len(report["positions"]) == len(READINGS) * len(POSITIONS) * ev.n_layers
+    for m in report["summary"].values():
+        assert 0 <= m["implicit_top3"] <= 1 and 1 <= m["implicit_median_rank"] <= 171
+        assert -1 <= m["sweep_rho"] <= 1 and 0 <= m["two_person_acc"] <= 1
+    w = report["ratings"]["warriner"]
+    assert w["n_valence"] == 126 and w["n_arousal"] == 126 and -1 <= w["pc2_arousal_r"] <= 1
+    assert report["tylenol"]["more_afraid"] in (True, False)
+
+
+def test_the_readout_reads_implicit_scenarios_better_than_the_concept_vectors(report):
+    s = report["summary"]
+    assert s["readout"]["implicit_top3"] > s["concept_neutral"]["implicit_top3"]
+    assert s["readout"]["implicit_median_rank"] < s["concept_neutral"]["implicit_median_rank"]
+    assert s["readout"]["implicit_top3"] > 3 * 3 / 56          # three times chance
+
+
+def test_markdown_states_the_figures(report):
+    md = to_markdown(report)
+    top3 = f"{report['summary']['readout']['implicit_top3']:.0%}"
+    assert top3 in md and "Warriner" in md and "Story cross-validation" in md and "Tylenol" in md
+
+
+def test_evaluate_is_deterministic_and_layer_sensitive(ev, readings):
+    rd = readings
+    a = evaluate(ev, rd, "readout", 5, "words")
+    assert a == evaluate(ev, rd, "readout", 5, "words")
+    assert a != evaluate(ev, rd, "readout", ev.n_layers - 2, "words")
