@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-MODEL ?= smollm2-135m-instruct
+MODEL ?= gemma3-270m
 PORT ?= 8501
 
 .PHONY: setup run test bench clean

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from core import EmotionLensError, PRESETS, load_model, load_vectors
+from core import DEFAULT_MODEL, EmotionLensError, PRESETS, load_model, load_vectors
 from core.paths import ASSETS
 from core.render import CSS
 from core.probe import forward
@@ -51,7 +51,7 @@ def model_picker(key: str = "model", label: str = "Model", sidebar: bool = True)
     if not models:
         st.error("No emotion vectors found in cached_vectors/. Build them with `python -m core build`.")
         st.stop()
-    default = os.environ.get("EMOTION_LENS_MODEL", models[0])
+    default = os.environ.get("EMOTION_LENS_MODEL", DEFAULT_MODEL)
     if key not in st.session_state:
         st.session_state[key] = default if default in models else models[0]
     where = st.sidebar if sidebar else st

@@ -242,14 +242,15 @@ def _pick(table: dict) -> tuple:
     return max(table, key=lambda k: (table[k]["top1"] + table[k]["top5"]) / 2)
 
 
-def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions: int, pcs_all: list, concept: np.ndarray,
-                  neutral_mean: np.ndarray, neutral_cov: np.ndarray, chat: np.ndarray | None,
+def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions: int, pcs_all: list,
+                  concept: np.ndarray, neutral_mean: np.ndarray, neutral_cov: np.ndarray, chat: np.ndarray,
                   chat_idx: np.ndarray, progress: Progress) -> tuple[dict, dict]:
     """Choose layer and shrinkage by story cross-validation, fit the readout at every layer,
     and calibrate readout and concept vectors on the stories (and on neutral chat).
 
-    ``means``: ``[len(STARTS), n_stories, L, D]`` story means (``start`` indexes STARTS); ``chat``: ``[len(chat_idx), positions, L, D]``
-    readings of held-out stories sent as chat. Returns (arrays, meta["readout"]).
+    ``means``: ``[len(STARTS), n_stories, L, D]`` story means (``start`` indexes STARTS);
+    ``chat``: ``[len(chat_idx), positions, L, D]``, fold-0 stories sent as chat, which choose the
+    reading position. Returns (arrays, meta["readout"]).
     """
     from . import readout as ro
     x = means[start]
@@ -286,23 +287,20 @@ def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions:
         arrays["readout"][l] = w
         arrays["readout_mean"][l], arrays["readout_std"][l] = ro.calibrate(w, xl)
         arrays["readout_neutral_mean"][l] = w @ neutral_mean[l]
-        arrays["readout_neutral_std"][l] = np.sqrt(np.clip(np.einsum("ed,df,ef->e", w, neutral_cov[l], w), 1e-12, None))
+        var = np.einsum("ed,df,ef->e", w, neutral_cov[l], w)
+        arrays["readout_neutral_std"][l] = np.sqrt(np.clip(var, 1e-12, None))
         arrays["story_mean"][l], arrays["story_std"][l] = ro.calibrate(concept[l].astype(np.float64), xl)
-        if chat is not None:
-            held = ro.scatter(xl[train], labels[train], n_emotions, pcs_all[l])
-            for s, kind in ((shrink, "readout"), (1.0, "concept")):
-                w0 = held.directions(s)
-                model = ro.FoldModel(w0, *ro.calibrate(w0, xl[train]))
-                readings = {"story": xl[chat_idx], **{p: chat[:, k, l] for k, p in enumerate(POSITIONS)}}
-                for p, r in readings.items():
-                    positions[(kind, p, l)] = ro.accuracy(ro.ranks(model.z(r), labels[chat_idx]))
-                if l == layer and kind == "readout":
-                    held_model = model
+        held = ro.scatter(xl[train], labels[train], n_emotions, pcs_all[l])      # fold 0 left out
+        for s, kind in ((shrink, "readout"), (1.0, "concept")):
+            model = ro.FoldModel(held.directions(s), *ro.calibrate(held.directions(s), xl[train]))
+            readings = {"story": xl[chat_idx], **{p: chat[:, k, l] for k, p in enumerate(POSITIONS)}}
+            for p, r in readings.items():
+                positions[(kind, p, l)] = ro.accuracy(ro.ranks(model.z(r), labels[chat_idx]))
+            if l == layer and kind == "readout":
+                arrays.update(readout_heldout=model.w, readout_heldout_mean=model.mean,
+                              readout_heldout_std=model.std)
         progress("readout fit", l + 1, L)
-    if chat is not None:
-        arrays.update(readout_heldout=held_model.w, readout_heldout_mean=held_model.mean,
-                      readout_heldout_std=held_model.std)
-    position = _pick({p: positions[("readout", p, layer)] for p in POSITIONS}) if chat is not None else "words"
+    position = _pick({p: positions[("readout", p, layer)] for p in POSITIONS})
     rnd = lambda d: {k: round(v, 4) for k, v in d.items()}
     meta = {"method": "covariance-corrected mass-mean probe: w_e ∝ Σ⁻¹(μ_e − μ̄), Σ = (1−λ)·within-emotion "
                       "covariance of story means + λ·mean eigenvalue·I, neutral PCs projected out; "

@@ -158,7 +158,7 @@ def scores_from(fw: Forward, ev, layer: int | None = None, kind: str | None = No
         raise EmotionLensError(f"layer {layer} was not captured in this forward pass")
     raw, z = project(fw.hidden[layer], ev, layer, kind, baseline)
     return TokenScores(fw.tokens, fw.offsets, fw.speakers, ev.emotions, raw, z, fw.text, fw.turns,
-                       fw.model, layer, meta={"method": ev.describe_reading(kind, baseline, layer),
+                       fw.model, layer, meta={"method": ev.describe_reading(kind, baseline, layer, note),
                                               "kind": kind, "baseline": baseline, "note": note},
                        baseline_mean=ev.calibration(kind, baseline, layer)[0])
 
@@ -169,7 +169,6 @@ def score(lm, ev, text_or_transcript, layer: int | None = None, kind: str | None
     problem = ev.mismatch(lm)
     if problem:
         raise EmotionLensError(problem)
-    kind = ev.resolve(kind, baseline)[0]
     layer = ev.layer(ev.reading_layer(kind) if layer is None else layer)
     return scores_from(forward(lm, text_or_transcript, [layer]), ev, layer, kind, baseline)
 

@@ -117,9 +117,11 @@ class EmotionVectors:
         """The ``[n_emotions, d_model]`` matrix of one layer."""
         return self.vectors[self.layer(layer)]
 
-    def describe_reading(self, kind: str | None, baseline: str | None, layer: int | None = None) -> str:
-        """One line for the viewer and CLI: model, layer, which directions, which z."""
-        kind, baseline, note = self.resolve(kind, baseline)
+    def describe_reading(self, kind: str | None, baseline: str | None, layer: int | None = None,
+                         note: str | None = None) -> str:
+        """One line for the viewer and CLI: model, layer, which directions, which z (and any fallback)."""
+        kind, baseline, resolved_note = self.resolve(kind, baseline)
+        note = note or resolved_note
         layer = self.layer(self.reading_layer(kind) if layer is None else layer)
         what = KIND_LABELS[kind]
         r = self.readout_meta

