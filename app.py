@@ -32,7 +32,7 @@ c3.metric("Emotion vectors", len(ev.emotions))
 c4.metric("Reading layer", ev.reading_layer(), help=f"Readout layer (chosen by story cross-validation); "
           f"the concept vectors' default is {ev.default_layer}, about two-thirds deep as in the paper")
 st.caption(PRESETS[name].description)
-st.caption(f"Vectors: {ev.describe()}; built {ev.meta.get('created', '?')}; corpus {ev.meta.get('corpus_hash', '')[:12]}.")
+st.caption(f"Concept vectors: {ev.describe()}; built {ev.meta.get('created', '?')}; corpus {ev.meta.get('corpus_hash', '')[:12]}.")
 
 report_path = vectors_dir(name) / "validation.json"
 if report_path.exists():

@@ -22,9 +22,9 @@ def test_residual_norms_grow_with_depth(lm):
     assert (norms > 0).all() and norms[20] > norms[1]
 
 
-def _load_in_fresh_process(cache):
+def _load_in_fresh_process(cache, name="smollm2-135m-instruct"):
     code = ("import json, time; t = time.time(); from core import load_model; msgs = [];"
-            "lm = load_model(progress=msgs.append); print(json.dumps([time.time() - t, msgs]))")
+            f"lm = load_model({name!r}, progress=msgs.append); print(json.dumps([time.time() - t, msgs]))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          env={**__import__("os").environ, "EMOTION_LENS_CACHE": str(cache)}, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
