@@ -87,9 +87,18 @@ def tokenize(lm, text: str, segments: list[Segment]):
         raise EmotionLensError(f"input is {n:,} tokens; {lm.name} reads at most {lm.max_tokens:,} "
                                "at once: shorten it or split it into parts")
     ids = enc["input_ids"][0].tolist()
-    tokens = []
+    tokens, clipped, shown = [], [], 0
     for (a, b), tid in zip(offsets, ids):
-        tokens.append(text[a:b] if b > a else lm.tokenizer.convert_ids_to_tokens(tid))
+        if b > a:
+            # Byte-level tokens of one character (CJK, emoji, "Ä") all point at that whole
+            # character: it is shown once, with the first of them, and the rest show nothing.
+            a = min(max(a, shown), b)
+            tokens.append(text[a:b])
+            shown = max(shown, b)
+        else:
+            tokens.append(lm.tokenizer.convert_ids_to_tokens(tid))
+        clipped.append((a, b))
+    offsets = clipped
     starts = np.array([s.start for s in segments])
     seg_of = [segments[max(0, int(np.searchsorted(starts, a, side="right")) - 1)] for a, _ in offsets]
     turns = []

@@ -84,6 +84,15 @@ def test_assistant_colon_and_turn_summaries(lm, ev):
     assert len(turn_means(ts)) == 4
 
 
+@pytest.mark.parametrize("text", ["明日の手術が怖い。 Ärzte sagen 🎉🥳 ok", "User: 明日の手術 Ärzte 🎉🥳\nAssistant: 大丈夫 👍"])
+def test_every_character_is_shown_once(lm, ev, text):
+    ts = score(lm, ev, text)
+    shown = "".join(t for t, (a, b) in zip(ts.tokens, ts.offsets) if b > a)
+    assert shown == ts.text                     # byte-level pieces of one character show it once
+    for word in ("明日の手術", "Ärzte", "🎉🥳"):
+        assert shown.count(word) == text.count(word)
+
+
 def test_open_reply_reads_the_user_words_and_the_assistant_header(lm):
     fw = forward(lm, [Turn("user", "My dog has been missing for a week.")], [3], open_reply=True)
     pos = prompt_positions(fw.turns)
