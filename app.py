@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_state import load_with_spinner, model_picker, page_setup, user_errors
 from core import PRESETS
-from core.validate import summary_markdown
+from core.validate import load_report, summary_markdown
 from core.vectors import vectors_dir
 
 page_setup("Emotion Lens", "🔎")
@@ -34,9 +34,8 @@ c4.metric("Reading layer", ev.reading_layer(), help=f"Readout layer (chosen by s
 st.caption(PRESETS[name].description)
 st.caption(f"Concept vectors: {ev.describe()}; built {ev.meta.get('created', '?')}; corpus {ev.meta.get('corpus_hash', '')[:12]}.")
 
-report_path = vectors_dir(name) / "validation.json"
-if report_path.exists():
-    rep = json.loads(report_path.read_text())
+rep = load_report(vectors_dir(name))
+if rep:
     st.markdown(summary_markdown(rep))
     st.caption(f"Default reading: {rep['method']}. Full tables: cached_vectors/{name}/validation.md "
                f"(python -m core validate --model {name}).")

@@ -123,17 +123,8 @@ def affect(name: str, layer: int) -> dict:
 
 
 def reading_help(ev) -> str:
-    """Why the default reading is the default, with its validation figures (from the report)."""
-    import json
-    path = vectors_dir(ev.model_name) / "validation.json"
-    if not path.exists():
-        return "The readout reads emotions; the concept vectors are the paper's directions."
-    s = json.loads(path.read_text())["summary"]
-    fig = lambda n: (f"implicit top-3 {s[n]['implicit_top3']:.0%}, median rank {s[n]['implicit_median_rank']:.0f} "
-                     f"of 171" if n in s else "not measured")
-    return (f"Readout: probe directions chosen to tell emotions apart (held-out validation: {fig('readout')}). "
-            f"Concept vectors: the paper's directions, used for geometry and steering ({fig('concept_neutral')} "
-            "against neutral chat).")
+    from core.validate import load_report, reading_summary
+    return reading_summary(load_report(vectors_dir(ev.model_name)))
 
 
 def layer_picker(ev, key: str = "layer") -> int:

@@ -5,7 +5,8 @@ No Streamlit here: the app and the CLI are thin layers over these names.
 from .errors import EmotionLensError
 from .models import DEFAULT_MODEL, PRESETS, LoadedModel, load_model
 from .probe import TokenScores, score
+from .steering import steer_generate
 from .vectors import EmotionVectors, load_vectors
 
 __all__ = ["EmotionLensError", "DEFAULT_MODEL", "PRESETS", "LoadedModel", "load_model",
-           "EmotionVectors", "load_vectors", "TokenScores", "score"]
+           "EmotionVectors", "load_vectors", "TokenScores", "score", "steer_generate"]

@@ -105,7 +105,8 @@ def tokenize(lm, text: str, segments: list[Segment]):
     for seg in segments:
         idx = [i for i, s in enumerate(seg_of) if s is seg]
         if idx:
-            reply = next((i for i in idx if offsets[i][0] >= seg.content_start), idx[-1] + 1)
+            # the first token that reaches into the words (" Hi" after "User:" carries its space)
+            reply = next((i for i in idx if offsets[i][1] > seg.content_start), idx[-1] + 1)
             words_end = next((i for i in idx if i >= reply and offsets[i][0] >= seg.words_end), idx[-1] + 1)
             turns.append(TurnSpan(seg.role, idx[0], idx[-1] + 1, reply, words_end))
     return enc, tokens, offsets, [s.role for s in seg_of], turns

@@ -236,6 +236,24 @@ def _pct(x: float) -> str:
     return f"{x:.0%}"
 
 
+def load_report(folder: Path) -> dict | None:
+    """The validation report written by ``python -m core validate``, if there is one."""
+    path = Path(folder) / "validation.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def reading_summary(report: dict | None) -> str:
+    """Why the readout is the default reading, with the held-out figures that say so."""
+    if not report or "summary" not in report:
+        return "The readout reads emotions; the concept vectors are the paper's directions."
+    s = report["summary"]
+    fig = lambda n: (f"implicit top-3 {_pct(s[n]['implicit_top3'])}, median rank {s[n]['implicit_median_rank']:.0f} "
+                     "of 171" if n in s else "not measured")
+    return (f"Readout: probe directions chosen to tell emotions apart (held-out validation: {fig('readout')}). "
+            f"Concept vectors: the paper's directions, used for geometry and steering ({fig('concept_neutral')} "
+            "against neutral chat).")
+
+
 def summary_markdown(report: dict) -> str:
     """Two sentences for the Home page: what the default reading achieves, beside the paper's recipe."""
     s = report["summary"]

@@ -1,12 +1,11 @@
 """Is the structure of emotion space stable across depth? And which layer reads emotions best?"""
-import json
-
 import numpy as np
 import streamlit as st
 
 from app_state import downloads, get_vectors, page_header, vader
 from core import geometry as g
 from core import plots
+from core.validate import load_report
 from core.vectors import vectors_dir
 
 name, lm, ev = page_header("Across layers", "🧱")
@@ -35,9 +34,8 @@ st.plotly_chart(fig, key="layers")
 downloads(fig, [{"layer": a, **{str(b): float(structure[a, b]) for b in layers}} for a in layers], f"layers-{name}")
 
 series = {"|r| PC1 vs VADER valence": pc1_r}
-report = vectors_dir(name) / "validation.json"
-if report.exists():
-    rep = json.loads(report.read_text())
+rep = load_report(vectors_dir(name))
+if rep:
     rows = {r["layer"]: r for r in rep["layers"]}
     series["implicit top-3 (readout)"] = np.array([rows[l]["implicit_top3"] for l in layers])
     series["sweep ρ (readout)"] = np.array([rows[l]["sweep_rho"] for l in layers])

@@ -93,6 +93,14 @@ def test_every_character_is_shown_once(lm, ev, text):
         assert shown.count(word) == text.count(word)
 
 
+def test_plain_rendered_turns_keep_their_first_word(lm, ev):
+    # a leading plain line makes the transcript render as "User: …" text, as for a base model
+    ts = score(lm, ev, "A note.\nUser: Hi, quick question.\nAssistant: Yes, sure.")
+    words = {t.role: "".join(ts.tokens[t.words[0]:t.words[1]]).strip() for t in ts.turns}
+    assert words["user"] == "Hi, quick question." and words["assistant"] == "Yes, sure."
+    assert all(ts.tokens[t.header_token] == ":" for t in ts.turns if t.role != "text")
+
+
 def test_open_reply_reads_the_user_words_and_the_assistant_header(lm):
     fw = forward(lm, [Turn("user", "My dog has been missing for a week.")], [3], open_reply=True)
     pos = prompt_positions(fw.turns)

@@ -4,7 +4,8 @@ import pytest
 
 from core import corpus
 from core.probe import POSITIONS
-from core.validate import READINGS, collect, evaluate, prompt_readings, run_validation, to_markdown
+from core.validate import (READINGS, collect, evaluate, load_report, prompt_readings, reading_summary,
+                           run_validation, summary_markdown, to_markdown)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,14 @@ def test_markdown_states_the_figures(report):
     md = to_markdown(report)
     top3 = f"{report['summary']['readout']['implicit_top3']:.0%}"
     assert top3 in md and "Warriner" in md and "Story cross-validation" in md and "Tylenol" in md
+
+
+def test_summaries_for_the_pages(report, ev, tmp_path):
+    from core.vectors import vectors_dir
+    line = reading_summary(load_report(vectors_dir(ev.model_name)))
+    assert "implicit top-3" in line and "median rank" in line
+    assert load_report(tmp_path) is None and "readout" in reading_summary(None)
+    assert f"{report['summary']['readout']['implicit_top3']:.0%}" in summary_markdown(report)
 
 
 def test_evaluate_is_deterministic_and_layer_sensitive(ev, readings):

@@ -1,0 +1,83 @@
+"""Steering on the real model: exact when off, effective when on, isolated between requests."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from core import EmotionLensError
+from core.probe import prepare
+from core.steering import steer_generate, steering_direction, steering_hooks
+
+PROMPT = "User: Tell me about your weekend."
+
+
+def hooks_on(lm):
+    return sum(len(b._forward_hooks) for b in lm.blocks)
+
+
+def test_strength_zero_is_plain_generation_token_for_token(lm, ev):
+    text, _ = prepare(lm, PROMPT, open_reply=True)
+    enc = lm.tokenizer(text, return_tensors="pt")
+    torch.manual_seed(3)
+    with torch.inference_mode():
+        out = lm.model.generate(**enc, max_new_tokens=20, do_sample=True, temperature=0.8, top_p=0.95,
+                                pad_token_id=lm.tokenizer.eos_token_id)
+    plain = lm.tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    assert steer_generate(lm, ev, PROMPT, {"calm": 0.0}, max_new_tokens=20, seed=3) == plain
+    assert steer_generate(lm, ev, PROMPT, {}, max_new_tokens=20, seed=3) == plain
+
+
+def test_steering_changes_the_text(lm, ev):
+    plain = steer_generate(lm, ev, PROMPT, {}, max_new_tokens=20, seed=None)
+    steered = steer_generate(lm, ev, PROMPT, {"sad": 1.0}, max_new_tokens=20, seed=None)
+    only_new = steer_generate(lm, ev, PROMPT, {"sad": 1.0}, max_new_tokens=20, seed=None, positions="generated")
+    assert steered != plain and only_new != plain
+
+
+def test_direction_is_in_units_of_the_mean_residual_norm(lm, ev):
+    layer = ev.default_layer
+    d = steering_direction(lm, ev, {"happy": 0.5}, layer)
+    assert np.isclose(np.linalg.norm(d), 0.5 * lm.residual_norms[layer], rtol=1e-4)
+    both = steering_direction(lm, ev, {"happy": 0.5, "sad": -0.5}, layer)
+    expected = 0.5 * lm.residual_norms[layer] * (ev.vectors[layer, ev.index("happy")] - ev.vectors[layer, ev.index("sad")])
+    assert np.allclose(both, expected, atol=1e-4)
+
+
+def test_no_hook_remains_even_after_an_exception(lm, ev):
+    before = hooks_on(lm)
+    with steering_hooks(lm, {5: steering_direction(lm, ev, {"afraid": 1.0}, 5)}):
+        assert hooks_on(lm) == before + 1
+    assert hooks_on(lm) == before
+    with pytest.raises(RuntimeError):
+        with steering_hooks(lm, {5: steering_direction(lm, ev, {"afraid": 1.0}, 5)}):
+            raise RuntimeError("a failed generation")
+    assert hooks_on(lm) == before
+    with pytest.raises(EmotionLensError, match="out of range"):
+        with steering_hooks(lm, {5: np.zeros(lm.d_model), 99: np.zeros(lm.d_model)}):
+            pass
+    assert hooks_on(lm) == before
+
+
+def test_a_plain_request_beside_a_steered_one_gets_its_own_output(lm, ev):
+    reference = steer_generate(lm, ev, PROMPT, {}, max_new_tokens=16, seed=7)
+    results = {}
+
+    def run(key, strengths):
+        results[key] = steer_generate(lm, ev, PROMPT, strengths, max_new_tokens=16, seed=7)
+    threads = [threading.Thread(target=run, args=("steered", {"sad": 2.0})), threading.Thread(target=run, args=("plain", {}))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results["plain"] == reference and results["steered"] != reference
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"strengths": {"calmm": 0.5}}, "unknown emotion"), ({"max_new_tokens": 0}, "between 1 and"),
+    ({"positions": "some"}, "positions must be"), ({"strengths": {"calm": float("nan")}}, "finite"),
+])
+def test_bad_requests_get_one_clear_message(lm, ev, kwargs, message):
+    args = {"strengths": {"calm": 0.5}, "max_new_tokens": 5} | kwargs
+    with pytest.raises(EmotionLensError, match=message):
+        steer_generate(lm, ev, PROMPT, args.pop("strengths"), **args)
