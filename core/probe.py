@@ -222,6 +222,13 @@ def assistant_colon(ts: TokenScores) -> list[tuple[TurnSpan, np.ndarray]]:
     return [(span, ts.z[span.header_token]) for span in ts.turns if span.role == "assistant"]
 
 
+def extremes(values: np.ndarray, emotions: list[str], n_high: int = 8, n_low: int = 4) -> list[tuple[str, float]]:
+    """The highest and the lowest values with their signs kept, highest first (e.g. a difference)."""
+    order = np.argsort(-values)
+    picked = list(order[:n_high]) + [j for j in order[::-1][:n_low][::-1] if j not in order[:n_high]]
+    return [(emotions[j], float(values[j])) for j in picked]
+
+
 def top_emotions(values: np.ndarray, emotions: list[str], n: int = 5) -> list[tuple[str, float]]:
     order = np.argsort(-values)[:n]
     return [(emotions[j], float(values[j])) for j in order]

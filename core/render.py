@@ -129,12 +129,26 @@ def timeline_figure(ts: TokenScores, emotions: list[str], window: int = 1, capti
     return fig
 
 
-def bars_figure(items: list[tuple[str, float]], title: str, height: int = 260):
+def scores_csv(ts: TokenScores, emotions: list[str]) -> str:
+    """Per-token scores as CSV; the attention-sink token is flagged, since its values dwarf the rest."""
+    import csv
+    import io
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["position", "token", "speaker", "attention_sink"] + [f"{e} raw" for e in emotions]
+                    + [f"{e} z" for e in emotions])
+    for i, tok in enumerate(ts.tokens):
+        writer.writerow([i, tok, ts.speakers[i], int(i < SINK_TOKENS)]
+                        + [f"{ts.column(e, 'raw')[i]:.4f}" for e in emotions] + [f"{ts.column(e)[i]:.4f}" for e in emotions])
+    return buf.getvalue()
+
+
+def bars_figure(items: list[tuple[str, float]], title: str, height: int = 260, xlabel: str = "z"):
     import plotly.graph_objects as go
     names = [html.escape(n) for n, _ in items][::-1]
     vals = [v for _, v in items][::-1]
     fig = go.Figure(go.Bar(x=vals, y=names, orientation="h",
                            marker_color=["rgb(178,24,43)" if v >= 0 else "rgb(33,102,172)" for v in vals]))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=36, b=10), title=dict(text=html.escape(title), font=dict(size=12)),
-                      xaxis_title="z vs neutral")
+                      xaxis_title=html.escape(xlabel))
     return fig

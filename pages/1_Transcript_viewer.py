@@ -1,6 +1,4 @@
 """Transcript viewer: paste or pick a conversation, see one emotion token by token."""
-import csv
-import io
 import json
 
 import numpy as np
@@ -8,8 +6,8 @@ import streamlit as st
 
 from app_state import get_forward, load_with_spinner, model_picker, page_setup, reading_help, user_errors
 from core.corpus import load_examples
-from core.probe import assistant_colon, scores_from, top_emotions, turn_means
-from core.render import (bars_figure, caption_html, display_values, highlight_html, legend_html,
+from core.probe import assistant_colon, extremes, scores_from, top_emotions, turn_means
+from core.render import (bars_figure, caption_html, display_values, highlight_html, legend_html, scores_csv,
                          standalone_html, timeline_figure)
 from core.transcript import MAX_CHARS, decode_text_file
 from core.vectors import BASELINE_LABELS, BASELINES, KIND_LABELS, KINDS
@@ -149,8 +147,9 @@ with tab_cmp:
             col.metric(f"mean z of {highlight}", f"{other.mean_z()[highlight]:+.2f}")
             sides.append(other)
         diff = np.array([sides[1].mean_z()[e] - sides[0].mean_z()[e] for e in ev.emotions])
-        st.plotly_chart(bars_figure(top_emotions(diff, ev.emotions, 8) + top_emotions(-diff, ev.emotions, 4)[::-1],
-                                    "right minus left: mean z difference", 360), key="cmpdiff")
+        st.plotly_chart(bars_figure(extremes(diff, ev.emotions, 8, 8), "right minus left: mean z difference "
+                                    "(red: higher on the right; blue: higher on the left)", 480, "mean z, right − left"),
+                        key="cmpdiff")
         st.caption(ts.meta["method"])
 
 with tab_exp:
@@ -158,13 +157,6 @@ with tab_exp:
     page = standalone_html(title, ts.meta["method"],
                            legend_html(highlight, mode, baseline=baseline) + highlight_html(ts, highlight, values))
     st.download_button("Highlighted transcript (HTML, works offline)", page, "emotion-lens.html", "text/html")
-    buf = io.StringIO()
-    names = chosen or [highlight]
-    writer = csv.writer(buf)
-    writer.writerow(["position", "token", "speaker"] + [f"{e} raw" for e in names] + [f"{e} z" for e in names])
-    for i, tok in enumerate(ts.tokens):
-        writer.writerow([i, tok, ts.speakers[i]] + [f"{ts.column(e, 'raw')[i]:.4f}" for e in names]
-                        + [f"{ts.column(e)[i]:.4f}" for e in names])
-    st.download_button("Scores (CSV)", buf.getvalue(), "emotion-lens-scores.csv", "text/csv")
+    st.download_button("Scores (CSV)", scores_csv(ts, chosen or [highlight]), "emotion-lens-scores.csv", "text/csv")
     st.download_button("Scores (JSON, all emotions)", json.dumps(ts.to_json()), "emotion-lens-scores.json",
                        "application/json")

@@ -69,6 +69,14 @@ def test_viewer_says_which_reading_it_shows():
     assert html_blocks(at)[0] != before
 
 
+def test_compare_shows_both_sides():
+    import json
+    at = run("pages/1_Transcript_viewer.py")
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "right minus left" in c.proto.spec)
+    xs = spec["data"][0]["x"]
+    assert min(xs) < 0 < max(xs)           # left-higher emotions are drawn as negative blue bars
+
+
 def test_hostile_transcript_is_shown_as_text():
     at = run("pages/1_Transcript_viewer.py", source="Paste", pasted=HOSTILE)
     blocks = html_blocks(at)

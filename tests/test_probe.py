@@ -3,7 +3,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from core import EmotionLensError, score
-from core.probe import assistant_colon, forward, prompt_positions, scores_from, turn_means
+from core.probe import assistant_colon, extremes, forward, prompt_positions, scores_from, turn_means
 from core.transcript import Turn
 
 FRIGHTENING = ("The footsteps behind her quickened. She ran, heart pounding, fumbling for her keys as "
@@ -117,6 +117,12 @@ def test_readings_switch_between_readout_and_concept(lm, ev):
     assert a.meta["kind"] == "readout" and b.meta["kind"] == "concept"
     assert "readout" in a.meta["method"] and "neutral chat" in b.meta["method"]
     assert a.z.shape == b.z.shape and not np.allclose(a.z, b.z)
+
+
+def test_extremes_keep_their_signs():
+    values = np.array([0.5, -2.0, 1.5, -0.1, 0.0])
+    assert extremes(values, list("abcde"), 2, 2) == [("c", 1.5), ("a", 0.5), ("d", -0.1), ("b", -2.0)]
+    assert [e for e, _ in extremes(values, list("abcde"), 4, 4)] == ["c", "a", "e", "d", "b"]
 
 
 def test_too_long_input_is_refused(lm, ev):

@@ -4,7 +4,7 @@ import re
 import numpy as np
 
 from core import score
-from core.render import color, display_values, highlight_html, legend_html, standalone_html
+from core.render import color, display_values, highlight_html, legend_html, scores_csv, standalone_html
 
 HOSTILE = ('User: <img src=x onerror=alert(1)> and </div><script>alert("x")</script> '
            '<a href="javascript:alert(1)">click</a>\nAssistant: I will not run that.')
@@ -44,3 +44,12 @@ def test_z_mode_and_smoothing(lm, ev):
 def test_plain_legend_for_presentations():
     assert "stronger than usual" in legend_html("afraid", "transcript", plain=True)
     assert "&lt;x&gt;" in legend_html("<x>", "z")
+
+
+def test_scores_csv_flags_the_attention_sink(lm, ev):
+    import csv
+    import io
+    ts = score(lm, ev, "A quiet morning by the lake.")
+    rows = list(csv.DictReader(io.StringIO(scores_csv(ts, ["afraid", "calm"]))))
+    assert len(rows) == len(ts.tokens) and rows[0]["attention_sink"] == "1"
+    assert {r["attention_sink"] for r in rows[1:]} == {"0"} and float(rows[1]["calm z"]) == round(float(ts.z[1, ts.emotions.index("calm")]), 4)
