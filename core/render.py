@@ -23,6 +23,7 @@ CSS = """
 .el-turn{border-left:4px solid #ccc;margin:0 0 10px 0;padding:4px 10px;border-radius:4px;background:#fafafa}
 .el-turn.user{border-color:#7a7a7a}.el-turn.assistant{border-color:#6b4fbb}.el-turn.system{border-color:#b08900}
 .el-role{font-size:0.75em;font-weight:700;letter-spacing:.05em;text-transform:uppercase;color:#555;display:block}
+summary.el-role{display:list-item;cursor:pointer}
 .el-tok{white-space:pre-wrap;border-radius:3px;padding:1px 0;color:#111}
 .el-hdr{font-size:0.7em;color:#777}
 .el-legend{display:flex;align-items:center;gap:8px;font:13px ui-sans-serif,system-ui,sans-serif;margin:6px 0 12px 0}
@@ -72,15 +73,19 @@ def highlight_html(ts: TokenScores, emotion: str, values: np.ndarray, font_px: i
     j = ts.emotions.index(emotion)
     parts = [f'<div class="el-transcript" style="--el-size:{int(font_px)}px">']
     for span in ts.turns:
-        parts.append(f'<div class="el-turn {span.role}"><span class="el-role">'
-                     f'{html.escape(ROLE_LABELS.get(span.role, span.role))}</span>')
+        label = html.escape(ROLE_LABELS.get(span.role, span.role))
+        if span.role == "system":       # the system prompt: folded away, one click opens it
+            parts.append(f'<details class="el-turn system"><summary class="el-role">{label} '
+                         f'({span.end - span.start} tokens)</summary>')
+        else:
+            parts.append(f'<div class="el-turn {span.role}"><span class="el-role">{label}</span>')
         lo, hi = span.words
         for i in range(span.start, span.end):
             cls = "el-tok" if lo <= i < hi else "el-tok el-hdr"      # template markers small and grey
             parts.append(f'<span class="{cls}" data-i="{i}" style="background:{color(values[i])}" '
                          f'title="{html.escape(_tooltip(ts, i, j), quote=True)}">'
                          f'{html.escape(ts.tokens[i])}</span>')
-        parts.append("</div>")
+        parts.append("</details>" if span.role == "system" else "</div>")
     parts.append("</div>")
     return "".join(parts)
 

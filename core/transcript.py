@@ -109,6 +109,33 @@ def _plain_chat(turns: list[Turn]) -> list[str]:
     return [t.content if t.role == TEXT else f"{label[t.role]}: {t.content}" for t in turns]
 
 
+_PROBE = "\u2063probe\u2063"       # text no template would add by itself
+
+
+def _template_system(tokenizer, first: Turn, piece: str) -> tuple[str, Turn] | None:
+    """The system block a chat template adds on its own (SmolLM2: "You are a helpful AI
+    assistant…") before the first message, and that block's text as a system turn; None if none.
+
+    Found by rendering the first message after an explicit system message: what the template
+    adds for the message itself is then known, and whatever precedes it in ``piece`` is its own.
+    """
+    try:
+        alone = tokenizer.apply_chat_template([{"role": "system", "content": _PROBE}], tokenize=False)
+        both = tokenizer.apply_chat_template([{"role": "system", "content": _PROBE},
+                                              {"role": first.role, "content": first.content}], tokenize=False)
+    except Exception:           # templates that refuse a system message add none of their own
+        return None
+    if not both.startswith(alone) or _PROBE not in alone:
+        return None
+    own = both[len(alone):]
+    if not own or piece == own or not piece.endswith(own):
+        return None
+    block = piece[:len(piece) - len(own)]
+    head, tail = alone.split(_PROBE, 1)
+    text = block[len(head):len(block) - len(tail)] if block.startswith(head) and block.endswith(tail) else block
+    return block, Turn("system", text)
+
+
 def render(turns: list[Turn], chat_template=None, tokenizer=None,
            open_reply: bool = False) -> tuple[str, list[Segment]]:
     """The text the model reads, and which speaker owns each character range.
@@ -143,6 +170,11 @@ def render(turns: list[Turn], chat_template=None, tokenizer=None,
         pieces = [p + ("\n" if i < len(plain) - 1 else "") for i, p in enumerate(plain)]
     if open_reply:
         turns = [*turns, Turn("assistant", "")]
+    if use_template and turns[0].role != "system":
+        default = _template_system(tokenizer, turns[0], pieces[0])
+        if default:
+            block, system = default
+            turns, pieces = [system, *turns], [block, pieces[0][len(block):], *pieces[1:]]
     segments, pos = [], 0
     for i, (turn, piece) in enumerate(zip(turns, pieces)):
         at = piece.rfind(turn.content) if turn.content else len(piece)

@@ -4,6 +4,7 @@ from scipy.stats import spearmanr
 
 from core import EmotionLensError, score
 from core.probe import assistant_colon, extremes, forward, prompt_positions, scores_from, turn_means
+from core.render import highlight_html
 from core.transcript import Turn
 
 FRIGHTENING = ("The footsteps behind her quickened. She ran, heart pounding, fumbling for her keys as "
@@ -38,7 +39,8 @@ def test_dose_sweep_raises_afraid_on_the_concept_vectors(lm, ev):
 
 @pytest.mark.parametrize("text, roles", [
     ("Just a plain sentence about trains.", ["text"]),
-    ("User: hello there\nAssistant: hi, how can I help?\nUser: thanks", ["user", "assistant", "user"]),
+    # SmolLM2's template adds its own system prompt: it is a system turn, not part of the user's
+    ("User: hello there\nAssistant: hi, how can I help?\nUser: thanks", ["system", "user", "assistant", "user"]),
     ('[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},'
      ' {"role": "assistant", "content": "Hello."}]', ["system", "user", "assistant"]),
 ])
@@ -81,7 +83,7 @@ def test_assistant_colon_and_turn_summaries(lm, ev):
     for span, z in colon:
         assert span.role == "assistant" and span.header_token == span.reply_start - 1
         assert z.shape == (171,)
-    assert len(turn_means(ts)) == 4
+    assert [s.role for s, _ in turn_means(ts)] == ["system", "user", "assistant", "user", "assistant"]
 
 
 @pytest.mark.parametrize("text", ["明日の手術が怖い。 Ärzte sagen 🎉🥳 ok", "User: 明日の手術 Ärzte 🎉🥳\nAssistant: 大丈夫 👍"])
@@ -99,6 +101,15 @@ def test_plain_rendered_turns_keep_their_first_word(lm, ev):
     words = {t.role: "".join(ts.tokens[t.words[0]:t.words[1]]).strip() for t in ts.turns}
     assert words["user"] == "Hi, quick question." and words["assistant"] == "Yes, sure."
     assert all(ts.tokens[t.header_token] == ":" for t in ts.turns if t.role != "text")
+
+
+def test_the_templates_own_system_prompt_is_a_system_turn(lm, ev):
+    ts = score(lm, ev, "User: hello there")
+    system, user = ts.turns
+    assert system.role == "system" and "helpful AI assistant" in "".join(ts.tokens[system.start:system.end])
+    assert set(ts.speakers[system.start:system.end]) == {"system"} and "hello" not in ts.text[:ts.offsets[user.start][0]][-20:]
+    html_page = highlight_html(ts, "calm", np.zeros(len(ts.tokens)))
+    assert html_page.count("<details") == 1 and "System (" in html_page
 
 
 def test_open_reply_reads_the_user_words_and_the_assistant_header(lm):

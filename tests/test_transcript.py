@@ -37,8 +37,9 @@ def test_render_with_chat_template_keeps_speakers(lm):
     turns = parse_transcript("User: my back hurts\nAssistant: sorry to hear that")
     text, segments = render(turns, lm.chat_template, lm.tokenizer)
     assert "<|im_start|>assistant" in text
-    assert [s.role for s in segments] == ["user", "assistant"]
-    assert text[segments[1].content_start:].startswith("sorry to hear that")
+    assert [s.role for s in segments] == ["system", "user", "assistant"]      # the template's own system prompt
+    assert text[segments[2].content_start:].startswith("sorry to hear that")
+    assert text[segments[0].content_start:segments[0].words_end].startswith("You are a helpful")
     assert segments[0].end == segments[1].start and segments[-1].end == len(text)
 
 
