@@ -9,7 +9,7 @@ from core.corpus import load_examples
 from core.probe import assistant_colon, extremes, scores_from, top_emotions, turn_means
 from core.render import (bars_figure, caption_html, display_values, highlight_html, legend_html, scores_csv,
                          standalone_html, timeline_figure)
-from core.transcript import MAX_CHARS, decode_text_file
+from core.transcript import decode_text_file
 from core.vectors import BASELINE_LABELS, BASELINES, KIND_LABELS, KINDS
 
 DEFAULT_EMOTIONS = ["afraid", "calm", "desperate", "happy", "loving", "angry", "surprised"]
@@ -81,7 +81,9 @@ with user_errors():
         st.caption(gallery[pick][2])
         text = gallery[pick][3]
     elif source == "Paste":
-        text = st.text_area("Transcript", height=200, max_chars=MAX_CHARS, key="pasted",
+        # No character counter: what limits a transcript is the model's context, counted in tokens
+        # below; the parser refuses pastes over 200,000 characters with a message.
+        text = st.text_area("Transcript", height=200, key="pasted",
                             placeholder="Plain text, or turns starting with User: / Assistant:, "
                                         "or JSON chat messages [{\"role\": …, \"content\": …}]")
     else:
@@ -95,7 +97,7 @@ with user_errors():
     with st.spinner("Reading the transcript with the model…"):
         fw = get_forward(name, text)
     ts = scores_from(fw, ev, layer, kind, baseline)
-st.caption(f"{ts.meta['method']} · {len(ts.tokens)} tokens")
+st.caption(f"{ts.meta['method']} · {len(ts.tokens):,} of the {lm.max_tokens:,} tokens {name} reads at once")
 if ts.meta.get("note"):
     st.warning(ts.meta["note"])
 

@@ -87,6 +87,14 @@ def test_hostile_transcript_is_shown_as_text():
     assert "<img src=x onerror=alert(1)>" in visible and "</div><script>alert(1)</script>" in visible
 
 
+def test_the_viewer_counts_tokens_against_the_context():
+    at = run("pages/1_Transcript_viewer.py", source="Paste", pasted="User: hello there\nAssistant: hi")
+    assert any("tokens gemma3-270m reads at once" in c.value and "of the 8,192" in c.value for c in at.caption), \
+        [c.value for c in at.caption]
+    at = run("pages/1_Transcript_viewer.py", source="Paste", pasted="x" * 200_001)
+    assert any("200,000" in e.value for e in at.error)
+
+
 def test_bad_paste_gives_a_message_not_a_traceback():
     at = run("pages/1_Transcript_viewer.py", source="Paste", pasted='[{"role": "user", "content": ')
     assert any("invalid JSON" in e.value for e in at.error)
