@@ -266,8 +266,8 @@ def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions:
     concept_layer = _pick({k: v for k, v in cv.items() if k[1] == 1.0})[0]
     per_emotion = int(np.bincount(labels).min())
     curve = []
+    xl = x[:, layer].astype(np.float64)
     for cap in [c for c in LEARNING_CURVE if c < per_emotion * (ro.N_FOLDS - 1) / ro.N_FOLDS] + [None]:
-        xl = x[:, layer].astype(np.float64)
         r = ro.cross_validate(xl, labels, n_emotions, pcs_all[layer], (shrink, 1.0), fold_of, per_class=cap)
         train = cap or round(per_emotion * (ro.N_FOLDS - 1) / ro.N_FOLDS, 1)
         curve.append({"train_per_emotion": train, "readout": ro.accuracy(r[shrink]), "concept": ro.accuracy(r[1.0])})
@@ -280,7 +280,7 @@ def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions:
               for k in ("readout", "readout_mean", "readout_std", "readout_neutral_mean", "readout_neutral_std",
                         "story_mean", "story_std")}
     positions = {}
-    test, train = np.flatnonzero(fold_of == 0), np.flatnonzero(fold_of != 0)
+    train = np.flatnonzero(fold_of != 0)
     for l in range(L):
         xl = x[:, l].astype(np.float64)
         w = ro.scatter(xl, labels, n_emotions, pcs_all[l]).directions(shrink)
@@ -291,9 +291,10 @@ def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions:
         arrays["readout_neutral_std"][l] = np.sqrt(np.clip(var, 1e-12, None))
         arrays["story_mean"][l], arrays["story_std"][l] = ro.calibrate(concept[l].astype(np.float64), xl)
         held = ro.scatter(xl[train], labels[train], n_emotions, pcs_all[l])      # fold 0 left out
+        readings = {"story": xl[chat_idx], **{p: chat[:, k, l] for k, p in enumerate(POSITIONS)}}
         for s, kind in ((shrink, "readout"), (1.0, "concept")):
-            model = ro.FoldModel(held.directions(s), *ro.calibrate(held.directions(s), xl[train]))
-            readings = {"story": xl[chat_idx], **{p: chat[:, k, l] for k, p in enumerate(POSITIONS)}}
+            w0 = held.directions(s)
+            model = ro.FoldModel(w0, *ro.calibrate(w0, xl[train]))
             for p, r in readings.items():
                 positions[(kind, p, l)] = ro.accuracy(ro.ranks(model.z(r), labels[chat_idx]))
             if l == layer and kind == "readout":

@@ -120,6 +120,19 @@ def correlate(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
     return float(np.corrcoef(x[mask], y[mask])[0, 1]), int(mask.sum())
 
 
+def best_pc(scores: np.ndarray, values: np.ndarray, k: int = 5) -> tuple[int, float]:
+    """Which of the first ``k`` PCs correlates most (either sign) with a rating, and its r."""
+    rs = [correlate(scores[:, i], values)[0] for i in range(min(k, scores.shape[1]))]
+    best = int(np.argmax(np.abs(rs)))
+    return best, rs[best]
+
+
+def axis_ends(values: np.ndarray, emotions: list[str], n: int = 6) -> tuple[list[str], list[str]]:
+    """The emotions at the low and the high end of an axis: what the axis is, in words."""
+    order = np.argsort(values)
+    return [emotions[i] for i in order[:n]], [emotions[i] for i in order[::-1][:n]]
+
+
 def logit_lens(lm, direction: np.ndarray, k: int = 15):
     """Tokens a direction most promotes and suppresses through the final norm and unembedding.
 

@@ -16,9 +16,9 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from . import corpus
-from .geometry import correlate, pca
+from .geometry import axis_ends, best_pc, correlate, pca
 from .paths import write_text_atomic
-from .probe import POSITION_LABELS, POSITIONS, forward, prompt_positions, score
+from .probe import POSITION_LABELS, POSITIONS, forward, project, prompt_positions, score
 from .ratings import affect_plane, vader_valence, warriner
 from .transcript import Turn
 
@@ -45,6 +45,7 @@ class Readings:
     implicit: np.ndarray            # [n, P, L, D]
     implicit_labels: np.ndarray     # [n]
     sweeps: list[np.ndarray]        # per sweep: [n_values, P, L, D]
+    sweep_specs: list[dict]         # per sweep: values and expected rising/falling emotions
     negation: np.ndarray            # [n, 2 (positive, negated), P, L, D]
     negation_labels: np.ndarray
     two_person: list[tuple[np.ndarray, np.ndarray]]   # per passage: ([n_seg, L, D] own-part means,
@@ -85,33 +86,36 @@ def collect(lm, emotions: list[str], progress=None) -> Readings:
         two.append((own, other))
         two_labels.append(np.array([idx(s["emotion"]) for s in segs]))
         progress("two-person", i + 1, len(vs.two_person))
-    return Readings(np.stack(implicit), np.array([idx(x["emotion"]) for x in vs.implicit]), sweeps,
+    return Readings(np.stack(implicit), np.array([idx(x["emotion"]) for x in vs.implicit]), sweeps, vs.sweeps,
                     np.stack(negation), np.array([idx(x["emotion"]) for x in vs.negation]), two, two_labels)
 
 
 def _z(ev, reading: str, layer: int, x: np.ndarray) -> np.ndarray:
-    kind, baseline = READINGS[reading]
-    mean, std = ev.calibration(kind, baseline, layer)
-    return (x @ ev.directions(kind, layer).T - mean) / std
+    return project(x, ev, layer, *READINGS[reading])[1]
+
+
+def _sweep_series(ev, rd: Readings, reading: str, layer: int, position: str):
+    """Per (sweep, expected emotion): its z over the sweep's values and Spearman ρ, signed so
+    that the expected direction is positive (ρ = 0 where the readings are constant)."""
+    p = POSITIONS.index(position)
+    for sw, x in zip(rd.sweep_specs, rd.sweeps):
+        zs = _z(ev, reading, layer, x[:, p, layer])
+        for direction, sign in (("rising", 1), ("falling", -1)):
+            for name in sw.get(direction, []):
+                col = zs[:, ev.emotions.index(name)]
+                rho = spearmanr(sw["values"], col).statistic
+                yield sw, name, direction, col, 0.0 if np.isnan(rho) else sign * float(rho)
 
 
 def evaluate(ev, rd: Readings, reading: str, layer: int, position: str) -> dict:
     """Every validation metric for one reading at one layer and position."""
     p = POSITIONS.index(position)
-    vs = corpus.load_validation()
-    emo = ev.emotions
     scen = sorted(set(rd.implicit_labels.tolist()))
     z = _z(ev, reading, layer, rd.implicit[:, p, layer])
     own = z[np.arange(len(z)), rd.implicit_labels]
     rank_all = (z > own[:, None]).sum(1) + 1
     rank_scen = (z[:, scen] > own[:, None]).sum(1) + 1
-    rhos = []
-    for sw, x in zip(vs.sweeps, rd.sweeps):
-        zs = _z(ev, reading, layer, x[:, p, layer])
-        for sign, names in ((1, sw.get("rising", [])), (-1, sw.get("falling", []))):
-            for name in names:
-                rho = spearmanr(sw["values"], zs[:, emo.index(name)]).statistic
-                rhos.append(0.0 if np.isnan(rho) else sign * float(rho))
+    rhos = [rho for *_, rho in _sweep_series(ev, rd, reading, layer, position)]
     zn = _z(ev, reading, layer, rd.negation[:, :, p, layer])                  # [n, 2, E]
     drop = zn[np.arange(len(zn)), 0, rd.negation_labels] - zn[np.arange(len(zn)), 1, rd.negation_labels]
     two = []
@@ -126,18 +130,9 @@ def evaluate(ev, rd: Readings, reading: str, layer: int, position: str) -> dict:
 
 
 def sweep_rows(ev, rd: Readings, reading: str, layer: int, position: str) -> list[dict]:
-    p = POSITIONS.index(position)
-    rows = []
-    for sw, x in zip(corpus.load_validation().sweeps, rd.sweeps):
-        zs = _z(ev, reading, layer, x[:, p, layer])
-        for direction, names in (("rising", sw.get("rising", [])), ("falling", sw.get("falling", []))):
-            for name in names:
-                col = zs[:, ev.emotions.index(name)]
-                rho = spearmanr(sw["values"], col).statistic
-                rho = 0.0 if np.isnan(rho) else float(rho) * (1 if direction == "rising" else -1)
-                rows.append({"sweep": sw["name"], "emotion": name, "expected": direction, "rho": round(rho, 3),
-                             "z": [round(float(v), 3) for v in col]})
-    return rows
+    return [{"sweep": sw["name"], "emotion": name, "expected": direction, "rho": round(rho, 3),
+             "z": [round(float(v), 3) for v in col]}
+            for sw, name, direction, col, rho in _sweep_series(ev, rd, reading, layer, position)]
 
 
 def ratings_report(v: np.ndarray, emotions: list[str]) -> dict:
@@ -147,21 +142,21 @@ def ratings_report(v: np.ndarray, emotions: list[str]) -> dict:
     w, vader = warriner(emotions), vader_valence(emotions)
     out = {"explained": [round(float(x), 3) for x in res.explained]}
     for name, rt in (("warriner", w), ("vader", vader)):
-        rv = [correlate(res.scores[:, k], rt.valence)[0] for k in range(5)]
-        entry = {"citation": rt.citation, "n_valence": rt.coverage(), "pc1_valence_r": round(rv[0], 3),
-                 "best_valence_pc": int(np.argmax(np.abs(rv))) + 1, "best_valence_r": round(max(rv, key=abs), 3)}
+        best, rb = best_pc(res.scores, rt.valence)
+        entry = {"citation": rt.citation, "n_valence": rt.coverage(),
+                 "pc1_valence_r": round(correlate(res.scores[:, 0], rt.valence)[0], 3),
+                 "best_valence_pc": best + 1, "best_valence_r": round(rb, 3)}
         if rt.arousal is not None:
-            ra = [correlate(res.scores[:, k], rt.arousal)[0] for k in range(5)]
-            entry.update(pc2_arousal_r=round(ra[1], 3), n_arousal=int((~np.isnan(rt.arousal)).sum()),
-                         best_arousal_pc=int(np.argmax(np.abs(ra))) + 1, best_arousal_r=round(max(ra, key=abs), 3))
+            best, rb = best_pc(res.scores, rt.arousal)
+            entry.update(pc2_arousal_r=round(correlate(res.scores[:, 1], rt.arousal)[0], 3),
+                         n_arousal=int((~np.isnan(rt.arousal)).sum()), best_arousal_pc=best + 1,
+                         best_arousal_r=round(rb, 3))
         plane = affect_plane(v, rt)
         entry["plane_valence_r"] = round(plane["valence"]["cv_r"], 3)
         if "arousal" in plane:
             entry["plane_arousal_r"] = round(plane["arousal"]["cv_r"], 3)
         out[name] = entry
-    order = np.argsort(res.scores[:, 0])
-    out["pc1_low"] = [emotions[i] for i in order[:6]]
-    out["pc1_high"] = [emotions[i] for i in order[::-1][:6]]
+    out["pc1_low"], out["pc1_high"] = axis_ends(res.scores[:, 0], emotions)
     return out
 
 

@@ -62,8 +62,7 @@ for rs in sets:
         pairs.append(("arousal", rs.arousal, 1, 0.66))
     for what, values, pc, paper in pairs:
         r, n = g.correlate(scores[:, pc], values)
-        best = max(range(5), key=lambda i: abs(g.correlate(scores[:, i], values)[0]))
-        rb = g.correlate(scores[:, best], values)[0]
+        best, rb = g.best_pc(scores, values)
         mask = ~np.isnan(values)
         fig_r = plots.scatter(values[mask], scores[mask, pc], emotions[mask], geo["labels"][mask], geo["names"],
                               f"PC{pc + 1} vs human {what} ({rs.name}): r = {r:.2f}, n = {n}",
@@ -77,9 +76,9 @@ for rs in sets:
                           for e, h, s in zip(emotions[mask], values[mask], scores[mask, pc])],
                   f"{what}-{rs.name}-{name}-L{layer}".replace(" ", "_"))
 
-order = np.argsort(scores[:, 0])
-st.markdown(f"**What PC1 is in this model:** from *{', '.join(emotions[order[:6]])}* at one end to "
-            f"*{', '.join(emotions[order[::-1][:6]])}* at the other (the sign is arbitrary; it is oriented so that "
+low, high = g.axis_ends(scores[:, 0], ev.emotions)
+st.markdown(f"**What PC1 is in this model:** from *{', '.join(low)}* at one end to "
+            f"*{', '.join(high)}* at the other (the sign is arbitrary; it is oriented so that "
             "it rises with VADER valence).")
 
 st.header("Affect plane")

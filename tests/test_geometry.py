@@ -80,3 +80,17 @@ def test_uploaded_lexicon(ev):
         parse_vad_lexicon(b"foo\t1\t2\t3\n", ev.emotions)
     with pytest.raises(Exception, match="numbers"):
         parse_vad_lexicon(b"term\tv\ta\td\nafraid\tx\ty\tz\n", ev.emotions)
+
+
+def test_best_pc_finds_the_axis_that_carries_a_rating_whatever_its_sign():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(50, 5))
+    rating = -scores[:, 3] + 0.1 * rng.normal(size=50)
+    rating[:4] = np.nan                                  # unrated words are left out, not imputed
+    best, r = g.best_pc(scores, rating)
+    assert best == 3 and r < -0.9
+
+
+def test_axis_ends_name_both_extremes():
+    low, high = g.axis_ends(np.array([0.3, -2.0, 5.0, 1.0]), ["a", "b", "c", "d"], n=2)
+    assert low == ["b", "a"] and high == ["c", "d"]
