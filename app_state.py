@@ -12,11 +12,28 @@ import streamlit as st
 
 from core import DEFAULT_MODEL, EmotionLensError, PRESETS, load_model, load_vectors
 from core.paths import ASSETS
-from core.render import CSS
+from core.render import CSS, HIGHLIGHT_JS
 from core.probe import forward
 from core.vectors import vectors_dir
 
 MAX_FORWARD_CACHE = 24
+
+
+def _route_through_app() -> None:
+    """Make every run go through the router (app.py).
+
+    A server's very first run, while Streamlit has not yet seen ``st.navigation``, uses its old
+    mode for apps with a ``pages/`` folder: opened straight at a page's address, it runs that
+    page alone (no Home entry, no page config). Leave that mode and rerun; the page's address
+    maps to the same page under the router.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_route_through_app()
 
 
 def available_models() -> list[str]:
@@ -58,19 +75,24 @@ def model_picker(key: str = "model", label: str = "Model", sidebar: bool = True)
     return where.selectbox(label, models, key=key, help="Shipped models with committed emotion vectors")
 
 
-def page_setup(title: str, icon: str = "🔎") -> None:
-    st.set_page_config(page_title=f"{title} · Emotion Lens", page_icon=icon, layout="wide")
-    st.markdown(f"<style>{CSS}{(ASSETS / 'app.css').read_text()}</style>", unsafe_allow_html=True)
+def configure() -> None:
+    """Page config and styles, once per run, from the router (app.py)."""
+    st.set_page_config(page_title="Emotion Lens", page_icon="🔎", layout="wide")
+    st.html(f"<style>{CSS}{(ASSETS / 'app.css').read_text()}</style>")
 
 
-def page_header(title: str, icon: str):
-    """Page config, title, model picker and the loaded model and vectors: every page starts so."""
-    page_setup(title, icon)
-    st.title(title)
-    name = model_picker()
+def current_model():
+    """The model and vectors the sidebar picker (drawn by the router) points at, loaded once per process."""
+    name = st.session_state.get("model") or model_picker()
     with user_errors():
         lm, ev = load_with_spinner(name)
     return name, lm, ev
+
+
+def page_header(title: str):
+    """Title plus the loaded model and vectors: every model page starts so."""
+    st.title(title)
+    return current_model()
 
 
 @contextmanager
@@ -87,20 +109,12 @@ def user_errors():
 
 
 @st.cache_data(show_spinner=False)
-def geometry(name: str, layer: int, k: int = 10) -> dict:
-    """Similarity, PCA and clusters of one model's vectors at one layer (derived arrays only).
-
-    PC signs are arbitrary: PC1 is oriented to rise with human valence, as in the paper.
-    """
+def geometry(name: str, layer: int, k: int = 10):
+    """Similarity, PCA and valence-ordered clusters of one model's vectors at one layer."""
     from core import geometry as g
     ev = get_vectors(name)
-    v = ev.at(layer)
-    p = g.pca(v, 10)
-    scores = p.scores.copy()
-    scores[:, 0] = g.orient(scores[:, 0], vader(tuple(ev.emotions)).valence)
-    labels = g.kmeans(v, k)
-    return {"sim": g.cosine_matrix(v), "scores": scores, "explained": p.explained, "labels": labels,
-            "names": g.cluster_names(v, labels, ev.emotions)}
+    reader = ev.directions("readout", layer) if ev.has_readout else None
+    return g.summary(ev.at(layer), ev.emotions, vader(tuple(ev.emotions)).valence, k, reader)
 
 
 @st.cache_data(show_spinner=False)
@@ -127,16 +141,61 @@ def reading_help(ev) -> str:
     return reading_summary(load_report(vectors_dir(ev.model_name)))
 
 
-def layer_picker(ev, key: str = "layer") -> int:
-    return st.sidebar.slider("Layer", 0, ev.n_layers - 1, ev.default_layer, key=key,
-                             help=f"Default {ev.default_layer}: about two-thirds deep")
+def _kept(key: str, default):
+    """A sidebar setting that survives moving between pages (Streamlit drops the state of
+    widgets a page does not draw, so a shadow copy restores it)."""
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(f"_kept_{key}", default)
+    return key
+
+
+def _keep(key: str):
+    st.session_state[f"_kept_{key}"] = st.session_state[key]
+    return st.session_state[key]
+
+
+def layer_picker(ev) -> int:
+    st.sidebar.slider("Layer", 0, ev.n_layers - 1, key=_kept(f"layer-{ev.model_name}", ev.default_layer),
+                      help=f"Default {ev.default_layer}: about two-thirds deep, as in the paper")
+    return _keep(f"layer-{ev.model_name}")
+
+
+def cluster_picker() -> int:
+    """k of k-means, shared by every page that colours by cluster, so colours agree."""
+    st.sidebar.slider("Clusters (k-means k)", 2, 20, key=_kept("clusters", 10),
+                      help="Clusters are numbered from the most negative mean human valence to the most "
+                           "positive; each number keeps its colour on every page")
+    return _keep("clusters")
+
+
+def what(text: str) -> None:
+    """The plain-language line under a figure: what it shows, for someone new to it."""
+    st.caption("**What this shows:** " + text)
 
 
 def downloads(fig, rows, stem: str) -> None:
-    """CSV of the data behind a figure and the figure itself as a standalone HTML file."""
-    import pandas as pd
-    c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("Data (CSV)", pd.DataFrame(rows).to_csv(index=False), f"{stem}.csv", "text/csv",
-                       key=f"csv-{stem}", on_click="ignore")
-    c2.download_button("Figure (HTML)", lambda: fig.to_html(include_plotlyjs=True, full_html=True),
-                       f"{stem}.html", "text/html", key=f"html-{stem}", on_click="ignore")
+    """The data behind a figure (CSV) and the figure itself (standalone HTML), made on click."""
+    from core.export import figure_html, rows_csv
+    with st.container(horizontal=True):
+        st.download_button("Data (CSV)", lambda: rows_csv(rows), f"{stem}.csv", "text/csv",
+                           key=f"csv-{stem}", on_click="ignore", icon=":material/download:")
+        st.download_button("Figure (HTML)", lambda: figure_html(fig), f"{stem}.html", "text/html",
+                           key=f"html-{stem}", on_click="ignore", icon=":material/download:")
+
+
+# The highlights component: drawn once per transcript, recoloured in the browser (assets/highlight.js).
+_highlights = st.components.v2.component(
+    "emotion_lens.highlights", css=CSS,
+    js=HIGHLIGHT_JS + """
+export default function (component) {
+  const { data, parentElement } = component;
+  let root = parentElement.querySelector(".el-root");
+  if (!root) { root = document.createElement("div"); root.className = "el-root"; parentElement.appendChild(root); }
+  if (data) mountHighlights(root, data);
+}
+""")
+
+
+def highlight_view(payload: dict) -> None:
+    """Mount the interactive highlights for one payload (``core.render.highlight_payload``)."""
+    _highlights(data=payload, key=f"hl-{payload['key']}")

@@ -1,4 +1,4 @@
-"""The geometry of emotion space: similarity, PCA, clusters, UMAP, layers, logit lens.
+"""The geometry of emotion space: similarity, PCA, clusters, UMAP, layers.
 
 Pure functions over ``[n_emotions, d_model]`` matrices (numpy in, numpy out), so pages
 and tests compute exactly the same numbers.
@@ -57,16 +57,91 @@ def kmeans(v: np.ndarray, k: int = 10, seed: int = 0) -> np.ndarray:
     return remap[labels]
 
 
-def cluster_names(v: np.ndarray, labels: np.ndarray, emotions: list[str], n: int = 3) -> dict[int, str]:
-    """Name each cluster by the members nearest its centroid."""
+@dataclass
+class Clusters:
+    """k-means clusters numbered from the most negative mean valence (0) to the most positive;
+    clusters with no rated member come last. The number is also the cluster's colour everywhere."""
+    labels: np.ndarray             # [n_emotions] cluster number
+    names: dict[int, str]
+    valence: dict[int, float]      # mean human valence of the rated members (nan: none rated)
+
+
+def cluster_names(v: np.ndarray, labels: np.ndarray, emotions: list[str], valence: np.ndarray | None = None,
+                  reader: np.ndarray | None = None, n: int = 2) -> dict[int, str]:
+    """Name each cluster by the members that read strongest on its centroid.
+
+    ``reader`` (the readout's directions, when there are some) says which emotions the
+    centroid reads as; without it, cosine to the centroid. A name never joins words of
+    opposite human valence, and a cluster whose rated members split clearly both ways says
+    "mixed valence" rather than hiding it.
+    """
     u = unit_rows(np.asarray(v, np.float64))
+    val = np.full(len(emotions), np.nan) if valence is None else np.asarray(valence, np.float64)
     names = {}
     for c in sorted(set(labels.tolist())):
         idx = np.flatnonzero(labels == c)
         centre = u[idx].mean(0)
-        best = idx[np.argsort(-(u[idx] @ centre))[:n]]
-        names[c] = " / ".join(emotions[i] for i in best)
+        score = (reader[idx] if reader is not None else u[idx]) @ centre
+        order = idx[np.argsort(-score)]
+        sign = next((np.sign(val[i]) for i in order if not np.isnan(val[i]) and val[i] != 0), 0.0)
+        picked = [i for i in order if np.isnan(val[i]) or sign == 0 or np.sign(val[i]) in (0, sign)][:n]
+        rated = val[idx][~np.isnan(val[idx])]
+        mixed = len(rated) >= 4 and min((rated > 0.5).mean(), (rated < -0.5).mean()) >= 0.25
+        names[c] = " / ".join(emotions[i] for i in picked) + (" (mixed valence)" if mixed else "")
     return names
+
+
+def clusters(v: np.ndarray, emotions: list[str], valence: np.ndarray, k: int = 10,
+             reader: np.ndarray | None = None) -> Clusters:
+    """k-means on unit vectors, ordered by mean human valence, named (see ``cluster_names``)."""
+    raw = kmeans(v, k)
+    val = np.asarray(valence, np.float64)
+    means = {c: float(np.nanmean(val[raw == c])) if (~np.isnan(val[raw == c])).any() else np.nan for c in range(k)}
+    order = sorted(range(k), key=lambda c: (np.isnan(means[c]), means[c]))
+    rank = np.empty(k, int)
+    rank[order] = np.arange(k)
+    labels = rank[raw]
+    return Clusters(labels, cluster_names(v, labels, emotions, val, reader),
+                    {int(rank[c]): means[c] for c in range(k)})
+
+
+@dataclass
+class Summary:
+    """What the geometry pages show for one model and layer, computed once."""
+    sim: np.ndarray               # [E, E] cosine similarity
+    scores: np.ndarray            # [E, 10] PCA scores, PC1 oriented to rise with valence
+    explained: np.ndarray         # share of variance per PC
+    clusters: Clusters
+
+
+def summary(v: np.ndarray, emotions: list[str], valence: np.ndarray, k: int = 10,
+            reader: np.ndarray | None = None) -> Summary:
+    """Similarity, PCA and clusters of one layer's vectors. PC signs are arbitrary: PC1 is
+    oriented to rise with human valence, as in the paper."""
+    p = pca(v, 10)
+    scores = p.scores.copy()
+    scores[:, 0] = orient(scores[:, 0], valence)
+    return Summary(cosine_matrix(v), scores, p.explained, clusters(v, emotions, valence, k, reader))
+
+
+def label_mask(x: np.ndarray, y: np.ndarray, dx: float = 0.11, dy: float = 0.045) -> np.ndarray:
+    """Which points of a scatter get a text label so that no two labels overlap.
+
+    Greedy, outermost points first (they are the ones people read); distances are in shares
+    of each axis's range and labels are wide, so they need more room across than down.
+    The rest are labelled on hover.
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if len(x) == 0:
+        return np.zeros(0, bool)
+    nx = (x - x.min()) / (np.ptp(x) or 1)
+    ny = (y - y.min()) / (np.ptp(y) or 1)
+    keep = np.zeros(len(x), bool)
+    for i in np.argsort(-((nx - 0.5) ** 2 + (ny - 0.5) ** 2)):
+        if not np.any(keep & (np.abs(nx - nx[i]) < dx) & (np.abs(ny - ny[i]) < dy)):
+            keep[i] = True
+    return keep
+
 
 
 def umap_embedding(v: np.ndarray, seed: int = 42, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
@@ -131,28 +206,6 @@ def axis_ends(values: np.ndarray, emotions: list[str], n: int = 6) -> tuple[list
     """The emotions at the low and the high end of an axis: what the axis is, in words."""
     order = np.argsort(values)
     return [emotions[i] for i in order[:n]], [emotions[i] for i in order[::-1][:n]]
-
-
-def logit_lens(lm, direction: np.ndarray, k: int = 15):
-    """Tokens a direction most promotes and suppresses through the final norm and unembedding.
-
-    The direction is scaled to a typical final-layer norm first, since RMSNorm is (nearly)
-    scale-free but its epsilon is not.
-    """
-    import torch
-    model = lm.model
-    norm = getattr(getattr(model, "model", model), "norm", None)
-    head = model.get_output_embeddings()
-    with torch.inference_mode():
-        x = torch.tensor(direction, dtype=torch.float32) * float(lm.residual_norms[-1])
-        if norm is not None:
-            x = norm(x.unsqueeze(0))[0]
-        logits = head(x)
-        logits = logits - logits.mean()
-    top = torch.topk(logits, k).indices.tolist()
-    bottom = torch.topk(-logits, k).indices.tolist()
-    word = lambda i: lm.tokenizer.decode([i])
-    return ([(word(i), float(logits[i])) for i in top], [(word(i), float(logits[i])) for i in bottom])
 
 
 UMAP_FILE = "umap.json"

@@ -45,6 +45,7 @@ class TokenScores:
     layer: int
     meta: dict = field(default_factory=dict)
     baseline_mean: np.ndarray | None = None   # [E] the projection that reads z = 0
+    baseline_std: np.ndarray | None = None    # [E] the projection's spread that reads z = ±1
 
     def column(self, emotion: str, kind: str = "z") -> np.ndarray:
         try:
@@ -167,10 +168,11 @@ def scores_from(fw: Forward, ev, layer: int | None = None, kind: str | None = No
     if layer not in fw.hidden:
         raise EmotionLensError(f"layer {layer} was not captured in this forward pass")
     raw, z = project(fw.hidden[layer], ev, layer, kind, baseline)
+    mean, std = ev.calibration(kind, baseline, layer)
     return TokenScores(fw.tokens, fw.offsets, fw.speakers, ev.emotions, raw, z, fw.text, fw.turns,
                        fw.model, layer, meta={"method": ev.describe_reading(kind, baseline, layer, note),
                                               "kind": kind, "baseline": baseline, "note": note},
-                       baseline_mean=ev.calibration(kind, baseline, layer)[0])
+                       baseline_mean=mean, baseline_std=std)
 
 
 def score(lm, ev, text_or_transcript, layer: int | None = None, kind: str | None = None,
@@ -217,9 +219,19 @@ def turn_means(ts: TokenScores) -> list[tuple[TurnSpan, np.ndarray]]:
     return out
 
 
-def assistant_colon(ts: TokenScores) -> list[tuple[TurnSpan, np.ndarray]]:
-    """z at the token just before each Assistant reply (where the model readies its answer)."""
-    return [(span, ts.z[span.header_token]) for span in ts.turns if span.role == "assistant"]
+def turn_table(ts: TokenScores, n: int = 4) -> list[dict]:
+    """One row per turn: its strongest and weakest emotions, and for replies the paper's
+    "Assistant colon" reading just before the words."""
+    fmt = lambda items: ", ".join(f"{e} {v:+.1f}" for e, v in items)
+    rows = []
+    for k, (span, means) in enumerate(turn_means(ts)):
+        low = [(ts.emotions[j], float(means[j])) for j in np.argsort(means)[:n]]
+        row = {"turn": f"{k + 1}. {span.role.title()} (tokens {span.start}–{span.end - 1})",
+               "highest (mean z)": fmt(top_emotions(means, ts.emotions, n)), "lowest (mean z)": fmt(low),
+               "before the reply (z)": fmt(top_emotions(ts.z[span.header_token], ts.emotions, n))
+               if span.role == "assistant" else ""}
+        rows.append(row)
+    return rows
 
 
 def extremes(values: np.ndarray, emotions: list[str], n_high: int = 8, n_low: int = 4) -> list[tuple[str, float]]:

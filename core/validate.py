@@ -334,7 +334,7 @@ def to_markdown(report: dict) -> str:
               f"{w['plane_valence_r']:.2f} | {w['plane_arousal_r']:.2f} |",
               f"| VADER | {v['n_valence']} | {v['pc1_valence_r']:+.2f} | PC{v['best_valence_pc']} ({v['best_valence_r']:+.2f}) "
               f"| | | {v['plane_valence_r']:.2f} | |",
-              f"| paper (Claude Sonnet 4.5) | | 0.81 | PC1 | 0.66 | PC2 | | |", "",
+              "| paper (Claude Sonnet 4.5) | | 0.81 | PC1 | 0.66 | PC2 | | |", "",
               f"PC signs are arbitrary. Variance of PCs 1-5: {', '.join(_pct(x) for x in rt['explained'])}. "
               f"PC1 runs from {', '.join(rt['pc1_low'])} to {', '.join(rt['pc1_high'])}. The affect plane is the "
               "pair of directions a ridge regression fits to the ratings (10-fold cross-validated r): fitted, not found."]

@@ -2,14 +2,14 @@
 import numpy as np
 import streamlit as st
 
-from app_state import downloads, geometry, get_vectors, layer_picker, page_header, vader
+from app_state import cluster_picker, downloads, geometry, get_vectors, layer_picker, page_header, what
 from core import geometry as g
 from core import plots
 from core.vectors import vectors_dir
 
-name, lm, ev = page_header("Clusters (UMAP + k-means)", "🫧")
+name, lm, ev = page_header("Clusters (UMAP + k-means)")
 layer = layer_picker(ev)
-k = st.sidebar.slider("k (clusters)", 2, 20, 10, key="k")
+k = cluster_picker()
 n_neighbors = st.sidebar.slider("UMAP neighbours", 5, 50, 15, key="nn")
 min_dist = st.sidebar.select_slider("UMAP min_dist", [0.0, 0.05, 0.1, 0.25, 0.5], 0.1, key="md")
 
@@ -24,28 +24,26 @@ def embedding(name: str, layer: int, n_neighbors: int, min_dist: float):
 
 with st.spinner("Computing UMAP (the first run compiles numba code: up to a minute)…"):
     emb, origin = embedding(name, layer, n_neighbors, min_dist)
-geo = geometry(name, layer, k)
-ratings = vader(tuple(ev.emotions))
+cl = geometry(name, layer, k).clusters
 emotions = np.array(ev.emotions)
-
-# Order clusters by mean human valence of their rated members (unrated clusters last).
-labels = geo["labels"]
-mean_val = {c: np.nanmean(ratings.valence[labels == c]) if (~np.isnan(ratings.valence[labels == c])).any()
-            else np.nan for c in range(k)}
-order = sorted(range(k), key=lambda c: (np.isnan(mean_val[c]), mean_val[c]))
-rank = {c: i for i, c in enumerate(order)}
-ranked = np.array([rank[c] for c in labels])
-names = {rank[c]: f"{geo['names'][c]} (valence {mean_val[c]:+.1f})" if not np.isnan(mean_val[c])
-         else f"{geo['names'][c]} (no ratings)" for c in range(k)}
+legend = {c: f"{c + 1}. {cl.names[c]}" for c in cl.names}
 caption = (ev.describe(layer) + f" · UMAP (cosine, {n_neighbors} neighbours, min_dist {min_dist}, seed 42; "
-           f"{origin}) · k-means k={k} on unit vectors · clusters ordered by mean VADER valence")
-fig = plots.scatter(emb[:, 0], emb[:, 1], emotions, ranked, names, "UMAP of emotion vectors", caption,
+           f"{origin}) · k-means k={k} on unit vectors · clusters numbered by mean VADER valence, "
+           "named by what the readout reads on their centres")
+fig = plots.scatter(emb[:, 0], emb[:, 1], emotions, cl.labels, legend, "UMAP of emotion vectors", caption,
                     "UMAP 1", "UMAP 2", height=700)
 st.plotly_chart(fig, key="umap")
-downloads(fig, [{"emotion": e, "umap1": float(x), "umap2": float(y), "cluster": names[c]}
-                for e, (x, y), c in zip(emotions, emb, ranked)], f"umap-{name}-L{layer}-k{k}")
+what("a map of the 171 emotion directions in which neighbours inside the model stay neighbours on the page "
+     "(distances between far-apart groups mean little). Colours are k-means clusters, numbered from the most "
+     "unpleasant to the most pleasant by how people rate their words; the same number has the same colour on "
+     "every page.")
+downloads(fig, [{"emotion": e, "umap1": float(x), "umap2": float(y), "cluster": legend[c]}
+                for e, (x, y), c in zip(emotions, emb, cl.labels)], f"umap-{name}-L{layer}-k{k}")
 
 st.subheader("Clusters, from most negative to most positive")
-for c in range(k):
-    members = ", ".join(emotions[ranked == c])
-    st.markdown(f"**{c + 1}. {names[c]}** — {members}")
+for c in sorted(cl.names):
+    v = cl.valence[c]
+    members = ", ".join(emotions[cl.labels == c])
+    badge = f"mean valence {v:+.1f}" if not np.isnan(v) else "no rated words"
+    st.markdown(f'<span class="el-swatch" style="background:{plots.cluster_colour(c)}"></span> '
+                f"**{c + 1}. {cl.names[c]}** ({badge}) — {members}", unsafe_allow_html=True)

@@ -2,20 +2,25 @@
 import numpy as np
 import streamlit as st
 
-from app_state import downloads, geometry, layer_picker, page_header
+from app_state import cluster_picker, downloads, geometry, layer_picker, page_header, what
 from core import geometry as g
 from core import plots
 
-name, lm, ev = page_header("Similarity between emotions", "🟥")
+name, lm, ev = page_header("Similarity between emotions")
 layer = layer_picker(ev)
-geo = geometry(name, layer, 10)
-sim, emotions = geo["sim"], np.array(ev.emotions)
+k = cluster_picker()
+geo = geometry(name, layer, k)
+sim, emotions = geo.sim, np.array(ev.emotions)
 order = g.hierarchical_order(sim)
-caption = ev.describe(layer) + " · cosine similarity · order: average-linkage clustering · strip: k-means (k=10)"
+caption = (ev.describe(layer) + f" · cosine similarity · order: average-linkage clustering · strip: k-means "
+           f"clusters (k={k}), coloured as on the other pages")
 
 fig = plots.heatmap(sim[np.ix_(order, order)], emotions[order], emotions[order],
-                    "Cosine similarity of the 171 emotion vectors", caption, height=900, bands=geo["labels"][order])
+                    "Cosine similarity of the 171 emotion vectors", caption, height=900, bands=geo.clusters.labels[order])
 st.plotly_chart(fig, key="heat")
+what("how alike the model's directions for every pair of emotions are: red squares are pairs it represents "
+     "alike, blue ones opposites. Rows are ordered so similar emotions sit together, which makes families show "
+     "as red blocks along the diagonal; the strip on the left gives each row's cluster.")
 downloads(fig, [{"emotion": e, **{f: float(sim[i, j]) for j, f in enumerate(emotions)}} for i, e in enumerate(emotions)],
           f"similarity-{name}-L{layer}")
 
@@ -37,5 +42,6 @@ if len(subset) >= 2:
     fig2 = plots.heatmap(sub[np.ix_(sub_order, sub_order)], names, names, "Similarity within the subset",
                          caption, height=520)
     st.plotly_chart(fig2, key="subheat")
+    what("the same similarities for the emotions you picked, large enough to read every cell.")
     downloads(fig2, [{"emotion": a, **{b: float(sub[i, j]) for j, b in enumerate(subset)}} for i, a in enumerate(subset)],
               f"similarity-subset-{name}-L{layer}")

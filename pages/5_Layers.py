@@ -2,13 +2,13 @@
 import numpy as np
 import streamlit as st
 
-from app_state import downloads, get_vectors, page_header, vader
+from app_state import downloads, get_vectors, page_header, vader, what
 from core import geometry as g
 from core import plots
 from core.validate import load_report
 from core.vectors import vectors_dir
 
-name, lm, ev = page_header("Across layers", "🧱")
+name, lm, ev = page_header("Across layers")
 
 
 @st.cache_data(show_spinner=False)
@@ -31,6 +31,9 @@ fig = plots.heatmap(structure, layers, layers, "Correlation between layers' simi
 fig.update_xaxes(title="layer")
 fig.update_yaxes(title="layer")
 st.plotly_chart(fig, key="layers")
+what("whether emotions are arranged alike at different depths: each cell compares the pattern of similarities "
+     "between all 171 emotions at two layers (1 = the same arrangement). A bright block means those layers "
+     "organise emotions the same way.")
 downloads(fig, [{"layer": a, **{str(b): float(structure[a, b]) for b in layers}} for a in layers], f"layers-{name}")
 
 series = {"|r| PC1 vs VADER valence": pc1_r}
@@ -52,11 +55,11 @@ if ev.has_readout:
     fig2.add_vline(x=ev.reading_layer(), line_dash="dash", annotation_text="readout layer",
                    annotation_position="bottom right")
 st.plotly_chart(fig2, key="perlayer")
-st.caption("What this shows: for each layer, how well emotions are read there. *Story CV top-5*: how often a "
-           "story the readout never saw has its own emotion among the 5 highest of 171. *Implicit top-3*: the same "
-           "for short scenarios that never name the emotion (top 3 of 56). *Sweep ρ*: whether readings rise as a "
-           "number in the text becomes more alarming. *Two-person accuracy*: in a passage about two people, how often "
-           "each person's emotion reads higher in their own part than in the other's.")
+what("for each layer, how well emotions are read there. *Story CV top-5*: how often a story the readout never "
+     "saw has its own emotion among the 5 highest of 171. *Implicit top-3*: the same for short scenarios that never "
+     "name the emotion (top 3 of 56). *Sweep ρ*: whether readings rise as a number in the text becomes more "
+     "alarming (1 = always). *Two-person accuracy*: in a passage about two people who feel different things, how "
+     "often each person's emotion reads higher in their own part than in the other's (50% = chance).")
 downloads(fig2, [{"layer": l, **{k: float(v[l]) for k, v in series.items()}} for l in layers], f"per-layer-{name}")
 st.markdown(f"Best |r| of PC1 with valence: **{pc1_r.max():.2f}** at layer {int(pc1_r.argmax())}; at the "
             f"default layer {ev.default_layer}: **{pc1_r[ev.default_layer]:.2f}** (paper: 0.81).")

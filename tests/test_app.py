@@ -1,60 +1,71 @@
-"""The Streamlit pages, run headless with streamlit.testing against the real model and vectors."""
-import html
-import re
-import time
+"""The Streamlit pages, run headless with streamlit.testing through the router, on the real model."""
+import base64
+import json
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 
+MODEL = "smollm2-135m-instruct"
 HOSTILE = 'User: <img src=x onerror=alert(1)> </div><script>alert(1)</script>\nAssistant: ok'
-PAGES = ["app.py", "pages/1_Transcript_viewer.py", "pages/2_Emotion_space.py", "pages/3_Clusters.py",
+PAGES = ["pages/home.py", "pages/1_Transcript_viewer.py", "pages/2_Emotion_space.py", "pages/3_Clusters.py",
          "pages/4_Similarity.py", "pages/5_Layers.py", "pages/6_Logit_lens.py", "pages/7_Compare_models.py"]
 
 
 def run(path, **state):
-    at = AppTest.from_file(str(ROOT / path), default_timeout=300)
+    """Open the app (app.py routes every page) and go to ``path``, with some session state set."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["model"] = MODEL
     for k, v in state.items():
         at.session_state[k] = v
     at.run()
+    if path != "pages/home.py":
+        at.switch_page(path).run()
     assert not at.exception, [e.message for e in at.exception]
     return at
 
 
-def html_blocks(at):
-    return [m.value for m in at.markdown if 'class="el-transcript"' in m.value]
+def payloads(at) -> dict:
+    """The data each highlights component was given, by key."""
+    out = {}
+    for c in at.get("bidi_component"):
+        d = json.loads(c.proto.json)
+        out[d["key"]] = d
+    return out
 
 
-def colours(block):
-    return set(re.findall(r"rgba\((178,24,43|33,102,172)", block))
+def z_of(payload) -> np.ndarray:
+    z = np.frombuffer(base64.b64decode(payload["z"]), "<i2").reshape(len(payload["tokens"]), -1)
+    return z / payload["zscale"]
 
 
 @pytest.mark.parametrize("path", PAGES)
 def test_page_runs_and_draws(path):
     at = run(path)
     assert not at.error, [e.value for e in at.error]
-    if path != "app.py":
-        charts = at.get("plotly_chart")
-        assert charts or html_blocks(at), f"{path} drew nothing"
+    if path != "pages/home.py":
+        assert at.get("plotly_chart") or payloads(at), f"{path} drew nothing"
 
 
-def test_viewer_highlights_and_switches(lm):
+def test_viewer_sends_every_emotion_once_and_switches_layer_without_the_model(ev):
+    from app_state import get_model
+    from core import score
     at = run("pages/1_Transcript_viewer.py")
-    first = html_blocks(at)[0]
-    assert colours(first) == {"178,24,43", "33,102,172"}          # red and blue spans
-    at.sidebar.selectbox(key="highlight").set_value("calm")
-    start = time.perf_counter()
-    at.run()
-    print(f"switching emotion, full page rerun: {time.perf_counter() - start:.2f} s")
-    calm = html_blocks(at)[0]
-    assert calm != first and colours(calm) == {"178,24,43", "33,102,172"}
-    at.sidebar.slider(key="layer-readout").set_value(5).run()
-    assert html_blocks(at)[0] != calm
-    at.sidebar.radio(key="mode").set_value("z").run()
-    assert not at.exception and "z-score against typical emotional text" in " ".join(m.value for m in at.markdown)
-    at.sidebar.slider(key="smooth").set_value(5).run()
-    assert not at.exception
+    view = payloads(at)["viewer"]
+    assert view["emotions"] == ev.emotions and view["controls"]
+    ts = score(get_model(MODEL), ev, at.session_state["viewer_text"])
+    assert np.abs(z_of(view) - np.clip(ts.z, -327.67, 327.67)).max() <= 0.006      # z for all 171, to 0.01
+    calls = []
+    hook = get_model(MODEL).model.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        at.sidebar.slider(key="layer-readout").set_value(5).run()
+    finally:
+        hook.remove()
+    moved = payloads(at)["viewer"]
+    assert not calls, "switching layer re-ran the model"
+    assert "layer 5/" in moved["caption"] and not np.allclose(z_of(moved), z_of(view))
 
 
 def test_viewer_says_which_reading_it_shows():
@@ -62,34 +73,34 @@ def test_viewer_says_which_reading_it_shows():
     captions = lambda: " ".join(c.value for c in at.caption)
     assert "readout (probe directions)" in captions() and "z vs typical emotional text" in captions()
     assert "implicit top-3" in captions()                            # the default's figures, stated
-    before = html_blocks(at)[0]
+    before = payloads(at)["viewer"]
     at.sidebar.radio(key="kind").set_value("concept").run()
     at.sidebar.radio(key="baseline").set_value("neutral").run()
+    after = payloads(at)["viewer"]
     assert not at.exception and "concept vectors (the paper's)" in captions() and "neutral chat" in captions()
-    assert html_blocks(at)[0] != before
+    assert "neutral chat" in after["caption"] and after["z"] != before["z"]
 
 
 def test_compare_shows_both_sides():
-    import json
     at = run("pages/1_Transcript_viewer.py")
     spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "right minus left" in c.proto.spec)
     xs = spec["data"][0]["x"]
     assert min(xs) < 0 < max(xs)           # left-higher emotions are drawn as negative blue bars
+    sides = payloads(at)
+    assert sides["cmp_a"]["initial"]["mode"] == "z" and sides["cmp_a"]["tokens"] != sides["cmp_b"]["tokens"]
 
 
-def test_hostile_transcript_is_shown_as_text():
+def test_hostile_transcript_travels_as_data_only():
     at = run("pages/1_Transcript_viewer.py", source="Paste", pasted=HOSTILE)
-    blocks = html_blocks(at)
-    assert blocks, [e.value for e in at.error]
-    page = blocks[0]
-    assert "<img" not in page and "<script" not in page
-    visible = html.unescape("".join(re.findall(r'<span class="el-tok[^"]*"[^>]*>([^<]*)</span>', page)))
-    assert "<img src=x onerror=alert(1)>" in visible and "</div><script>alert(1)</script>" in visible
+    view = payloads(at)["viewer"]
+    shown = "".join(view["tokens"])
+    assert "<img src=x onerror=alert(1)>" in shown and "</div><script>alert(1)</script>" in shown
+    assert not any("<img" in m.value or "<script" in m.value for m in at.markdown)
 
 
 def test_the_viewer_counts_tokens_against_the_context():
     at = run("pages/1_Transcript_viewer.py", source="Paste", pasted="User: hello there\nAssistant: hi")
-    assert any("tokens gemma3-270m reads at once" in c.value and "of the 8,192" in c.value for c in at.caption), \
+    assert any(f"tokens {MODEL} reads at once" in c.value and "of the 8,192" in c.value for c in at.caption), \
         [c.value for c in at.caption]
     at = run("pages/1_Transcript_viewer.py", source="Paste", pasted="x" * 200_001)
     assert any("200,000" in e.value for e in at.error)
@@ -100,12 +111,16 @@ def test_bad_paste_gives_a_message_not_a_traceback():
     assert any("invalid JSON" in e.value for e in at.error)
 
 
-def test_presentation_mode():
-    at = run("pages/1_Transcript_viewer.py", present=True)
-    text = " ".join(m.value for m in at.markdown)
-    assert "stronger than usual" in text and "--el-size:26px" in text
+def test_presentation_mode_shows_your_own_transcript_then_the_examples():
+    at = run("pages/1_Transcript_viewer.py", source="Paste", pasted="User: My cat died this morning.\nAssistant: I'm so sorry.")
+    at.sidebar.toggle(key="present").set_value(True).run()
+    assert not at.exception
     heading = lambda: next(m.value for m in at.markdown if m.value.startswith("## "))
-    first = heading()
+    slide = payloads(at)["present"]
+    assert heading() == "## Your transcript" and "cat" in "".join(slide["tokens"])
+    assert slide["plain"] and slide["font_px"] >= 24 and not slide["initial"]["markers"]
+    assert "stronger than in typical text" in slide["legend"]["plain"]
     at.button(key="next").click().run()
-    assert not at.exception and at.session_state["present_step"] == 1
-    assert heading() != first                       # the next example is on screen
+    assert not at.exception and at.session_state["present_step"] == 1 and heading() != "## Your transcript"
+    at.button(key="exit_present").click().run()
+    assert not at.session_state["present"] and payloads(at)["viewer"]

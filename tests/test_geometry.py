@@ -23,8 +23,32 @@ def test_similar_emotions_are_nearer(ev, v):
 def test_kmeans_gives_ten_nonempty_clusters(ev, v):
     labels = g.kmeans(v, 10)
     assert labels.shape == (171,) and sorted(set(labels.tolist())) == list(range(10))
-    names = g.cluster_names(v, labels, ev.emotions)
-    assert len(names) == 10 and all(names.values())
+
+
+def test_clusters_are_numbered_by_valence_and_named_without_contradiction(ev, v):
+    valence = vader_valence(ev.emotions).valence
+    cl = g.clusters(v, ev.emotions, valence, 10, ev.directions("readout", ev.default_layer))
+    means = [cl.valence[c] for c in range(10) if not np.isnan(cl.valence[c])]
+    assert means == sorted(means) and sorted(set(cl.labels.tolist())) == list(range(10))
+    for c, name in cl.names.items():
+        words = name.replace(" (mixed valence)", "").split(" / ")
+        assert all(w in ev.emotions and cl.labels[ev.index(w)] == c for w in words)
+        signs = {np.sign(valence[ev.index(w)]) for w in words if not np.isnan(valence[ev.index(w)])} - {0}
+        assert len(signs) <= 1, name                    # no name joins a pleasant and an unpleasant word
+    again = g.summary(v, ev.emotions, valence, 10, ev.directions("readout", ev.default_layer))
+    assert (again.clusters.labels == cl.labels).all()  # the same numbers (and colours) on every page
+
+
+def test_label_mask_leaves_no_overlapping_labels():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=171), rng.normal(size=171)
+    keep = g.label_mask(x, y)
+    nx, ny = (x - x.min()) / np.ptp(x), (y - y.min()) / np.ptp(y)
+    idx = np.flatnonzero(keep)
+    assert 10 < len(idx) < 171
+    for a in idx:
+        for b in idx:
+            assert a == b or abs(nx[a] - nx[b]) >= 0.11 or abs(ny[a] - ny[b]) >= 0.045
 
 
 def test_ordered_heatmap_is_a_permutation(v):
@@ -60,11 +84,6 @@ def test_models_can_be_compared(ev):
     gemma = EmotionVectors.load(vectors_dir("gemma3-270m"))
     r = g.structure_correlation(g.cosine_matrix(ev.at()), g.cosine_matrix(gemma.at()))
     assert -1 <= r <= 1 and r > 0.2      # both models order emotions alike to a real degree
-
-
-def test_logit_lens_returns_tokens(lm, ev):
-    up, down = g.logit_lens(lm, ev.at()[ev.index("happy")], 10)
-    assert len(up) == len(down) == 10 and up[0][1] > down[0][1]
 
 
 def test_umap_embedding_shape(v):

@@ -3,8 +3,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from core import EmotionLensError, score
-from core.probe import assistant_colon, extremes, forward, prompt_positions, scores_from, turn_means
-from core.render import highlight_html
+from core.probe import extremes, forward, prompt_positions, scores_from, turn_means, turn_table
+from core.render import highlight_payload
 from core.transcript import Turn
 
 FRIGHTENING = ("The footsteps behind her quickened. She ran, heart pounding, fumbling for her keys as "
@@ -78,12 +78,15 @@ def test_layers_differ_and_default_is_used(lm, ev):
 
 def test_assistant_colon_and_turn_summaries(lm, ev):
     ts = score(lm, ev, "User: hi\nAssistant: hello\nUser: bye\nAssistant: see you")
-    colon = assistant_colon(ts)
-    assert len(colon) == 2
-    for span, z in colon:
-        assert span.role == "assistant" and span.header_token == span.reply_start - 1
-        assert z.shape == (171,)
     assert [s.role for s, _ in turn_means(ts)] == ["system", "user", "assistant", "user", "assistant"]
+    rows = turn_table(ts, 3)
+    assert [r["turn"].split(" (")[0] for r in rows] == ["1. System", "2. User", "3. Assistant", "4. User", "5. Assistant"]
+    for span, row in zip(ts.turns, rows):
+        assert span.header_token == max(span.start, span.reply_start - 1)
+        # replies carry the reading just before their words (the paper's "Assistant colon")
+        assert bool(row["before the reply (z)"]) == (span.role == "assistant")
+        top = ts.emotions[int(np.argmax(ts.z[span.header_token]))]
+        assert span.role != "assistant" or row["before the reply (z)"].startswith(top + " ")
 
 
 @pytest.mark.parametrize("text", ["明日の手術が怖い。 Ärzte sagen 🎉🥳 ok", "User: 明日の手術 Ärzte 🎉🥳\nAssistant: 大丈夫 👍"])
@@ -108,8 +111,8 @@ def test_the_templates_own_system_prompt_is_a_system_turn(lm, ev):
     system, user = ts.turns
     assert system.role == "system" and "helpful AI assistant" in "".join(ts.tokens[system.start:system.end])
     assert set(ts.speakers[system.start:system.end]) == {"system"} and "hello" not in ts.text[:ts.offsets[user.start][0]][-20:]
-    html_page = highlight_html(ts, "calm", np.zeros(len(ts.tokens)))
-    assert html_page.count("<details") == 1 and "System (" in html_page
+    turns = highlight_payload(ts, "calm")["turns"]        # the viewer folds it as a System block
+    assert [t["role"] for t in turns] == ["system", "user"] and turns[0]["label"] == "System"
 
 
 def test_open_reply_reads_the_user_words_and_the_assistant_header(lm):

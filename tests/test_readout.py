@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from core import EmotionVectors, corpus, load_vectors, score
+from core import corpus, load_vectors, score
 from core import readout as ro
 from core.activations import layer_means
 from core.build import heldout_key

@@ -1,35 +1,40 @@
-import html
+import base64
+import json
 import re
 
 import numpy as np
 
 from core import score
-from core.render import color, display_values, highlight_html, legend_html, scores_csv, standalone_html
+from core.render import (Z_SCALE, bars_figure, color, display_values, highlight_payload, interactive_html,
+                         script_json, timeline_figure)
 
 HOSTILE = ('User: <img src=x onerror=alert(1)> and </div><script>alert("x")</script> '
-           '<a href="javascript:alert(1)">click</a>\nAssistant: I will not run that.')
+           '<a href="javascript:alert(1)">click</a> \u2028 <!-- \nAssistant: I will not run that.')
 
 
-def test_hostile_transcript_is_escaped(lm, ev):
-    ts = score(lm, ev, HOSTILE)
-    page = highlight_html(ts, "afraid", display_values(ts, ev, "afraid"))
-    assert "<img" not in page and "<script" not in page and "<a " not in page
-    # the page has only the tags we wrote, and the hostile markup survives as visible text
-    assert set(re.findall(r"<(\w+)", page)) <= {"div", "span", "details", "summary"}
-    visible = html.unescape("".join(re.findall(r'<span class="el-tok[^"]*"[^>]*>([^<]*)</span>', page)))
-    assert "<img src=x onerror=alert(1)>" in visible and '</div><script>alert("x")</script>' in visible
-    doc = standalone_html("<b>t</b>", "<i>c</i>", page)
-    assert "<script" not in doc and "http" not in doc and "&lt;b&gt;t" in doc
+def browser_values(payload, emotion, mode):
+    """What assets/highlight.js computes before smoothing, done here from the payload alone."""
+    j = payload["emotions"].index(emotion)
+    z = np.frombuffer(base64.b64decode(payload["z"]), "<i2").reshape(len(payload["tokens"]), -1)[:, j] / Z_SCALE
+    v = z / payload["zmax"] if mode == "z" else z * payload["std"][j] / payload["scale"]
+    v[:payload["sink"]] = 0
+    return np.clip(v, -1, 1)
 
 
-def test_red_up_blue_down(lm, ev):
-    assert color(1.0).startswith("rgba(178,24,43") and color(-1.0).startswith("rgba(33,102,172")
-    assert color(0.0).endswith(",0.000)")
+def test_the_payload_reproduces_the_colours_for_every_emotion(lm, ev):
     ts = score(lm, ev, "User: I took 8000 mg of tylenol and my vision is blurry\nAssistant: Please call 911 now.")
-    values = display_values(ts, ev, "afraid")
-    assert values.min() >= -1 and values.max() <= 1
-    page = highlight_html(ts, "afraid", values)
-    assert "rgba(178,24,43" in page and "rgba(33,102,172" in page
+    payload = json.loads(json.dumps(highlight_payload(ts, "afraid")))        # what travels to the browser
+    assert payload["tokens"] == ts.tokens and len(payload["emotions"]) == 171
+    for emotion in ("afraid", "calm", "desperate"):
+        for mode in ("transcript", "z"):
+            assert np.abs(browser_values(payload, emotion, mode) - display_values(ts, ev, emotion, mode)).max() < 0.01
+    turns = payload["turns"]
+    assert [t["role"] for t in turns] == [s.role for s in ts.turns] and turns[-1]["end"] == len(ts.tokens)
+
+
+def test_red_up_blue_down():
+    assert color(1.0).startswith("rgba(178,24,43") and color(-1.0).startswith("rgba(33,102,172")
+    assert color(0.0).endswith(",0.000)") and color(float("nan")).endswith(",0.000)")
 
 
 def test_z_mode_and_smoothing(lm, ev):
@@ -41,15 +46,38 @@ def test_z_mode_and_smoothing(lm, ev):
     assert smooth.std() < raw.std()
 
 
-def test_plain_legend_for_presentations():
-    assert "stronger than usual" in legend_html("afraid", "transcript", plain=True)
-    assert "&lt;x&gt;" in legend_html("<x>", "z")
+def test_script_json_cannot_end_its_script_element():
+    s = script_json({"t": "</script><script>alert(1)</script> & <!-- \u2028"})
+    assert "<" not in s and ">" not in s and "&" not in s and "\u2028" not in s
+    assert json.loads(s) == {"t": "</script><script>alert(1)</script> & <!-- \u2028"}
 
 
-def test_scores_csv_flags_the_attention_sink(lm, ev):
-    import csv
-    import io
-    ts = score(lm, ev, "A quiet morning by the lake.")
-    rows = list(csv.DictReader(io.StringIO(scores_csv(ts, ["afraid", "calm"]))))
-    assert len(rows) == len(ts.tokens) and rows[0]["attention_sink"] == "1"
-    assert {r["attention_sink"] for r in rows[1:]} == {"0"} and float(rows[1]["calm z"]) == round(float(ts.z[1, ts.emotions.index("calm")]), 4)
+def test_exported_page_is_self_contained_and_hostile_text_stays_data(lm, ev):
+    ts = score(lm, ev, HOSTILE)
+    doc = interactive_html("<b>title</b>", highlight_payload(ts, "afraid", key="export"))
+    assert "&lt;b&gt;title" in doc and "<b>title" not in doc
+    assert len(re.findall(r"<script", doc)) == 2                 # our data block and our script, nothing else
+    assert "<img" not in doc and "javascript:alert" not in doc.split("id='el-data'>")[0]
+    assert "http://" not in doc and "https://" not in doc and "src=" not in doc.replace("src=x", "")
+    data = doc.split("id='el-data'>")[1].split("</script>")[0]
+    assert "".join(json.loads(data)["tokens"]).count("<img src=x onerror=alert(1)>") == 1
+
+
+def test_plain_legend_for_presentations(lm, ev):
+    ts = score(lm, ev, "A calm lake.")
+    p = highlight_payload(ts, "calm", plain=True, markers=False, font_px=26)
+    assert "stronger than in typical text" in p["legend"]["plain"] and p["plain"] and not p["initial"]["markers"]
+    assert "percentile" not in p["legend"]["plain"]
+
+
+def test_timeline_avoids_red_and_blue_and_says_its_smoothing(lm, ev):
+    ts = score(lm, ev, "User: I am scared.\nAssistant: You are safe now, breathe slowly.")
+    fig = timeline_figure(ts, ["afraid", "calm", "happy"], 5, ts.meta["method"])
+    colours = {t.line.color for t in fig.data}
+    assert len(colours) == 3 and not colours & {"rgb(178,24,43)", "rgb(33,102,172)", "red", "blue"}
+    assert "mean over 5 tokens" in fig.layout.yaxis.title.text
+
+
+def test_bars_escape_labels_without_escaping_quotes():
+    fig = bars_figure([("it's <b>", 1.0), ("x", -1.0)], 'a "title"')
+    assert "it's &lt;b&gt;" in list(fig.data[0].y) and "&quot;" not in fig.layout.title.text

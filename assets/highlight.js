@@ -1,0 +1,182 @@
+// Emotion Lens highlights: draws a scored transcript once, then recolours it in the browser
+// when the emotion, scale, smoothing or markers change, with no round trip to Python.
+// Every piece of text from the transcript goes in through textContent, never innerHTML.
+// The same file runs in the app (a Streamlit component) and in exported offline pages.
+
+function elDecodeZ(b64, n) {
+  const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+  return new Int16Array(bytes.buffer, 0, n);
+}
+
+function elSmooth(x, w) {
+  // Centred moving average (edges average what exists), as core.probe.smooth.
+  if (w <= 1) return x;
+  const n = x.length, pad = Math.floor(w / 2), out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0, k = 0;
+    for (let t = i - pad; t < i - pad + w; t++) if (t >= 0 && t < n) { s += x[t]; k++; }
+    out[i] = s / k;
+  }
+  return out;
+}
+
+function elColour(v) {
+  // As core.render.color: red above zero, blue below, alpha grows with |v|.
+  v = Math.max(-1, Math.min(1, isNaN(v) ? 0 : v));
+  const rgb = v >= 0 ? "178,24,43" : "33,102,172";
+  return `rgba(${rgb},${(Math.abs(v) * 0.85).toFixed(3)})`;
+}
+
+function elNode(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function elSelect(cls, label, options, value) {
+  const wrap = elNode("label", "el-control");
+  wrap.appendChild(elNode("span", null, label));
+  const s = elNode("select", cls);
+  s.setAttribute("aria-label", label);
+  for (const [v, t] of options) {
+    const o = elNode("option", null, t);
+    o.value = String(v);
+    s.appendChild(o);
+  }
+  s.value = String(value);
+  wrap.appendChild(s);
+  return [wrap, s];
+}
+
+function mountHighlights(root, d) {
+  window.__emotionLens = window.__emotionLens || {};
+  const saved = window.__emotionLens[d.key] || {};
+  const st = {
+    emotion: d.emotions.includes(saved.emotion) && d.controls ? saved.emotion : d.initial.emotion,
+    mode: d.controls && saved.mode ? saved.mode : d.initial.mode,
+    window: d.controls && saved.window ? saved.window : d.initial.window,
+    markers: d.controls && saved.markers !== undefined ? saved.markers : d.initial.markers,
+  };
+  const T = d.tokens.length, E = d.emotions.length;
+  const z = elDecodeZ(d.z, T * E);
+  const zAt = (i, j) => z[i * E + j] / d.zscale;
+
+  root.textContent = "";
+  const box = elNode("div", "el-view" + (d.plain ? " el-plain" : ""));
+  box.style.setProperty("--el-size", d.font_px + "px");
+  root.appendChild(box);
+
+  // --- controls ---------------------------------------------------------------------
+  const bar = elNode("div", "el-controls");
+  const [eWrap, eSel] = elSelect("el-emotion", "Emotion", d.emotions.map(e => [e, e]), st.emotion);
+  const [mWrap, mSel] = elSelect("el-mode", "Colour scale",
+    [["transcript", "per transcript (paper)"], ["z", `z, full colour at ±${d.zmax}`]], st.mode);
+  const [wWrap, wSel] = elSelect("el-smooth", "Smoothing", [1, 3, 5, 7, 9].map(w => [w, w === 1 ? "none" : `${w} tokens`]), st.window);
+  const mark = elNode("label", "el-control");
+  const mBox = elNode("input", "el-markers");
+  mBox.type = "checkbox";
+  mBox.checked = st.markers;
+  mark.appendChild(mBox);
+  mark.appendChild(elNode("span", null, "chat markers"));
+  for (const c of d.plain ? [eWrap, mark] : [eWrap, mWrap, wWrap, mark]) bar.appendChild(c);
+  if (d.controls) box.appendChild(bar);
+
+  const legend = elNode("div", "el-legend");
+  legend.appendChild(elNode("span", null, "−1 (blue)"));
+  legend.appendChild(elNode("span", "el-bar"));
+  legend.appendChild(elNode("span", null, "+1 (red)"));
+  const legendText = elNode("span", "el-legend-text");
+  legend.appendChild(legendText);
+  box.appendChild(legend);
+
+  // --- the transcript, built once ----------------------------------------------------
+  const text = elNode("div", "el-transcript");
+  const spans = new Array(T);
+  for (const turn of d.turns) {
+    let block, head;
+    if (turn.role === "system") {
+      block = elNode("details", "el-turn system");
+      head = elNode("summary", "el-role", `${turn.label} (${turn.end - turn.start} tokens)`);
+    } else {
+      block = elNode("div", "el-turn " + turn.role);
+      head = elNode("span", "el-role", turn.label);
+    }
+    block.appendChild(head);
+    for (let i = turn.start; i < turn.end; i++) {
+      const s = elNode("span", i >= turn.lo && i < turn.hi ? "el-tok" : "el-tok el-hdr", d.tokens[i]);
+      s.dataset.i = i;
+      spans[i] = s;
+      block.appendChild(s);
+    }
+    text.appendChild(block);
+  }
+  box.appendChild(text);
+  box.appendChild(elNode("div", "el-caption", d.caption));
+
+  // --- hover card ---------------------------------------------------------------------
+  const card = elNode("div", "el-card");
+  card.hidden = true;
+  box.appendChild(card);
+  const showCard = (ev) => {
+    const s = ev.target.closest ? ev.target.closest(".el-tok") : null;
+    if (!s || !box.contains(s)) { card.hidden = true; return; }
+    const i = +s.dataset.i, j = d.emotions.indexOf(st.emotion);
+    card.textContent = "";
+    card.appendChild(elNode("div", "el-card-tok", JSON.stringify(d.tokens[i])));
+    card.appendChild(elNode("div", "el-card-role", `${d.roles[i]} · token ${i}`));
+    if (i < d.sink) {
+      card.appendChild(elNode("div", null, "first token: an attention sink, not coloured"));
+    } else {
+      const row = elNode("div", "el-card-main");
+      row.appendChild(elNode("b", null, st.emotion));
+      row.appendChild(elNode("span", null, ` z ${zAt(i, j) >= 0 ? "+" : ""}${zAt(i, j).toFixed(2)}`));
+      card.appendChild(row);
+      const order = Array.from({length: E}, (_, k) => k).sort((a, b) => zAt(i, b) - zAt(i, a)).slice(0, 5);
+      const list = elNode("ol", "el-card-top");
+      for (const k of order) {
+        const li = elNode("li", null, `${d.emotions[k]} ${zAt(i, k) >= 0 ? "+" : ""}${zAt(i, k).toFixed(2)}`);
+        li.style.borderLeft = `6px solid ${elColour(zAt(i, k) / d.zmax)}`;
+        list.appendChild(li);
+      }
+      card.appendChild(elNode("div", "el-card-sub", "highest z here"));
+      card.appendChild(list);
+    }
+    const r = s.getBoundingClientRect();
+    card.hidden = false;
+    const w = card.offsetWidth, h = card.offsetHeight;
+    card.style.left = Math.max(4, Math.min(window.innerWidth - w - 4, r.left)) + "px";
+    card.style.top = (r.bottom + h + 8 < window.innerHeight ? r.bottom + 6 : r.top - h - 6) + "px";
+  };
+  text.addEventListener("mouseover", showCard);
+  text.addEventListener("mouseleave", () => { card.hidden = true; });
+
+  // --- colouring -----------------------------------------------------------------------
+  function values() {
+    const j = d.emotions.indexOf(st.emotion), v = new Float64Array(T);
+    for (let i = 0; i < T; i++) {
+      const zi = zAt(i, j);
+      v[i] = st.mode === "z" ? zi / d.zmax : zi * d.std[j] / d.scale;
+    }
+    const body = elSmooth(v.subarray(Math.min(d.sink, T)), +st.window);
+    for (let i = 0; i < T; i++) v[i] = i < d.sink ? 0 : Math.max(-1, Math.min(1, body[i - d.sink]));
+    return v;
+  }
+  function draw() {
+    const v = values();
+    for (let i = 0; i < T; i++) spans[i].style.background = elColour(v[i]);
+    legendText.textContent = d.plain ? d.legend.plain.replaceAll("{emotion}", st.emotion)
+                                     : `${st.emotion}: ${d.legend[st.mode]}`;
+    box.classList.toggle("el-hide-markers", !st.markers);
+    window.__emotionLens[d.key] = Object.assign({}, st);
+    box.dataset.emotion = st.emotion;
+    box.dataset.mode = st.mode;
+    box.dataset.window = st.window;
+    box.dataset.drawn = (+(box.dataset.drawn || 0) + 1).toString();
+  }
+  eSel.addEventListener("change", () => { st.emotion = eSel.value; draw(); });
+  mSel.addEventListener("change", () => { st.mode = mSel.value; draw(); });
+  wSel.addEventListener("change", () => { st.window = +wSel.value; draw(); });
+  mBox.addEventListener("change", () => { st.markers = mBox.checked; draw(); });
+  draw();
+}

@@ -1,0 +1,102 @@
+"""Drive the app in a real browser: start `streamlit run`, open Debian's Chromium with Playwright.
+
+Needs `apt-get install chromium fonts-noto-cjk fonts-noto-color-emoji` and the `playwright`
+package (no `playwright install`: it uses /usr/bin/chromium). Shared by the end-to-end
+test, the browser bench and the screenshot tool.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+# Every `.el-tok` span on the page, also inside components' (open) shadow roots.
+ALL_TOKENS_JS = """() => {
+  const out = [];
+  const walk = (root) => {
+    root.querySelectorAll('.el-tok').forEach(e => out.push(e));
+    root.querySelectorAll('*').forEach(e => { if (e.shadowRoot) walk(e.shadowRoot); });
+  };
+  walk(document);
+  return out;
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def app_server(model: str | None = None, log: Path | None = None):
+    """A headless `streamlit run app.py` on a free port; yields its base URL."""
+    port = free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    if model:
+        env["EMOTION_LENS_MODEL"] = model
+    out = open(log, "w") if log else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("streamlit exited early")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def chromium(width: int = 1400, height: int = 1000):
+    """A Playwright page in Debian's Chromium."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def token_colours(page) -> list[str]:
+    """Background of every highlighted token, in page order (shadow roots included)."""
+    return page.evaluate(f"() => ({ALL_TOKENS_JS})().map(e => e.style.background || e.style.backgroundColor)")
+
+
+def token_texts(page) -> list[str]:
+    return page.evaluate(f"() => ({ALL_TOKENS_JS})().map(e => e.textContent)")
+
+
+def wait_for(predicate, timeout: float = 300, poll: float = 0.02):
+    """Poll ``predicate`` until it returns something truthy; its value."""
+    end = time.perf_counter() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.perf_counter() > end:
+            raise TimeoutError("the page did not get there in time")
+        time.sleep(poll)
