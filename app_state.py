@@ -63,20 +63,21 @@ def load_with_spinner(name: str):
         return get_model(name), get_vectors(name)
 
 
-def model_picker(key: str = "model", label: str = "Model", sidebar: bool = True) -> str:
+def model_picker() -> str:
+    """The sidebar's model choice (drawn once per run by the router), defaulting to $EMOTION_LENS_MODEL."""
     models = available_models()
     if not models:
         st.error("No emotion vectors found in cached_vectors/. Build them with `python -m core build`.")
         st.stop()
     default = os.environ.get("EMOTION_LENS_MODEL", DEFAULT_MODEL)
-    if key not in st.session_state:
-        st.session_state[key] = default if default in models else models[0]
-    where = st.sidebar if sidebar else st
-    return where.selectbox(label, models, key=key, help="Shipped models with committed emotion vectors")
+    if "model" not in st.session_state:
+        st.session_state.model = default if default in models else models[0]
+    return st.sidebar.selectbox("Model", models, key="model", help="Shipped models with committed emotion vectors")
 
 
 def configure() -> None:
     """Page config and styles, once per run, from the router (app.py)."""
+    _route_through_app()
     st.set_page_config(page_title="Emotion Lens", page_icon="🔎", layout="wide")
     st.html(f"<style>{CSS}{(ASSETS / 'app.css').read_text()}</style>")
 

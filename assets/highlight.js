@@ -64,6 +64,7 @@ function mountHighlights(root, d) {
 
   root.textContent = "";
   const box = elNode("div", "el-view" + (d.plain ? " el-plain" : ""));
+  box.dataset.key = d.key;
   box.style.setProperty("--el-size", d.font_px + "px");
   root.appendChild(box);
 

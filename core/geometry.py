@@ -187,6 +187,11 @@ def layer_structure(vectors: np.ndarray) -> np.ndarray:
     return np.corrcoef(ups)
 
 
+def pc1_valence_by_layer(vectors: np.ndarray, valence: np.ndarray) -> np.ndarray:
+    """|r| of each layer's PC1 with human valence: where in depth valence is the main axis."""
+    return np.array([abs(correlate(pca(v, 2).scores[:, 0], valence)[0]) for v in vectors])
+
+
 def correlate(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
     """Pearson r over the entries where both are known, and how many there were."""
     mask = ~(np.isnan(x) | np.isnan(y))

@@ -234,6 +234,12 @@ def turn_table(ts: TokenScores, n: int = 4) -> list[dict]:
     return rows
 
 
+def mean_z_difference(left: TokenScores, right: TokenScores) -> np.ndarray:
+    """Per emotion, mean z of the right text minus the left (both read the same way)."""
+    a, b = left.mean_z(), right.mean_z()
+    return np.array([b[e] - a[e] for e in left.emotions])
+
+
 def extremes(values: np.ndarray, emotions: list[str], n_high: int = 8, n_low: int = 4) -> list[tuple[str, float]]:
     """The highest and the lowest values with their signs kept, highest first (e.g. a difference)."""
     order = np.argsort(-values)

@@ -249,6 +249,23 @@ def reading_summary(report: dict | None) -> str:
             "against neutral chat).")
 
 
+def layer_series(report: dict | None, n_layers: int) -> dict[str, list[float]]:
+    """Per-layer figures of the report, for the Layers page: validation scores of the readout and,
+    at the chosen shrinkage, its story cross-validation. Empty without a report."""
+    if not report:
+        return {}
+    rows = {r["layer"]: r for r in report["layers"]}
+    layers = range(n_layers)
+    out = {"implicit top-3 (readout)": [rows[l]["implicit_top3"] for l in layers],
+           "sweep ρ (readout)": [rows[l]["sweep_rho"] for l in layers],
+           "two-person accuracy (readout)": [rows[l]["two_person_acc"] for l in layers]}
+    shrink = report.get("readout", {}).get("shrinkage")
+    cv = {r["layer"]: r for r in report.get("story_cv", []) if r["shrinkage"] == shrink}
+    if cv:
+        out["story CV top-5 (readout)"] = [cv[l]["top5"] for l in layers]
+    return out
+
+
 def summary_markdown(report: dict) -> str:
     """Two sentences for the Home page: what the default reading achieves, beside the paper's recipe."""
     s = report["summary"]

@@ -1,12 +1,11 @@
 """Transcript viewer: paste or pick a conversation, see any emotion token by token."""
 import json
 
-import numpy as np
 import streamlit as st
 
 from app_state import current_model, get_forward, highlight_view, reading_help, user_errors
 from core.corpus import load_examples
-from core.probe import extremes, scores_from, turn_means, turn_table
+from core.probe import extremes, mean_z_difference, scores_from, turn_means, turn_table
 from core.export import scores_csv
 from core.render import bars_figure, caption_html, highlight_payload, interactive_html, timeline_figure
 from core.transcript import decode_text_file
@@ -51,12 +50,13 @@ if present:
     st.html("<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
             "[data-testid='stExpandSidebarButton']{display:none}</style>")
     own = st.session_state.get("viewer_text")
-    deck = ([("Your transcript", "", own)] if own else []) + [(g[1], g[2], g[3]) for g in gallery]
+    examples_deck = [(g[1], g[2], g[3]) for g in gallery]
+    deck = ([("Your transcript", "", own)] if own and own not in [g[3] for g in gallery] else []) + examples_deck
     step = st.session_state.setdefault("present_step", 0) % len(deck)
     c1, c2, c3, c4 = st.columns([1, 6, 1, 1], vertical_alignment="center")
-    if c1.button("◀  Previous", key="prev", width="stretch"):
+    if c1.button("◀  Previous", key="prev", width="stretch", type="primary"):
         step = (step - 1) % len(deck)
-    if c3.button("Next  ▶", key="next", width="stretch"):
+    if c3.button("Next  ▶", key="next", width="stretch", type="primary"):
         step = (step + 1) % len(deck)
     st.session_state.present_step = step
     c4.button("Exit", key="exit_present", on_click=lambda: st.session_state.update(present=False), width="stretch")
@@ -66,7 +66,7 @@ if present:
         st.markdown(caption_html(caption, "el-present-caption"), unsafe_allow_html=True)
     with user_errors():
         ts = scores(text)
-        highlight_view(highlight_payload(ts, st.session_state.get("present_emotion", "afraid"), key="present",
+        highlight_view(highlight_payload(ts, "afraid", key="present",
                                          plain=True, markers=False, font_px=26))
     st.stop()
 
@@ -161,7 +161,7 @@ def compare():
                 st.metric(f"mean z of {emotion}", f"{other.mean_z()[emotion]:+.2f}")
                 highlight_view(highlight_payload(other, emotion, "z", key=key, controls=False))
                 sides.append(other)
-    diff = np.array([sides[1].mean_z()[e] - sides[0].mean_z()[e] for e in ev.emotions])
+    diff = mean_z_difference(*sides)
     st.plotly_chart(bars_figure(extremes(diff, ev.emotions, 8, 8), "right minus left: mean z difference "
                                 "(red: higher on the right; blue: higher on the left)", 480, "mean z, right − left"),
                     key="cmpdiff")

@@ -1,11 +1,10 @@
 """Is the structure of emotion space stable across depth? And which layer reads emotions best?"""
-import numpy as np
 import streamlit as st
 
 from app_state import downloads, get_vectors, page_header, vader, what
 from core import geometry as g
 from core import plots
-from core.validate import load_report
+from core.validate import layer_series, load_report
 from core.vectors import vectors_dir
 
 name, lm, ev = page_header("Across layers")
@@ -14,9 +13,7 @@ name, lm, ev = page_header("Across layers")
 @st.cache_data(show_spinner=False)
 def by_layer(name: str):
     ev = get_vectors(name)
-    valence = vader(tuple(ev.emotions)).valence
-    r = [abs(g.correlate(g.pca(ev.vectors[l], 2).scores[:, 0], valence)[0]) for l in range(ev.n_layers)]
-    return g.layer_structure(ev.vectors), np.array(r)
+    return g.layer_structure(ev.vectors), g.pc1_valence_by_layer(ev.vectors, vader(tuple(ev.emotions)).valence)
 
 
 with st.spinner("Comparing every pair of layers…"):
@@ -36,17 +33,7 @@ what("whether emotions are arranged alike at different depths: each cell compare
      "organise emotions the same way.")
 downloads(fig, [{"layer": a, **{str(b): float(structure[a, b]) for b in layers}} for a in layers], f"layers-{name}")
 
-series = {"|r| PC1 vs VADER valence": pc1_r}
-rep = load_report(vectors_dir(name))
-if rep:
-    rows = {r["layer"]: r for r in rep["layers"]}
-    series["implicit top-3 (readout)"] = np.array([rows[l]["implicit_top3"] for l in layers])
-    series["sweep ρ (readout)"] = np.array([rows[l]["sweep_rho"] for l in layers])
-    series["two-person accuracy (readout)"] = np.array([rows[l]["two_person_acc"] for l in layers])
-    shrink = rep.get("readout", {}).get("shrinkage")
-    cv = {r["layer"]: r for r in rep.get("story_cv", []) if r["shrinkage"] == shrink}
-    if cv:
-        series["story CV top-5 (readout)"] = np.array([cv[l]["top5"] for l in layers])
+series = {"|r| PC1 vs VADER valence": pc1_r, **layer_series(load_report(vectors_dir(name)), ev.n_layers)}
 fig2 = plots.line(layers, series, "Per layer: valence structure, story cross-validation and validation scores",
                   caption + " · held-out validation set and story cross-validation (python -m core validate)",
                   "layer", "score")

@@ -113,3 +113,10 @@ def test_best_pc_finds_the_axis_that_carries_a_rating_whatever_its_sign():
 def test_axis_ends_name_both_extremes():
     low, high = g.axis_ends(np.array([0.3, -2.0, 5.0, 1.0]), ["a", "b", "c", "d"], n=2)
     assert low == ["b", "a"] and high == ["c", "d"]
+
+
+def test_pc1_valence_by_layer_matches_one_layer_done_by_hand(ev):
+    valence = vader_valence(ev.emotions).valence
+    r = g.pc1_valence_by_layer(ev.vectors[[3, ev.default_layer]], valence)
+    by_hand = abs(g.correlate(g.pca(ev.vectors[ev.default_layer], 2).scores[:, 0], valence)[0])
+    assert r.shape == (2,) and (0 <= r).all() and r[1] == pytest.approx(by_hand)

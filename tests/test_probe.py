@@ -3,7 +3,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from core import EmotionLensError, score
-from core.probe import extremes, forward, prompt_positions, scores_from, turn_means, turn_table
+from core.probe import extremes, forward, mean_z_difference, prompt_positions, scores_from, turn_means, turn_table
 from core.render import highlight_payload
 from core.transcript import Turn
 
@@ -148,3 +148,11 @@ def test_json_has_documented_keys(lm, ev):
     out = score(lm, ev, CALM).to_json(["afraid", "calm"])
     assert {"model", "layer", "emotions", "tokens", "raw", "z", "mean_z", "last_z"} <= set(out)
     assert out["emotions"] == ["afraid", "calm"] and len(out["raw"][0]) == 2
+
+
+def test_mean_z_difference_is_right_minus_left(lm, ev):
+    calm, scary = score(lm, ev, CALM), score(lm, ev, "A scream in the dark; something is breaking down the door.")
+    diff = mean_z_difference(calm, scary)
+    j = ev.index("afraid")
+    assert diff[j] == pytest.approx(scary.mean_z()["afraid"] - calm.mean_z()["afraid"])
+    assert np.allclose(mean_z_difference(scary, calm), -diff)

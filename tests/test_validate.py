@@ -4,7 +4,7 @@ import pytest
 
 from core import corpus
 from core.probe import POSITIONS
-from core.validate import (READINGS, collect, evaluate, load_report, prompt_readings, reading_summary,
+from core.validate import (READINGS, collect, evaluate, layer_series, load_report, prompt_readings, reading_summary,
                            run_validation, summary_markdown, to_markdown)
 
 
@@ -57,6 +57,11 @@ def test_summaries_for_the_pages(report, ev, tmp_path):
     assert "implicit top-3" in line and "median rank" in line
     assert load_report(tmp_path) is None and "readout" in reading_summary(None)
     assert f"{report['summary']['readout']['implicit_top3']:.0%}" in summary_markdown(report)
+    series = layer_series(report, ev.n_layers)
+    assert all(len(v) == ev.n_layers for v in series.values()) and "story CV top-5 (readout)" in series
+    at = ev.reading_layer()
+    assert series["implicit top-3 (readout)"][at] == next(r for r in report["layers"] if r["layer"] == at)["implicit_top3"]
+    assert layer_series(None, ev.n_layers) == {}
 
 
 def test_evaluate_is_deterministic_and_layer_sensitive(ev, readings):

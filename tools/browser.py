@@ -20,11 +20,11 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 
-# Every `.el-tok` span on the page, also inside components' (open) shadow roots.
-ALL_TOKENS_JS = """() => {
+# Elements matching a selector anywhere on the page, also inside components' (open) shadow roots.
+DEEP_JS = """(sel) => {
   const out = [];
   const walk = (root) => {
-    root.querySelectorAll('.el-tok').forEach(e => out.push(e));
+    root.querySelectorAll(sel).forEach(e => out.push(e));
     root.querySelectorAll('*').forEach(e => { if (e.shadowRoot) walk(e.shadowRoot); });
   };
   walk(document);
@@ -81,13 +81,22 @@ def chromium(width: int = 1400, height: int = 1000):
             browser.close()
 
 
-def token_colours(page) -> list[str]:
-    """Background of every highlighted token, in page order (shadow roots included)."""
-    return page.evaluate(f"() => ({ALL_TOKENS_JS})().map(e => e.style.background || e.style.backgroundColor)")
+def _tokens(view: str | None) -> str:
+    return f".el-view[data-key='{view}'] .el-tok" if view else ".el-tok"
 
 
-def token_texts(page) -> list[str]:
-    return page.evaluate(f"() => ({ALL_TOKENS_JS})().map(e => e.textContent)")
+def deep(page, selector: str, js: str = "e => e"):
+    """Evaluate ``js`` on every element matching ``selector``, shadow roots included."""
+    return page.evaluate(f"(sel) => ({DEEP_JS})(sel).map({js})", selector)
+
+
+def token_colours(page, view: str | None = None) -> list[str]:
+    """Background of every highlighted token (of one view, by its key), in page order."""
+    return deep(page, _tokens(view), "e => e.style.background || e.style.backgroundColor")
+
+
+def token_texts(page, view: str | None = None) -> list[str]:
+    return deep(page, _tokens(view), "e => e.textContent")
 
 
 def wait_for(predicate, timeout: float = 300, poll: float = 0.02):

@@ -1,56 +1,41 @@
 """Regenerate the README's screenshots: start the app, drive Debian's Chromium with Playwright.
 
-Needs `apt-get install chromium` and `pip install playwright` (no `playwright install`:
-it uses /usr/bin/chromium). Usage: .venv/bin/python tools/screenshots.py [out_dir]
+Needs `apt-get install chromium fonts-noto-cjk fonts-noto-color-emoji` and the `playwright`
+package (in requirements.txt). Usage: .venv/bin/python tools/screenshots.py [out_dir]
 """
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-# (url path, file name, an element that exists once the page has drawn)
-SHOTS = [("", "home", "[data-testid='stMetric']"), ("Transcript_viewer", "viewer", "div.el-transcript"),
-         ("Emotion_space", "pca", ".js-plotly-plot"), ("Clusters", "umap", ".js-plotly-plot"),
-         ("Similarity", "similarity", ".js-plotly-plot"), ("Layers", "layers", ".js-plotly-plot")]
+from tools.browser import ROOT, app_server, chromium, token_texts, wait_for  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# (url path, file name, ready when this returns something truthy)
+SHOTS = [("", "home", lambda p: p.locator("[data-testid='stMetric']").count()),
+         ("Transcript_viewer", "viewer", lambda p: token_texts(p, "viewer")),
+         ("Emotion_space", "pca", lambda p: p.locator(".js-plotly-plot").count()),
+         ("Clusters", "umap", lambda p: p.locator(".js-plotly-plot").count()),
+         ("Similarity", "similarity", lambda p: p.locator(".js-plotly-plot").count()),
+         ("Layers", "layers", lambda p: p.locator(".js-plotly-plot").count())]
 
 
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                            "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for path, name, ready in SHOTS:
-                for _ in range(60):
-                    try:
-                        page.goto(f"http://127.0.0.1:{port}/{path}", timeout=30_000)
-                        break
-                    except Exception:
-                        time.sleep(1)
-                page.wait_for_selector(ready, timeout=240_000)
-                time.sleep(4)
-                page.screenshot(path=str(out / f"{name}.png"), full_page=False)
-                print("saved", out / f"{name}.png")
-            browser.close()
-    finally:
-        app.terminate()
-        app.wait(timeout=30)
+    with app_server() as url, chromium() as page:
+        for path, name, ready in SHOTS:
+            page.goto(f"{url}/{path}", timeout=120_000)
+            wait_for(lambda: ready(page), timeout=600)
+            time.sleep(4)
+            page.screenshot(path=str(out / f"{name}.png"), full_page=False)
+            print("saved", out / f"{name}.png")
+        page.goto(f"{url}/Transcript_viewer", timeout=120_000)
+        wait_for(lambda: token_texts(page, "viewer"), timeout=600)
+        page.get_by_text("Presentation mode").click()
+        wait_for(lambda: token_texts(page, "present"), timeout=600)
+        time.sleep(4)
+        page.screenshot(path=str(out / "presentation.png"), full_page=False)
+        print("saved", out / "presentation.png")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,166 @@
+"""End to end in a real browser: `streamlit run app.py` driven through Debian's Chromium.
+
+Skipped where Chromium or Playwright is missing, unless EMOTION_LENS_REQUIRE_BROWSER=1
+(set by .ci/run, which installs them), where a missing browser fails. Screenshots are kept
+in tests/artifacts/ (or $EMOTION_LENS_ARTIFACTS).
+"""
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+if not os.environ.get("EMOTION_LENS_REQUIRE_BROWSER"):
+    pytest.importorskip("playwright", reason="pip install playwright")
+from tools.browser import CHROMIUM, app_server, chromium, deep, token_colours, token_texts, wait_for  # noqa: E402
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("EMOTION_LENS_REQUIRE_BROWSER"):
+        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk fonts-noto-color-emoji")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+MODEL = "smollm2-135m-instruct"
+ARTIFACTS = Path(os.environ.get("EMOTION_LENS_ARTIFACTS", ROOT / "tests" / "artifacts"))
+PAGES = {"": "Emotion Lens", "Transcript_viewer": "Transcript viewer", "Emotion_space": "Emotion space (PCA)",
+         "Clusters": "Clusters (UMAP + k-means)", "Similarity": "Similarity between emotions",
+         "Layers": "Across layers", "Logit_lens": "Logit lens", "Compare_models": "Compare models"}
+MIXED = "User: 明日の手術が怖い。Die Ärzte sagen, alles wird gut 🎉🥳\nAssistant: 大丈夫です。Viel Glück! 👍"
+HOSTILE = ('User: <img src=x onerror=alert(1)> </div><script>alert(2)</script> '
+           '<a href="javascript:alert(3)">click</a>\nAssistant: I will not run that.')
+
+
+@pytest.fixture(scope="module")
+def page():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with app_server(MODEL, log=ARTIFACTS / "server.log") as url, chromium() as pg:
+        pg.base_url = url
+        pg.problems = []
+        pg.dialogs = []
+        pg.on("pageerror", lambda e: pg.problems.append(str(e)))
+        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+        yield pg
+
+
+def shot(page, name):
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def open_page(page, path, ready):
+    page.goto(f"{page.base_url}/{path}", timeout=120_000)
+    wait_for(ready, timeout=600)
+
+
+def idle(page):
+    """Until Streamlit has finished running the script."""
+    page.wait_for_timeout(300)
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=300_000)
+
+
+def paste(page, text):
+    page.get_by_text("Paste", exact=True).click()
+    box = page.locator("textarea")
+    box.fill(text)
+    box.press("Control+Enter")
+
+
+def alpha(css: str) -> tuple[str, float]:
+    """('red'|'blue'|'none', alpha) of an rgba() background."""
+    m = re.match(r"rgba?\((\d+),\s*(\d+),\s*(\d+)(?:,\s*([\d.]+))?\)", css)
+    r, a = int(m.group(1)), float(m.group(4) if m.group(4) is not None else 1)
+    return ("red" if r == 178 else "blue") if a > 0 else "none", a
+
+
+def signed(css: list[str]) -> np.ndarray:
+    return np.array([(-1 if k == "blue" else 1) * a / 0.85 for k, a in map(alpha, css)])
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_opens_without_an_exception(page, path):
+    title = PAGES[path]
+    open_page(page, path, lambda: page.get_by_role("heading", name=title).count())
+    idle(page)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator("[data-testid='stSidebarNav'] a").first.inner_text().split()[-1] == "Home"
+    if path not in ("", "Transcript_viewer"):
+        wait_for(lambda: page.locator(".js-plotly-plot").count(), timeout=300)
+    shot(page, f"page-{path or 'home'}")
+    assert not page.problems, page.problems
+
+
+def test_mixed_scripts_show_each_character_once_and_colours_match_python(page, lm, ev):
+    from core import score
+    from core.render import display_values
+    open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
+    paste(page, MIXED)
+    wait_for(lambda: "Viel" in "".join(token_texts(page, "viewer")), timeout=300)
+    shown = "".join(token_texts(page, "viewer"))
+    for word in ("明日の手術が怖い", "Ärzte", "🎉🥳", "大丈夫です", "Glück", "👍"):
+        assert shown.count(word) == 1, (word, shown)
+    ts = score(lm, ev, MIXED)
+    assert np.abs(signed(token_colours(page, "viewer")) - display_values(ts, ev, "afraid")).max() < 0.01
+    # switching in the browser recolours exactly as Python would, with no rerun
+    page.locator(".el-view[data-key='viewer'] select.el-emotion").select_option("calm")
+    page.locator(".el-view[data-key='viewer'] select.el-mode").select_option("z")
+    page.locator(".el-view[data-key='viewer'] select.el-smooth").select_option("5")
+    expected = display_values(ts, ev, "calm", "z", 5)
+    wait_for(lambda: np.abs(signed(token_colours(page, "viewer")) - expected).max() < 0.01, timeout=10)
+    page.locator(".el-view[data-key='viewer'] .el-turn.user .el-tok:not(.el-hdr)").nth(2).hover()
+    card = page.locator(".el-view[data-key='viewer'] .el-card")
+    wait_for(lambda: card.is_visible(), timeout=5)
+    assert "calm" in card.inner_text() and "highest z here" in card.inner_text()
+    shot(page, "viewer-mixed-scripts")
+    assert not page.problems, page.problems
+
+
+def test_a_hostile_transcript_stays_text(page):
+    open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
+    paste(page, HOSTILE)
+    wait_for(lambda: "onerror" in "".join(token_texts(page, "viewer")), timeout=300)
+    idle(page)
+    page.wait_for_timeout(500)
+    shown = "".join(token_texts(page, "viewer"))
+    assert "<img src=x onerror=alert(1)>" in shown and "</div><script>alert(2)</script>" in shown
+    assert not deep(page, "img[src='x'], a[href^='javascript']", "e => e.outerHTML")
+    assert not page.dialogs, page.dialogs
+    shot(page, "viewer-hostile")
+
+
+def test_compare_draws_a_negative_side(page):
+    open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
+    page.get_by_role("tab", name="Compare").click()
+    xs = wait_for(lambda: page.evaluate("""() => {
+        for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+            const t = gd.layout && gd.layout.title && gd.layout.title.text;
+            if (t && t.includes('right minus left') && gd.data.length) return Array.from(gd.data[0].x);
+        }
+        return null; }"""), timeout=120)
+    assert min(xs) < 0 < max(xs)
+    assert token_texts(page, "cmp_a") and token_texts(page, "cmp_b")
+    idle(page)
+    shot(page, "viewer-compare")
+
+
+def test_presentation_mode_shows_a_pasted_transcript(page):
+    open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
+    paste(page, "User: My cat died this morning and I can't stop crying.\nAssistant: I'm so sorry.")
+    wait_for(lambda: "crying" in "".join(token_texts(page, "viewer")), timeout=300)
+    idle(page)
+    page.get_by_text("Presentation mode").click()
+    wait_for(lambda: "crying" in "".join(token_texts(page, "present")), timeout=300)
+    assert page.get_by_role("heading", name="Your transcript").count() == 1
+    assert not page.locator("[data-testid='stSidebar']").is_visible()
+    assert not any(deep(page, ".el-view[data-key='present'] .el-hdr", "e => e.offsetParent !== null"))
+    legend = deep(page, ".el-view[data-key='present'] .el-legend-text", "e => e.textContent")[0]
+    assert "stronger than in typical text" in legend and "percentile" not in legend
+    idle(page)
+    shot(page, "presentation-own-transcript")
+    page.get_by_role("button", name=re.compile("Next")).click()
+    wait_for(lambda: page.get_by_role("heading", name="Your transcript").count() == 0, timeout=120)
+    wait_for(lambda: token_texts(page, "present") and "crying" not in "".join(token_texts(page, "present")), timeout=300)
+    idle(page)
+    shot(page, "presentation-next")
+    page.get_by_role("button", name="Exit").click()
+    wait_for(lambda: page.locator("[data-testid='stSidebar']").is_visible(), timeout=60)
