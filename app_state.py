@@ -115,13 +115,20 @@ def geometry(name: str, layer: int, k: int = 10):
     from core import geometry as g
     ev = get_vectors(name)
     reader = ev.directions("readout", layer) if ev.has_readout else None
-    return g.summary(ev.at(layer), ev.emotions, vader(tuple(ev.emotions)).valence, k, reader)
+    return g.summary(ev.at(layer), ev.emotions, valence(tuple(ev.emotions)), k, reader)
 
 
 @st.cache_data(show_spinner=False)
 def vader(emotions: tuple[str, ...]):
     from core.ratings import vader_valence
     return vader_valence(list(emotions))
+
+
+@st.cache_data(show_spinner=False)
+def valence(emotions: tuple[str, ...]):
+    """Human valence for ordering and naming clusters: VADER, else Warriner (see core.ratings)."""
+    from core.ratings import human_valence
+    return human_valence(list(emotions)).valence
 
 
 @st.cache_data(show_spinner=False)

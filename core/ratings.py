@@ -92,6 +92,14 @@ def warriner(emotions: list[str]) -> Ratings:
     return Ratings("Warriner valence/arousal", WARRINER_CITATION, pick(val), pick(aro))
 
 
+def human_valence(emotions: list[str]) -> Ratings:
+    """One valence per word from both shipped sources: VADER where it rates the word, else
+    Warriner et al. moved onto VADER's scale (5 → 0, 1..9 → -4..+4). More words get a sign."""
+    v, w = vader_valence(emotions).valence, warriner(emotions).valence - 5.0
+    return Ratings("human valence", f"{VADER_CITATION}; else {WARRINER_CITATION}, minus 5",
+                   np.where(np.isnan(v), w, v), None)
+
+
 def ridge_cv(x: np.ndarray, y: np.ndarray, folds: int = 10) -> tuple[float, np.ndarray, int]:
     """How well a linear read-out of the vectors predicts a rating: cross-validated Pearson r,
     the direction fitted on all rated emotions (unit norm), and n."""

@@ -56,7 +56,7 @@ with c2:
 low, high = g.axis_ends(scores[:, 0], ev.emotions)
 st.markdown(f"**What PC1 is in this model:** from *{', '.join(low)}* at one end to "
             f"*{', '.join(high)}* at the other (the sign is arbitrary; it is oriented so that "
-            "it rises with VADER valence).")
+            "it rises with human valence: VADER, else Warriner et al.).")
 
 st.header("Human ratings")
 st.markdown(f"Shipped: **{human.citation}** ({human.coverage()} of the 171 emotion words have an exact entry) and "

@@ -28,7 +28,7 @@ cl = geometry(name, layer, k).clusters
 emotions = np.array(ev.emotions)
 legend = {c: f"{c + 1}. {cl.names[c]}" for c in cl.names}
 caption = (ev.describe(layer) + f" · UMAP (cosine, {n_neighbors} neighbours, min_dist {min_dist}, seed 42; "
-           f"{origin}) · k-means k={k} on unit vectors · clusters numbered by mean VADER valence, "
+           f"{origin}) · k-means k={k} on unit vectors · clusters numbered by mean human valence (VADER, else Warriner et al.), "
            "named by what the readout reads on their centres")
 fig = plots.scatter(emb[:, 0], emb[:, 1], emotions, cl.labels, legend, "UMAP of emotion vectors", caption,
                     "UMAP 1", "UMAP 2", height=700)

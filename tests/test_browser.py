@@ -164,3 +164,25 @@ def test_presentation_mode_shows_a_pasted_transcript(page):
     shot(page, "presentation-next")
     page.get_by_role("button", name="Exit").click()
     wait_for(lambda: page.locator("[data-testid='stSidebar']").is_visible(), timeout=60)
+
+
+def test_the_exported_page_works_offline_and_recolours(lm, ev, tmp_path):
+    from core import score
+    from core.render import display_values, highlight_payload, interactive_html
+    ts = score(lm, ev, HOSTILE)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "export.html"
+    path.write_text(interactive_html("Emotion Lens export", highlight_payload(ts, "afraid", key="export")))
+    with chromium() as pg:
+        dialogs, requests = [], []
+        pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        pg.on("request", lambda r: requests.append(r.url))
+        pg.goto(path.as_uri())
+        assert "".join(token_texts(pg, "export")) == "".join(ts.tokens)
+        assert np.abs(signed(token_colours(pg, "export")) - display_values(ts, ev, "afraid")).max() < 0.01
+        pg.locator("select.el-emotion").select_option("calm")
+        expected = display_values(ts, ev, "calm")
+        wait_for(lambda: np.abs(signed(token_colours(pg, "export")) - expected).max() < 0.01, timeout=10)
+        assert not dialogs and not deep(pg, "img[src='x']")
+        assert requests == [path.as_uri()]                  # nothing fetched: it works offline
+        pg.screenshot(path=str(ARTIFACTS / "export-offline.png"), full_page=True)
