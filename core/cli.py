@@ -118,6 +118,75 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def _strengths(ev, items: list[str] | None) -> dict[str, float]:
+    """``["calm=0.5", "desperate=-0.2"]`` → {emotion: strength}, checked like a watch-list."""
+    from .monitor import parse_watch
+    return parse_watch(items or [], ev.emotions)
+
+
+def _prompt(args) -> str:
+    return args.prompt if args.prompt is not None else read_input_file(args.file)
+
+
+def cmd_steer(args) -> int:
+    from .steering import steer_generate
+    from .vectors import load_vectors
+    prompt = _prompt(args)
+    lm = _load(args)
+    ev = load_vectors(lm)
+    strengths = _strengths(ev, args.steer)
+    layers = [int(x) for x in args.layers.split(",")] if args.layers else None
+    kw = dict(layer=args.layer, layers=layers, max_new_tokens=args.max_new_tokens, seed=args.seed,
+              positions=args.positions)
+    plain = steer_generate(lm, ev, prompt, {}, **kw)
+    steered = steer_generate(lm, ev, prompt, strengths, **kw)
+    where = layers or [ev.layer(args.layer)]
+    if args.json:
+        print(json.dumps({"model": lm.name, "layers": where, "strengths": strengths, "seed": args.seed,
+                          "positions": args.positions, "baseline": plain, "steered": steered}))
+    else:
+        print(f"{lm.name} · layers {where} · {strengths} (× mean residual norm) · seed {args.seed}")
+        print(f"\n--- baseline ---\n{plain}\n\n--- steered ---\n{steered}")
+    return 0
+
+
+def cmd_monitor(args) -> int:
+    from .monitor import monitor_stream, new_result, parse_watch
+    from .vectors import load_vectors
+    prompt = _prompt(args)
+    lm = _load(args)
+    ev = load_vectors(lm)
+    watch = parse_watch(args.watch, ev.emotions)
+    result = new_result(lm, ev, watch)
+    stream = monitor_stream(lm, ev, prompt, watch, result, stop=args.stop, max_new_tokens=args.max_new_tokens,
+                            seed=args.seed, strengths=_strengths(ev, args.steer), steer_layer=args.layer)
+    for step in stream:
+        if not args.json:       # as it is written; a crossed token is bracketed and named
+            print(f"[{step.token}⚑{','.join(step.crossed)}]" if step.crossed else step.token, end="", flush=True)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"\n\n{result.method}\n{result.reason}")
+        for f in result.flagged:
+            print(f"  {f['emotion']}: tokens {f['start']}–{f['end'] - 1}, peak z {f['peak_z']:+.2f}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .control_vector import write_llama_cpp
+    from .vectors import load_vectors
+    lm = _load(args)
+    ev = load_vectors(lm)
+    if len(args.emotion) != len(args.strength):
+        raise EmotionLensError("give one --strength for each --emotion")
+    strengths = _strengths(ev, [f"{e}={s}" for e, s in zip(args.emotion, args.strength)])
+    layers = [int(x) for x in args.layers.split(",")] if args.layers else [ev.default_layer]
+    path = write_llama_cpp(args.out, lm, ev, strengths, layers)
+    print(f"wrote {path}: llama.cpp control vector for {lm.name}, {strengths} at blocks {layers} "
+          f"(use: llama-cli -m MODEL.gguf --control-vector {path.name})")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import run_bench, to_table
     results = run_bench(args.model, progress=_progress)
@@ -166,12 +235,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", default=None, help="report folder (default cached_vectors/<model>)")
 
+    def prompt_args(p):
+        src = p.add_mutually_exclusive_group(required=True)
+        src.add_argument("--prompt", help="the chat so far (plain, User:/Assistant: turns, or JSON messages)")
+        src.add_argument("--file", help="a .txt, .json or .jsonl chat")
+        p.add_argument("--steer", action="append", metavar="EMOTION=STRENGTH",
+                       help="add a concept vector, in units of the layer's mean residual norm (repeatable)")
+        p.add_argument("--layer", type=int, default=None, help="steering layer (default: the concept vectors' layer)")
+        p.add_argument("--max-new-tokens", type=int, default=60)
+        p.add_argument("--seed", type=int, default=0, help="sampling seed (the same seed gives comparable runs)")
+        p.add_argument("--json", action="store_true")
+
+    p = add("steer", cmd_steer, "the model's reply with and without steering, from the same seed")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    prompt_args(p)
+    p.add_argument("--layers", default=None, help="comma-separated layers to spread the steering over")
+    p.add_argument("--positions", choices=("all", "generated"), default="all")
+
+    p = add("monitor", cmd_monitor, "watch emotions while the model writes; flag (and --stop at) crossings")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    prompt_args(p)
+    p.add_argument("--watch", action="append", required=True, metavar="EMOTION=Z",
+                   help="flag tokens whose z reaches this threshold (repeatable)")
+    p.add_argument("--stop", action="store_true", help="end the reply at the first token that crosses")
+
+    p = add("export", cmd_export, "write steering as a llama.cpp control vector (GGUF)")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--emotion", action="append", required=True)
+    p.add_argument("--strength", action="append", type=float, required=True,
+                   help="in units of the layer's mean residual norm, one per --emotion")
+    p.add_argument("--layers", default=None, help="comma-separated blocks (default: the concept vectors' layer)")
+    p.add_argument("--format", choices=("llama-cpp",), default="llama-cpp")
+    p.add_argument("--out", required=True, help="the .gguf file to write")
+
     p = add("bench", cmd_bench, "performance figures as ratios measured in one run")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--json", action="store_true")
     return parser
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

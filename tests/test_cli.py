@@ -46,3 +46,36 @@ def test_bad_input_gives_one_clear_line(args, message, binary_file):
     assert "Traceback" not in out.stderr
     lines = [l for l in out.stderr.splitlines() if l.startswith("error:")]
     assert len(lines) == 1
+
+
+SMOL = ["--model", "smollm2-135m-instruct"]
+
+
+def test_steer_prints_baseline_and_steered_from_one_seed():
+    out = run_cli("steer", *SMOL, "--prompt", "User: Tell me about your weekend.", "--steer", "sad=1.0",
+                  "--max-new-tokens", "15", "--seed", "2", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["strengths"] == {"sad": 1.0} and data["baseline"] and data["steered"] != data["baseline"]
+
+
+def test_monitor_streams_flags_and_stops_as_json():
+    out = run_cli("monitor", *SMOL, "--prompt", "User: I lost my job and can't pay rent.", "--watch", "desperate=-50",
+                  "--stop", "--max-new-tokens", "10", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["stopped_at"] == 0 and len(data["tokens"]) == 1 and "desperate" in data["reason"]
+    assert data["flagged"] == [{"emotion": "desperate", "start": 0, "end": 1, "peak_z": data["flagged"][0]["peak_z"]}]
+    text = run_cli("monitor", *SMOL, "--prompt", "User: hi", "--watch", "calm=99", "--max-new-tokens", "5")
+    assert text.returncode == 0 and ("reached 5 tokens" in text.stdout or "ended its reply" in text.stdout)
+
+
+def test_export_writes_a_control_vector_and_refuses_bad_input(tmp_path):
+    f = tmp_path / "calm.gguf"
+    out = run_cli("export", *SMOL, "--emotion", "calm", "--strength", "0.5", "--format", "llama-cpp", "--out", str(f))
+    assert out.returncode == 0, out.stderr
+    assert f.stat().st_size > 576 * 4 and "control vector" in out.stdout
+    bad = run_cli("export", *SMOL, "--emotion", "calm", "--strength", "0.5", "--layers", "0", "--out", str(tmp_path / "b.gguf"))
+    assert bad.returncode == 2 and "blocks 1" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run_cli("monitor", *SMOL, "--prompt", "hi", "--watch", "desprate=2")
+    assert bad.returncode == 2 and "unknown emotion 'desprate'" in bad.stderr

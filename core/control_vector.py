@@ -1,0 +1,52 @@
+"""Export steering as a llama.cpp control vector, so the same model can be steered there.
+
+llama.cpp adds tensor ``direction.N`` to the output of its block N (counted from 0, as here;
+block 0 cannot carry one), after every token, as ``steering_hooks`` does with positions
+"all". The tensors are already scaled to the strengths, so no extra scale is needed.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EmotionLensError
+from .paths import atomic_path
+from .steering import steering_direction
+
+
+def llama_cpp_arch(lm) -> str:
+    """llama.cpp's name for the architecture (its ``controlvector.model_hint``)."""
+    kind = getattr(lm.model.config, "model_type", "") or "unknown"
+    return kind.removesuffix("_text")
+
+
+def control_vector(lm, ev, strengths: dict[str, float], layers: list[int]) -> dict[int, np.ndarray]:
+    """{llama.cpp block index: float32 ``[d_model]`` addition} for the steering asked for."""
+    if not strengths or not any(strengths.values()):
+        raise EmotionLensError("give at least one emotion with a non-zero strength")
+    out = {}
+    for layer in sorted(set(layers)):
+        if not 1 <= layer < lm.n_layers:
+            raise EmotionLensError(f"llama.cpp control vectors cover blocks 1..{lm.n_layers - 1}; got {layer}")
+        out[layer] = steering_direction(lm, ev, strengths, layer).astype(np.float32)
+    return out
+
+
+def write_llama_cpp(path, lm, ev, strengths: dict[str, float], layers: list[int]) -> Path:
+    """Write a control-vector GGUF (atomically): tensors ``direction.N`` and the metadata
+    llama.cpp checks (architecture ``controlvector``, model hint, layer count)."""
+    import gguf
+    vectors = control_vector(lm, ev, strengths, layers)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), "controlvector")
+        writer.add_string("controlvector.model_hint", llama_cpp_arch(lm))
+        writer.add_uint32("controlvector.layer_count", len(vectors))
+        for layer, vec in vectors.items():
+            writer.add_tensor(f"direction.{layer}", vec)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    return path

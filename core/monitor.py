@@ -1,0 +1,186 @@
+"""Live monitoring: read emotions while the model writes, token by token, and stop in time.
+
+Each generated token is read when it is fed back to the model (the same forward pass that
+predicts the next token), so watching costs one projection per token, not a second pass.
+A watch-list maps emotions to z thresholds; a token whose reading crosses one is flagged,
+and with ``stop`` the reply ends at that token, before anything after it is written.
+Hooks are the capture and steering context managers' own: they hold the model's lock and
+are removed in ``finally``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .activations import capture
+from .errors import EmotionLensError
+from .probe import prepare
+from .steering import MAX_NEW_TOKENS, steering_direction, steering_hooks
+
+MAX_WATCH = 20
+
+
+@dataclass
+class MonitorStep:
+    """One written token and what the model's reading said about it."""
+    index: int                     # position in the reply, from 0
+    token: str
+    z: np.ndarray                  # [E] all emotions, z against the reading's baseline
+    crossed: list[str]             # watched emotions at or above their threshold here
+
+
+@dataclass
+class MonitorResult:
+    model: str
+    layer: int
+    method: str
+    emotions: list[str]
+    watch: dict[str, float]
+    tokens: list[str] = field(default_factory=list)
+    z: list[np.ndarray] = field(default_factory=list)
+    flagged: list[dict] = field(default_factory=list)   # {"emotion", "start", "end", "peak_z"}, end exclusive
+    stopped_at: int | None = None
+    reason: str = "finished"
+
+    @property
+    def reply(self) -> str:
+        return "".join(self.tokens)
+
+    def to_json(self) -> dict:
+        cols = [self.emotions.index(e) for e in self.watch]
+        return {"model": self.model, "layer": self.layer, "reading": self.method, "watch": self.watch,
+                "reply": self.reply, "tokens": self.tokens,
+                "z": {e: [round(float(z[j]), 3) for z in self.z] for e, j in zip(self.watch, cols)},
+                "flagged": self.flagged, "stopped_at": self.stopped_at, "reason": self.reason}
+
+
+def parse_watch(items, emotions: list[str]) -> dict[str, float]:
+    """``["desperate=2.5", …]`` or a dict → {emotion: threshold}, with one clear message when wrong."""
+    pairs = items.items() if isinstance(items, dict) else (str(i).split("=", 1) for i in items)
+    watch = {}
+    for pair in pairs:
+        if len(pair) != 2:
+            raise EmotionLensError("watch items look like emotion=threshold, e.g. desperate=2.5")
+        name, value = str(pair[0]).strip(), pair[1]
+        if name not in emotions:
+            raise EmotionLensError(f"unknown emotion '{name}' in the watch-list")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise EmotionLensError(f"threshold of '{name}' must be a number") from None
+        if not np.isfinite(value):
+            raise EmotionLensError(f"threshold of '{name}' must be a finite number")
+        watch[name] = value
+    if len(watch) > MAX_WATCH:
+        raise EmotionLensError(f"watch at most {MAX_WATCH} emotions at once")
+    return watch
+
+
+def _stop_ids(lm) -> set[int]:
+    ids = lm.model.generation_config.eos_token_id
+    ids = set(ids if isinstance(ids, (list, tuple)) else [ids]) - {None}
+    for marker in ("<|im_end|>", "<end_of_turn>", "<eos>"):
+        tid = lm.tokenizer.convert_tokens_to_ids(marker)
+        if isinstance(tid, int) and tid != lm.tokenizer.unk_token_id:
+            ids.add(tid)
+    return ids
+
+
+def _next_token(logits: torch.Tensor, gen: torch.Generator | None) -> int:
+    if gen is None:
+        return int(logits.argmax())
+    probs = torch.softmax(logits.float() / 0.8, -1)
+    sorted_p, order = probs.sort(descending=True)
+    keep = sorted_p.cumsum(-1) - sorted_p < 0.95            # top-p 0.95: the smallest set over 95%
+    sorted_p = sorted_p * keep
+    return int(order[torch.multinomial(sorted_p / sorted_p.sum(), 1, generator=gen)])
+
+
+def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResult | None = None, *,
+                   stop: bool = False, max_new_tokens: int = 60, seed: int | None = 0,
+                   strengths: dict[str, float] | None = None, steer_layer: int | None = None,
+                   kind: str | None = None, baseline: str | None = None) -> Iterator[MonitorStep]:
+    """Write a reply to ``prompt`` and yield each token with its reading as soon as it exists.
+
+    ``result`` (from ``new_result``) collects tokens, readings, flagged spans and why the
+    reply ended. ``strengths`` steers at the same time (closed loop), at ``steer_layer``.
+    """
+    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
+        raise EmotionLensError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}")
+    problem = ev.mismatch(lm)
+    if problem:
+        raise EmotionLensError(problem)
+    result = result or new_result(lm, ev, watch, kind, baseline)
+    kind, baseline, _ = ev.resolve(kind, baseline)
+    layer = result.layer
+    dirs = torch.as_tensor(ev.directions(kind, layer), dtype=torch.float32)
+    mean, std = (torch.as_tensor(a, dtype=torch.float32) for a in ev.calibration(kind, baseline, layer))
+    cols = {e: ev.index(e) for e in watch}
+    text, _ = prepare(lm, prompt, open_reply=True)
+    ids = lm.tokenizer(text, return_tensors="pt")["input_ids"]
+    n_prompt = ids.shape[1]
+    if n_prompt + max_new_tokens > lm.max_tokens:
+        raise EmotionLensError(f"prompt is {n_prompt:,} tokens; with the reply that exceeds the "
+                               f"{lm.max_tokens:,} tokens {lm.name} reads")
+    additions = {}
+    if strengths and any(strengths.values()):
+        s_layer = ev.layer(steer_layer)
+        additions = {s_layer: steering_direction(lm, ev, strengths, s_layer)}
+    gen = None if seed is None else torch.Generator().manual_seed(int(seed))
+    stop_ids, open_span = _stop_ids(lm), {}
+
+    def close(emotion, end):
+        start, peak = open_span.pop(emotion)
+        result.flagged.append({"emotion": emotion, "start": start, "end": end, "peak_z": round(peak, 3)})
+
+    with steering_hooks(lm, additions), capture(lm, [layer], reduce=lambda l, h: h[0, -1].float()) as cap, \
+            torch.inference_mode():
+        out = lm.model(input_ids=ids, use_cache=True)
+        cache, logits = out.cache, out.logits[0, -1]
+        for i in range(int(max_new_tokens)):
+            tid = _next_token(logits, gen)
+            if tid in stop_ids:
+                result.reason = "the model ended its reply"
+                break
+            out = lm.model(input_ids=torch.tensor([[tid]]), cache=cache, use_cache=True)
+            cache, logits = out.cache, out.logits[0, -1]
+            z = ((cap.outputs[layer] @ dirs.T - mean) / std).numpy()
+            token = lm.tokenizer.decode([tid])
+            crossed = [e for e, t in watch.items() if z[cols[e]] >= t]
+            result.tokens.append(token)
+            result.z.append(z)
+            for e in watch:
+                if e in crossed:
+                    start, peak = open_span.get(e, (i, -np.inf))
+                    open_span[e] = (start, max(peak, float(z[cols[e]])))
+                elif e in open_span:
+                    close(e, i)
+            yield MonitorStep(i, token, z, crossed)
+            if crossed and stop:
+                result.stopped_at = i
+                result.reason = (f"stopped at token {i} ({token!r}): " +
+                                 ", ".join(f"{e} z {z[cols[e]]:+.2f} ≥ {watch[e]:g}" for e in crossed))
+                break
+        else:
+            result.reason = f"reached {max_new_tokens} tokens"
+    for e in list(open_span):
+        close(e, len(result.tokens))
+
+
+def new_result(lm, ev, watch: dict[str, float], kind: str | None = None, baseline: str | None = None) -> MonitorResult:
+    kind, baseline, note = ev.resolve(kind, baseline)
+    layer = ev.reading_layer(kind)
+    return MonitorResult(lm.name, layer, ev.describe_reading(kind, baseline, layer, note), list(ev.emotions),
+                         dict(watch))
+
+
+def monitor(lm, ev, prompt, watch, **kwargs) -> MonitorResult:
+    """Run ``monitor_stream`` to the end: the reply, its readings and what was flagged."""
+    watch = parse_watch(watch, ev.emotions)
+    result = new_result(lm, ev, watch, kwargs.get("kind"), kwargs.get("baseline"))
+    for _ in monitor_stream(lm, ev, prompt, watch, result, **kwargs):
+        pass
+    return result
