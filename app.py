@@ -12,6 +12,8 @@ PAGES = [
     st.Page("pages/5_Layers.py", title="Layers", icon="🧱", url_path="Layers"),
     st.Page("pages/6_Logit_lens.py", title="Logit lens", icon="🔤", url_path="Logit_lens"),
     st.Page("pages/7_Compare_models.py", title="Compare models", icon="⚖️", url_path="Compare_models"),
+    st.Page("pages/8_Steering.py", title="Steering", icon="🎛️", url_path="Steering"),
+    st.Page("pages/9_Live.py", title="Live", icon="📡", url_path="Live"),
 ]
 
 configure()

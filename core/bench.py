@@ -78,6 +78,37 @@ print(uptime() - start)
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def _generation(lm, ev, n: int = 48) -> dict:
+    """Tokens per second of plain, steered and live (read + highlighted per token) generation,
+    greedy, on one prompt; each the best of 3."""
+    from .monitor import monitor_stream, new_result
+    from .render import live_html
+    from .steering import steer_generate
+    prompt = "User: Tell me about your weekend, in detail."
+    count = lambda text: len(lm.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def rate(fn):
+        best = 0.0
+        for _ in range(3):
+            start = time.perf_counter()
+            tokens = fn()
+            best = max(best, tokens / (time.perf_counter() - start))
+        return best
+
+    def live():
+        watch = {"desperate": 99.0, "afraid": 99.0}
+        result = new_result(lm, ev, watch)
+        for _ in monitor_stream(lm, ev, prompt, watch, result, max_new_tokens=n, seed=None):
+            live_html(result.tokens, result.z, 0, set())
+        return len(result.tokens)
+    plain = rate(lambda: count(steer_generate(lm, ev, prompt, {}, max_new_tokens=n, seed=None)))
+    steered = rate(lambda: count(steer_generate(lm, ev, prompt, {"calm": 0.3}, max_new_tokens=n, seed=None)))
+    live_rate = rate(live)
+    return {"max_new_tokens": n, "plain_tok_s": round(plain, 2), "steered_tok_s": round(steered, 2),
+            "live_tok_s": round(live_rate, 2), "steered_ratio": round(steered / plain, 3),
+            "live_overhead": round(plain / live_rate - 1, 3)}
+
+
 def run_bench(model: str, progress=print) -> dict:
     from .build import story_means
     from .models import load_model
@@ -112,6 +143,9 @@ def run_bench(model: str, progress=print) -> dict:
     results["switch_vs_rescore"] = {"switch_s": round(switch_s, 4), "rescore_s": round(score_s, 3),
                                     "ratio": round(switch_s / score_s, 4)}
 
+    progress("steered and live generation vs plain generation (tokens per second)")
+    results["generation"] = _generation(lm, ev)
+
     progress("build throughput vs bare forward throughput (48 stories)")
     stories = corpus.load_stories()[:48]
     texts = [s.text for s in stories]
@@ -139,11 +173,16 @@ def run_bench(model: str, progress=print) -> dict:
 
 def to_table(r: dict) -> str:
     s, w, b, m = r["score_vs_forward"], r["switch_vs_rescore"], r["build_vs_forward"], r["memory_8000_tokens"]
+    gen = r["generation"]
     rows = [
         ("score vs one bare forward pass", f"{s['tokens']} tokens", f"{s['score_s']:.3f} s / {s['bare_forward_s']:.3f} s", s["ratio"]),
         ("switch layer vs re-score", "re-project all 171 + browser payload", f"{w['switch_s']:.4f} s / {w['rescore_s']:.3f} s", w["ratio"]),
         ("build vs bare forward (batches of 8)", f"{b['stories']} stories, {b['tokens']} tokens",
          f"{b['build_s']:.2f} s / {b['bare_forward_s']:.2f} s (full build ≈ {b['projected_full_build_min']} min)", b["ratio"]),
+        ("steered vs plain generation, tokens/s", f"greedy, {gen['max_new_tokens']} tokens",
+         f"{gen['steered_tok_s']} / {gen['plain_tok_s']}", gen["steered_ratio"]),
+        ("live (read + highlight each token) vs plain, per-token time", f"greedy, {gen['max_new_tokens']} tokens",
+         f"{gen['live_tok_s']} / {gen['plain_tok_s']} tok/s", f"+{gen['live_overhead']:.0%}"),
         ("peak RSS at 8,000 tokens vs after load", "fresh process", f"{m['peak_rss_mb']} MB / {m['rss_after_load_mb']} MB", m["ratio"]),
     ]
     lines = [f"{r['model']} on {r['machine']}", "", "| figure | input | timings | ratio |", "|---|---|---|---|"]

@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         src = p.add_mutually_exclusive_group(required=True)
         src.add_argument("--prompt", help="the chat so far (plain, User:/Assistant: turns, or JSON messages)")
         src.add_argument("--file", help="a .txt, .json or .jsonl chat")
-        p.add_argument("--steer", action="append", metavar="EMOTION=STRENGTH",
+        p.add_argument("--vector", "--steer", dest="steer", action="append", metavar="EMOTION=STRENGTH",
                        help="add a concept vector, in units of the layer's mean residual norm (repeatable)")
         p.add_argument("--layer", type=int, default=None, help="steering layer (default: the concept vectors' layer)")
         p.add_argument("--max-new-tokens", type=int, default=60)

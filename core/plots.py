@@ -105,7 +105,8 @@ def heatmap(matrix, xlabels, ylabels, title, caption, zmin=-1, zmax=1, height=80
         fig.add_trace(trace)
     # Readable ticks: one row per label at 10 px needs ~12 px a row, so the figure grows with them.
     fig.update_yaxes(autorange="reversed", tickfont=dict(size=10, color="#222"))
-    fig.update_xaxes(tickfont=dict(size=10, color="#222"), tickangle=-60)
+    fig.update_xaxes(tickfont=dict(size=10, color="#222"),
+                     tickangle=-60 if any(isinstance(x, str) for x in xlabels) else 0)
     return _title(fig, title, caption, max(height, 12 * len(ylabels) + 200))
 
 
@@ -151,3 +152,24 @@ def density(x, y, labels, title, caption, xlab, ylab, n_marked: int = 12):
     fig.update_yaxes(title=text(ylab))
     fig.update_layout(showlegend=False)
     return _title(fig, title, caption, 600)
+
+
+def sweep_figure(rows: list[dict], emotion: str, caption: str):
+    """A steering sweep against strength: the readout's reading, the outside judge, fluency."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    x = [r["strength"] for r in rows]
+    panels = [("reading", f"readout: '{emotion}' (mean z)", "#7570b3"), ("vader", "VADER compound", "#1b9e77"),
+              ("perplexity_ratio", "perplexity ÷ baseline", "#d95f02")]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[text(t) for _, t, _ in panels], horizontal_spacing=0.08)
+    for k, (key, label, colour) in enumerate(panels, 1):
+        fig.add_trace(go.Scatter(x=x, y=[r[key] for r in rows], mode="lines+markers", name=text(label),
+                                 line=dict(color=colour), customdata=_e(r["reply"][:80] for r in rows),
+                                 hovertemplate="strength %{x}: %{y:.2f}<br>%{customdata}<extra></extra>"),
+                      row=1, col=k)
+        fig.add_vline(x=0, line_dash="dot", line_color="#999", row=1, col=k)
+        fig.update_xaxes(title="strength (× mean residual norm)", row=1, col=k)
+    fig.add_hline(y=2, line_dash="dash", line_color="#d95f02", row=1, col=3,
+                  annotation_text="2× baseline", annotation_position="top left")
+    fig.update_layout(showlegend=False)
+    return _title(fig, f"Steering '{emotion}': what moves, and where the text breaks", caption, 420)

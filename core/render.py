@@ -141,3 +141,15 @@ def bars_figure(items: list[tuple[str, float]], title: str, height: int = 260, x
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=36, b=10), title=dict(text=wrap(title, 90), font=dict(size=12)),
                       xaxis_title=text(xlabel))
     return fig
+
+
+def live_html(tokens: list[str], z: list[np.ndarray], emotion_index: int, flagged_at: set[int],
+              zmax: float = 3.0) -> str:
+    """A reply being written, coloured by one emotion's z; tokens that crossed a watch
+    threshold are outlined. Escaped: the reply is model output, so it is untrusted text."""
+    spans = []
+    for i, (tok, zi) in enumerate(zip(tokens, z)):
+        cls = "el-tok el-flag" if i in flagged_at else "el-tok"
+        spans.append(f'<span class="{cls}" style="background:{color(float(zi[emotion_index]) / zmax)}">'
+                     f"{html.escape(tok)}</span>")
+    return f'<div class="el-transcript el-live">{"".join(spans)}</div>'

@@ -52,4 +52,7 @@ for model in PRESETS:
                      "built": "not built: python -m core build --model " + model})
 st.dataframe(rows, hide_index=True, width="stretch")
 st.markdown("Open a page from the sidebar: **Transcript viewer** to paste a conversation and watch "
-            "each emotion token by token.")
+            "each emotion token by token (with a presentation mode for audiences); **Emotion space**, **Clusters**, "
+            "**Similarity**, **Layers** and **Compare models** for the geometry; **Steering** to add an emotion "
+            "while the model writes and see what changes; **Live** to watch emotions as the model writes and stop "
+            "it when one crosses a line.")

@@ -11,7 +11,8 @@ from conftest import ROOT
 MODEL = "smollm2-135m-instruct"
 HOSTILE = 'User: <img src=x onerror=alert(1)> </div><script>alert(1)</script>\nAssistant: ok'
 PAGES = ["pages/home.py", "pages/1_Transcript_viewer.py", "pages/2_Emotion_space.py", "pages/3_Clusters.py",
-         "pages/4_Similarity.py", "pages/5_Layers.py", "pages/6_Logit_lens.py", "pages/7_Compare_models.py"]
+         "pages/4_Similarity.py", "pages/5_Layers.py", "pages/6_Logit_lens.py", "pages/7_Compare_models.py",
+         "pages/8_Steering.py", "pages/9_Live.py"]
 
 
 def run(path, **state):
@@ -45,7 +46,7 @@ def z_of(payload) -> np.ndarray:
 def test_page_runs_and_draws(path):
     at = run(path)
     assert not at.error, [e.value for e in at.error]
-    if path != "pages/home.py":
+    if path not in ("pages/home.py", "pages/8_Steering.py", "pages/9_Live.py"):   # these wait for a click
         assert at.get("plotly_chart") or payloads(at), f"{path} drew nothing"
 
 
@@ -124,3 +125,32 @@ def test_presentation_mode_shows_your_own_transcript_then_the_examples():
     assert not at.exception and at.session_state["present_step"] == 1 and heading() != "## Your transcript"
     at.button(key="exit_present").click().run()
     assert not at.session_state["present"] and payloads(at)["viewer"]
+
+
+def test_steering_page_shows_baseline_and_steered_read_back_by_the_readout():
+    at = run("pages/8_Steering.py", steer_tokens=12, steer_emotions=["sad"])
+    at.slider(key="steer-sad").set_value(1.0)
+    at.button(key="steer_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    shown = payloads(at)
+    base, steered = "".join(shown["steer_base"]["tokens"]), "".join(shown["steer_steered"]["tokens"])
+    assert base != steered and shown["steer_steered"]["initial"]["emotion"] == "sad"
+    assert any("layer" in c.value and "seed 0" in c.value for c in at.caption)
+    assert len([m for m in at.metric if m.label == "readout: sad"]) == 2
+
+
+def test_sweep_plots_reading_judge_and_fluency_against_strength():
+    at = run("pages/8_Steering.py", steer_tokens=10, sweep_max=0.5)
+    at.button(key="sweep_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    spec = json.loads(next(c.proto.spec for c in at.get("plotly_chart") if "Steering" in c.proto.spec))
+    assert len(spec["data"]) == 3 and spec["data"][0]["x"] == [-0.5, -0.375, -0.25, -0.125, 0.0, 0.125, 0.25, 0.375, 0.5]
+
+
+def test_live_page_stops_at_the_crossing_token():
+    at = run("pages/9_Live.py", live_tokens=20, live_watch=["desperate"], live_stop=True)
+    at.slider(key="live-desperate").set_value(0.0)
+    at.button(key="live_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Stopped at token" in e.value for e in at.error)
+    assert any('class="el-tok el-flag"' in m.value for m in at.markdown)

@@ -26,7 +26,8 @@ MODEL = "smollm2-135m-instruct"
 ARTIFACTS = Path(os.environ.get("EMOTION_LENS_ARTIFACTS", ROOT / "tests" / "artifacts"))
 PAGES = {"": "Emotion Lens", "Transcript_viewer": "Transcript viewer", "Emotion_space": "Emotion space (PCA)",
          "Clusters": "Clusters (UMAP + k-means)", "Similarity": "Similarity between emotions",
-         "Layers": "Across layers", "Logit_lens": "Logit lens", "Compare_models": "Compare models"}
+         "Layers": "Across layers", "Logit_lens": "Logit lens", "Compare_models": "Compare models",
+         "Steering": "Steering", "Live": "Live monitoring"}
 MIXED = "User: 明日の手術が怖い。Die Ärzte sagen, alles wird gut 🎉🥳\nAssistant: 大丈夫です。Viel Glück! 👍"
 HOSTILE = ('User: <img src=x onerror=alert(1)> </div><script>alert(2)</script> '
            '<a href="javascript:alert(3)">click</a>\nAssistant: I will not run that.')
@@ -84,7 +85,7 @@ def test_every_page_opens_without_an_exception(page, path):
     idle(page)
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("[data-testid='stSidebarNav'] a").first.inner_text().split()[-1] == "Home"
-    if path not in ("", "Transcript_viewer"):
+    if path not in ("", "Transcript_viewer", "Steering", "Live"):       # the last two wait for a click
         wait_for(lambda: page.locator(".js-plotly-plot").count(), timeout=300)
     shot(page, f"page-{path or 'home'}")
     assert not page.problems, page.problems
@@ -166,14 +167,15 @@ def test_presentation_mode_shows_a_pasted_transcript(page):
     wait_for(lambda: page.locator("[data-testid='stSidebar']").is_visible(), timeout=60)
 
 
-def test_the_exported_page_works_offline_and_recolours(lm, ev, tmp_path):
+def test_the_exported_page_works_offline_and_recolours(page, lm, ev, tmp_path):
     from core import score
     from core.render import display_values, highlight_payload, interactive_html
     ts = score(lm, ev, HOSTILE)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "export.html"
     path.write_text(interactive_html("Emotion Lens export", highlight_payload(ts, "afraid", key="export")))
-    with chromium() as pg:
+    pg = page.context.browser.new_page()                # the same browser, a fresh tab
+    try:
         dialogs, requests = [], []
         pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         pg.on("request", lambda r: requests.append(r.url))
@@ -186,3 +188,5 @@ def test_the_exported_page_works_offline_and_recolours(lm, ev, tmp_path):
         assert not dialogs and not deep(pg, "img[src='x']")
         assert requests == [path.as_uri()]                  # nothing fetched: it works offline
         pg.screenshot(path=str(ARTIFACTS / "export-offline.png"), full_page=True)
+    finally:
+        pg.close()

@@ -52,7 +52,7 @@ SMOL = ["--model", "smollm2-135m-instruct"]
 
 
 def test_steer_prints_baseline_and_steered_from_one_seed():
-    out = run_cli("steer", *SMOL, "--prompt", "User: Tell me about your weekend.", "--steer", "sad=1.0",
+    out = run_cli("steer", *SMOL, "--prompt", "User: Tell me about your weekend.", "--vector", "sad=1.0",
                   "--max-new-tokens", "15", "--seed", "2", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)

@@ -1,0 +1,139 @@
+"""What steering did to a reply, measured three independent ways.
+
+- the readout's own reading of the steered emotion over the reply's words (closed loop);
+- an outside judge: the VADER compound sentiment of the reply's text;
+- fluency: the reply's perplexity under the *unsteered* model, so broken text shows up.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .probe import forward, prepare, scores_from, tokenize
+from .transcript import Turn, parse_transcript
+
+
+def conversation(prompt, reply: str) -> list[Turn]:
+    """The prompt's turns with the reply as the Assistant's next turn."""
+    turns = prompt if isinstance(prompt, list) and prompt and isinstance(prompt[0], Turn) else parse_transcript(prompt)
+    if turns and turns[0].role == "text":          # a bare prompt is the user's message
+        turns = [Turn("user", t.content) for t in turns]
+    return [*turns, Turn("assistant", reply)]
+
+
+@lru_cache(maxsize=1)
+def _vader():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    return SentimentIntensityAnalyzer()
+
+
+def vader_compound(text: str) -> float:
+    """VADER's compound sentiment of a text, -1 (negative) … +1 (positive)."""
+    return float(_vader().polarity_scores(text)["compound"])
+
+
+def reply_reading(lm, ev, prompt, reply: str, emotions: list[str]) -> dict[str, float]:
+    """Mean z (the default reading) of each emotion over the reply's own words."""
+    ts = scores_from(forward(lm, conversation(prompt, reply), [ev.reading_layer()]), ev)
+    lo, hi = ts.turns[-1].words
+    return {e: float(ts.z[lo:hi, ts.emotions.index(e)].mean()) if hi > lo else float("nan") for e in emotions}
+
+
+def reply_perplexity(lm, prompt, reply: str) -> float:
+    """exp(mean negative log-likelihood) of the reply's word tokens under the plain model."""
+    text, segments = prepare(lm, conversation(prompt, reply))
+    enc, _, _, _, turns = tokenize(lm, text, segments)
+    lo, hi = turns[-1].words
+    if hi - lo < 1 or lo < 1:
+        return float("nan")
+    with lm.lock, torch.inference_mode():
+        logits = lm.model(**enc, use_cache=False).logits[0]
+    logp = torch.log_softmax(logits[lo - 1:hi - 1].float(), -1)
+    nll = -logp.gather(1, enc["input_ids"][0, lo:hi, None]).mean()
+    return float(math.exp(float(nll)))
+
+
+def measure(lm, ev, prompt, reply: str, emotion: str) -> dict:
+    """The three measures of one reply, for one steered emotion."""
+    return {"reading": reply_reading(lm, ev, prompt, reply, [emotion])[emotion], "vader": vader_compound(reply),
+            "perplexity": reply_perplexity(lm, prompt, reply)}
+
+
+def sweep(lm, ev, prompt, emotion: str, strengths, seed: int | None = 0, max_new_tokens: int = 40,
+          layer: int | None = None, layers: list[int] | None = None, positions: str = "all", progress=None) -> list[dict]:
+    """One reply per strength (the same seed), each measured: where does the text move, and
+    where does it break down? Strength 0 is the baseline."""
+    from .steering import steer_generate
+    rows = []
+    strengths = sorted(set(float(s) for s in strengths) | {0.0})
+    for k, s in enumerate(strengths):
+        reply = steer_generate(lm, ev, prompt, {emotion: s} if s else {}, layer=layer, layers=layers,
+                               max_new_tokens=max_new_tokens, seed=seed, positions=positions)
+        rows.append({"strength": s, "reply": reply, **measure(lm, ev, prompt, reply, emotion)})
+        if progress:
+            progress(k + 1, len(strengths))
+    base = next(r for r in rows if r["strength"] == 0.0)
+    for r in rows:
+        r["perplexity_ratio"] = r["perplexity"] / base["perplexity"] if base["perplexity"] else np.nan
+    return rows
+
+
+# Neutral prompts: one set to choose the method and strength on, another to report on.
+CHOOSE_PROMPTS = ["Tell me about your weekend.", "What did you have for breakfast?", "Describe the room you are in.",
+                  "How do you usually spend your mornings?", "Tell me about a walk you took.",
+                  "What is the weather like today?", "Describe your favourite street.",
+                  "What did you do yesterday afternoon?"]
+REPORT_PROMPTS = ["Tell me about your last trip to the shops.", "What are you doing this evening?",
+                  "Describe a typical Tuesday.", "How was your commute today?", "Tell me about your neighbourhood.",
+                  "What did you cook last night?", "Describe the view from your window.",
+                  "What happened at work this week?"]
+# Steering set-ups compared on CHOOSE_PROMPTS: where the vector is added.
+SETUPS = {"one layer, all positions": {"positions": "all"},
+          "one layer, reply only": {"positions": "generated"},
+          "layers spread, all positions": {"positions": "all", "spread": True}}
+EXPECTED = {"happy": 1, "sad": -1, "calm": 1, "desperate": -1}      # the direction VADER should move
+
+
+def _setup_kwargs(ev, setup: dict) -> dict:
+    if setup.get("spread"):
+        lo, hi = ev.n_layers // 3, 2 * ev.n_layers // 3
+        return {"layers": list(range(lo, hi + 1)), "positions": setup["positions"]}
+    return {"layer": ev.default_layer, "positions": setup["positions"]}
+
+
+def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float], setup: dict,
+                 seeds=(0, 1, 2), max_new_tokens: int = 40, baselines: dict | None = None, progress=None) -> list[dict]:
+    """Per strength: in how many (prompt, seed) pairs the judge and the readout moved the expected
+    way against the unsteered reply, and the median perplexity ratio.
+
+    ``baselines`` (shared between calls) keeps each unsteered reply and its measures, so a
+    (prompt, seed) pair is written unsteered once."""
+    from .steering import steer_generate
+    kw = _setup_kwargs(ev, setup)
+    baselines = {} if baselines is None else baselines
+    rows, sign = [], EXPECTED[emotion]
+    for s in strengths:
+        vader_up = read_up = 0
+        ratios, n = [], 0
+        for p in prompts:
+            for seed in seeds:
+                prompt = f"User: {p}"
+                if (p, seed) not in baselines:
+                    baselines[(p, seed)] = steer_generate(lm, ev, prompt, {}, max_new_tokens=max_new_tokens, seed=seed)
+                if (p, seed, emotion) not in baselines:
+                    baselines[(p, seed, emotion)] = measure(lm, ev, prompt, baselines[(p, seed)], emotion)
+                base = baselines[(p, seed, emotion)]
+                reply = steer_generate(lm, ev, prompt, {emotion: s}, max_new_tokens=max_new_tokens, seed=seed, **kw)
+                m = measure(lm, ev, prompt, reply, emotion)
+                vader_up += np.sign(s) * sign * (m["vader"] - base["vader"]) > 0
+                read_up += np.sign(s) * (m["reading"] - base["reading"]) > 0
+                ratios.append(m["perplexity"] / base["perplexity"])
+                n += 1
+                if progress:
+                    progress()
+        rows.append({"emotion": emotion, "strength": s, "pairs": n, "vader_moved": vader_up / n,
+                     "reading_moved": read_up / n, "median_perplexity_ratio": float(np.median(ratios))})
+    return rows

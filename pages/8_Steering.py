@@ -1,0 +1,95 @@
+"""Steering: add emotion vectors while the model writes; see what changes, and where text breaks."""
+import streamlit as st
+
+from app_state import highlight_view, page_header, user_errors, what
+from core import plots
+from core.effects import conversation, measure, sweep
+from core.probe import score
+from core.render import highlight_payload
+from core.steering import steer_generate
+
+name, lm, ev = page_header("Steering")
+st.markdown("Add an emotion's concept vector to the model's residual stream while it writes, in units of "
+            "that layer's mean residual norm (the paper's unit), and compare the reply with the one the same "
+            "seed gives unsteered. Each reply is read back by the readout, so you see whether the model's own "
+            "emotion signal moved. These are small models: small strengths often change little, large ones "
+            "break the text — the sweep shows where.")
+
+prompt = st.text_area("The chat so far", "User: Tell me about your weekend.", height=90, max_chars=4000,
+                      key="steer_prompt", help="Plain text, User:/Assistant: turns, or JSON chat messages")
+c1, c2, c3, c4 = st.columns(4)
+layer = c1.selectbox("Layer", range(ev.n_layers), index=ev.default_layer, key="steer_layer",
+                     help=f"Default {ev.default_layer}: the concept vectors' layer, about two-thirds deep")
+positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
+                     format_func={"all": "prompt and reply", "generated": "only the reply"}.get)
+seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",
+                           help="The same seed gives the baseline and the steered reply the same dice"))
+n_tokens = c4.slider("Reply length (tokens)", 10, 120, 40, key="steer_tokens")
+setup = dict(layer=layer, max_new_tokens=n_tokens, seed=seed, positions=positions)
+method = (f"{name} · concept vectors added at layer {layer} ({'prompt and reply' if positions == 'all' else 'reply only'}) "
+          f"· strengths × that layer's mean residual norm ({lm.residual_norms[layer]:.1f}) · seed {seed}")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def generate(model: str, prompt: str, strengths: tuple, layer: int, max_new_tokens: int, seed: int, positions: str):
+    """One reply per (model, prompt, strengths, settings): sliders moving elsewhere never re-generate."""
+    return steer_generate(lm, ev, prompt, dict(strengths), layer=layer, max_new_tokens=max_new_tokens,
+                          seed=seed, positions=positions)
+
+
+tab_one, tab_sweep = st.tabs(["Baseline and steered", "Sweep strengths"])
+
+with tab_one:
+    chosen = st.multiselect("Emotions to steer", ev.emotions, ["calm"], max_selections=4, key="steer_emotions")
+    strengths = {e: st.slider(e, -1.0, 1.0, 0.3, 0.05, key=f"steer-{e}") for e in chosen}
+    if st.button("Generate both", type="primary", key="steer_go") and prompt.strip():
+        with user_errors(), st.spinner("Writing both replies…"):
+            plain = generate(name, prompt, (), **setup)
+            steered = generate(name, prompt, tuple(sorted(strengths.items())), **setup)
+            st.session_state.steer_pair = (prompt, setup, dict(strengths), plain, steered)
+    pair = st.session_state.get("steer_pair")
+    if pair and pair[0] == prompt and pair[1] == setup:
+        _, _, used, plain, steered = pair
+        focus = next(iter(used), "calm")
+        with user_errors():
+            cols = st.columns(2)
+            for col, label, reply, key in ((cols[0], "Baseline (no steering)", plain, "steer_base"),
+                                           (cols[1], "Steered: " + ", ".join(f"{e} {v:+.2f}" for e, v in used.items()), steered, "steer_steered")):
+                with col:
+                    st.markdown(f"**{label}**")
+                    m = measure(lm, ev, prompt, reply, focus)
+                    a, b, c = st.columns(3)
+                    a.metric(f"readout: {focus}", f"{m['reading']:+.2f}", help="mean z over the reply's words")
+                    b.metric("VADER", f"{m['vader']:+.2f}", help="an outside judge of the text's sentiment, −1…+1")
+                    c.metric("perplexity", f"{m['perplexity']:.1f}", help="under the unsteered model; higher = "
+                             "less like the model's own fluent text")
+                    highlight_view(highlight_payload(score(lm, ev, conversation(prompt, reply)), focus, "z", key=key))
+        what("the same prompt answered twice with the same seed, without and with the emotion vectors added. "
+             "Each reply is coloured by the model's own reading of the first steered emotion (z; red = stronger "
+             "than in typical emotional text), so you can see whether steering moved the internal signal, not "
+             "only the words.")
+        st.caption(method)
+
+with tab_sweep:
+    c1, c2 = st.columns([2, 3])
+    target = c1.selectbox("Emotion", ev.emotions, index=ev.emotions.index("happy"), key="sweep_emotion")
+    top = c2.select_slider("Strengths from −max to +max", [0.25, 0.5, 1.0, 1.5, 2.0], 1.0, key="sweep_max")
+    grid = [round(top * k / 4, 4) for k in range(-4, 5)]
+    if st.button(f"Run the sweep ({len(grid)} replies)", type="primary", key="sweep_go") and prompt.strip():
+        bar = st.progress(0.0, "Generating and measuring…")
+        with user_errors():
+            rows = sweep(lm, ev, prompt, target, grid, progress=lambda k, n: bar.progress(k / n, f"{k} of {n}"),
+                         **setup)
+            st.session_state.sweep_rows = (prompt, setup, target, rows)
+        bar.empty()
+    done = st.session_state.get("sweep_rows")
+    if done and done[0] == prompt and done[1] == setup and done[2] == target:
+        rows = done[3]
+        fig = plots.sweep_figure(rows, target, method)
+        st.plotly_chart(fig, key="sweep_fig")
+        what(f"how the reply changes as '{target}' is added more strongly (negative = subtracted). Left: the "
+             "model's own reading of that emotion over the reply. Middle: an outside judge (VADER sentiment). "
+             "Right: how surprising the reply is to the unsteered model, relative to the baseline — where it "
+             "shoots up, the text is breaking down.")
+        st.dataframe([{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
+                     hide_index=True, width="stretch")

@@ -1,0 +1,44 @@
+"""The three measures of a steered reply, on the real model."""
+import numpy as np
+
+from core.effects import reply_perplexity, reply_reading, sweep, vader_compound
+from core.steering import steer_generate
+
+PROMPT = "User: How was your day?"
+
+
+def test_the_judge_and_the_fluency_measure_tell_texts_apart(lm):
+    assert vader_compound("What a wonderful, happy day!") > 0.5 > -0.5 > vader_compound("This is awful and I hate it.")
+    fluent = reply_perplexity(lm, PROMPT, "It was good, thank you. I went for a walk in the park.")
+    salad = reply_perplexity(lm, PROMPT, "walk good park the thank it went for was I, you. in a")
+    assert fluent < salad
+
+
+def test_the_readout_reads_the_reply_not_the_prompt(lm, ev):
+    scared = reply_reading(lm, ev, PROMPT, "Terrible. Someone followed me home and I was shaking with fear.", ["afraid"])
+    calm = reply_reading(lm, ev, PROMPT, "Quiet and easy. I read a book by the window with a cup of tea.", ["afraid"])
+    assert scared["afraid"] > calm["afraid"]
+
+
+def test_sweep_has_the_baseline_and_one_row_per_strength(lm, ev):
+    rows = sweep(lm, ev, PROMPT, "sad", [0.5, -0.5], seed=1, max_new_tokens=12)
+    assert [r["strength"] for r in rows] == [-0.5, 0.0, 0.5]
+    base = rows[1]
+    assert base["reply"] == steer_generate(lm, ev, PROMPT, {}, max_new_tokens=12, seed=1)
+    assert base["perplexity_ratio"] == 1.0 and all(np.isfinite(r["perplexity"]) for r in rows)
+    assert {"reading", "vader", "perplexity"} <= set(base)
+
+
+def test_effect_cells_count_pairs_and_reuse_the_unsteered_replies(lm, ev):
+    from core.effects import SETUPS, effect_cells
+    baselines = {}
+    rows = effect_cells(lm, ev, ["Tell me about your weekend."], "happy", [0.3], SETUPS["one layer, all positions"],
+                        seeds=(0, 1), max_new_tokens=8, baselines=baselines)
+    (row,) = rows
+    assert row["pairs"] == 2 and 0 <= row["vader_moved"] <= 1 and 0 <= row["reading_moved"] <= 1
+    assert row["median_perplexity_ratio"] > 0
+    plain = dict(baselines)
+    effect_cells(lm, ev, ["Tell me about your weekend."], "sad", [0.3], SETUPS["one layer, reply only"],
+                 seeds=(0, 1), max_new_tokens=8, baselines=baselines)
+    assert all(baselines[k] == v for k, v in plain.items())          # the unsteered replies were not rewritten
+    assert {k for k in baselines if len(k) == 2} == {("Tell me about your weekend.", 0), ("Tell me about your weekend.", 1)}

@@ -1,0 +1,113 @@
+"""Effect sizes of steering: choose the set-up and strength on one prompt set, report on another.
+
+Usage: .venv/bin/python tools/steering_study.py [--model smollm2-135m-instruct] [--tokens 30]
+Writes cached_vectors/<model>/steering.json and .md, and docs/steering.png (Chromium screenshot).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core import load_model, load_vectors  # noqa: E402
+from core.effects import CHOOSE_PROMPTS, REPORT_PROMPTS, SETUPS, effect_cells  # noqa: E402
+from core.paths import ROOT, write_text_atomic  # noqa: E402
+from core.vectors import vectors_dir  # noqa: E402
+
+STRENGTHS = [0.15, 0.3, 0.6]
+
+
+def score(rows):
+    """Best cell whose median perplexity stays within 2× the baseline: (min of the two rates, row)."""
+    ok = [r for r in rows if r["median_perplexity_ratio"] <= 2.0]
+    return max(((min(r["vader_moved"], r["reading_moved"]), r) for r in ok), default=(0.0, None),
+               key=lambda t: t[0])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--tokens", type=int, default=30)
+    args = ap.parse_args()
+    lm = load_model(args.model)
+    ev = load_vectors(lm)
+    start, done = time.time(), [0]
+
+    def tick():
+        done[0] += 1
+        if done[0] % 24 == 0:
+            print(f"  {done[0]} replies, {time.time() - start:.0f} s", flush=True)
+
+    choose, baselines = {}, {}
+    for name, setup in SETUPS.items():
+        for emotion in ("happy", "sad"):
+            print(f"choose: {name}, {emotion}", flush=True)
+            choose[(name, emotion)] = effect_cells(lm, ev, CHOOSE_PROMPTS, emotion, STRENGTHS, setup,
+                                                   max_new_tokens=args.tokens, baselines=baselines, progress=tick)
+    # one set-up for both emotions: the best of its worst emotion
+    best = max(SETUPS, key=lambda n: min(score(choose[(n, e)])[0] for e in ("happy", "sad")))
+    print("chosen set-up:", best, flush=True)
+    report = {}
+    for emotion in ("happy", "sad", "calm", "desperate"):
+        print(f"report: {emotion}", flush=True)
+        report[emotion] = effect_cells(lm, ev, REPORT_PROMPTS, emotion, STRENGTHS, SETUPS[best],
+                                       max_new_tokens=args.tokens, baselines=baselines, progress=tick)
+    out = {"model": lm.name, "tokens": args.tokens, "seeds": [0, 1, 2], "strengths": STRENGTHS,
+           "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS, "chosen_setup": best,
+           "choose": [{"setup": n, **r} for (n, _), rows in choose.items() for r in rows],
+           "report": [r for rows in report.values() for r in rows], "seconds": round(time.time() - start)}
+    folder = vectors_dir(lm.name)
+    write_text_atomic(folder / "steering.json", json.dumps(out, indent=1))
+    lines = [f"# Steering effect sizes: {lm.name}", "",
+             f"{len(REPORT_PROMPTS)} report prompts × 3 seeds = 24 pairs per cell; greedy-free sampling (T 0.8, top-p "
+             f"0.95), {args.tokens} tokens; set-up chosen on {len(CHOOSE_PROMPTS)} other prompts: **{best}**.", "",
+             "| emotion | strength | VADER moved the expected way | readout reading rose | median perplexity ÷ baseline |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['emotion']} | {r['strength']} | {r['vader_moved']:.0%} | {r['reading_moved']:.0%} | "
+              f"{r['median_perplexity_ratio']:.2f} |" for r in out["report"]]
+    lines += ["", "Choosing set (all set-ups):", "", "| set-up | emotion | strength | VADER | readout | perplexity ratio |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {r['setup']} | {r['emotion']} | {r['strength']} | {r['vader_moved']:.0%} | {r['reading_moved']:.0%} | "
+              f"{r['median_perplexity_ratio']:.2f} |" for r in out["choose"]]
+    write_text_atomic(folder / "steering.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    figure(out, ROOT / "docs" / "steering.png")
+
+
+def figure(out: dict, png: Path) -> None:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    colours = {"happy": "#1b9e77", "sad": "#7570b3", "calm": "#e6ab02", "desperate": "#d95f02"}
+    fig = make_subplots(rows=1, cols=3, subplot_titles=["VADER moved the expected way", "readout reading rose",
+                                                        "median perplexity ÷ baseline"])
+    for emotion in colours:
+        rows = [r for r in out["report"] if r["emotion"] == emotion]
+        x = [r["strength"] for r in rows]
+        for col, key in enumerate(("vader_moved", "reading_moved", "median_perplexity_ratio"), 1):
+            fig.add_trace(go.Scatter(x=x, y=[r[key] for r in rows], mode="lines+markers", name=emotion,
+                                     line=dict(color=colours[emotion]), showlegend=col == 1), row=1, col=col)
+    fig.add_hline(y=0.9, line_dash="dash", line_color="#999", row=1, col=1)
+    fig.add_hline(y=0.9, line_dash="dash", line_color="#999", row=1, col=2)
+    fig.add_hline(y=2.0, line_dash="dash", line_color="#999", row=1, col=3)
+    fig.update_xaxes(title="strength (× mean residual norm)")
+    fig.update_layout(title=f"Steering {out['model']} ({out['chosen_setup']}): 8 report prompts × 3 seeds per point",
+                      width=1300, height=430)
+    html = png.with_suffix(".html")
+    html.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
+    try:
+        from tools.browser import chromium
+        with chromium(1320, 450) as page:
+            page.goto(html.as_uri())
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(png))
+        print("saved", png)
+    finally:
+        html.unlink()
+
+
+if __name__ == "__main__":
+    main()
