@@ -3,7 +3,7 @@ import json
 
 import streamlit as st
 
-from app_state import current_model, get_forward, highlight_view, reading_help, user_errors
+from app_state import current_model, get_forward, highlight_view, reading_help, user_errors, what
 from core.corpus import load_examples
 from core.probe import extremes, mean_z_difference, scores_from, turn_means, turn_table
 from core.export import scores_csv
@@ -107,16 +107,16 @@ tab_hl, tab_top, tab_line, tab_cmp, tab_exp = st.tabs(
     ["Highlights", "Top emotions", "Over time", "Compare", "Export"])
 
 with tab_hl:
-    st.caption("What this shows: how strongly the model's internal signal for one emotion is active at each "
-               "token. Switch the emotion, scale and smoothing above the text; hover a token for its values and "
-               "its five strongest emotions. Small grey tokens are the chat template's markers, which the model "
-               "reads too.")
+    what("how strongly the model's internal signal for one emotion is active at each "
+         "token. Switch the emotion, scale and smoothing above the text; hover a token for its values and "
+         "its five strongest emotions. Small grey tokens are the chat template's markers, which the model "
+         "reads too.")
     highlight_view(highlight_payload(ts, "afraid", key="viewer"))
 
 with tab_top:
-    st.caption("What this shows: for each turn, the emotions whose signal is furthest above the baseline on "
-               "average over the turn's words; for Assistant turns, also at the token just before the reply "
-               "(the paper's “Assistant colon”, where the model prepares its answer).")
+    what("for each turn, the emotions whose signal is furthest above the baseline on "
+         "average over the turn's words; for Assistant turns, also at the token just before the reply "
+         "(the paper's “Assistant colon”, where the model prepares its answer).")
     rows = turn_table(ts, 4)
     st.dataframe(rows, hide_index=True, width="stretch")
     pick = st.selectbox("Turn", range(len(rows)), key="turn_pick", format_func=lambda i: rows[i]["turn"])
@@ -133,8 +133,8 @@ def over_time():
                             key="emotions", max_selections=8)
     window = c2.select_slider("Smoothing (tokens)", [1, 3, 5, 9, 15, 25, 51], value=9 if len(ts.tokens) < 400 else 25,
                               key="line_smooth")
-    st.caption("What this shows: each emotion's z over the transcript, averaged over a sliding window of tokens "
-               "so trends show through token-level noise. Dotted lines mark where turns begin.")
+    what("each emotion's z over the transcript, averaged over a sliding window of tokens "
+         "so trends show through token-level noise. Dotted lines mark where turns begin.")
     if chosen:
         st.plotly_chart(timeline_figure(ts, chosen, window, ts.meta["method"]), key="timeline")
 
@@ -145,8 +145,8 @@ with tab_line:
 
 @st.fragment
 def compare():
-    st.caption("What this shows: two transcripts coloured by z on one shared scale (e.g. the 1000 mg and 8000 mg "
-               "Tylenol conversations), and which emotions read higher on each side.")
+    what("two transcripts coloured by z on one shared scale (e.g. the 1000 mg and 8000 mg "
+         "Tylenol conversations), and which emotions read higher on each side.")
     emotion = st.selectbox("Emotion", ev.emotions, index=ev.emotions.index("afraid"), key="cmp_emotion")
     choices = ["Your input (above)"] + titles
     default_a = 1 + next((i for i, g in enumerate(gallery) if "tylenol_safe" in g[0]), 0)
