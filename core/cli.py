@@ -137,7 +137,7 @@ def cmd_steer(args) -> int:
     strengths = _strengths(ev, args.steer)
     layers = [int(x) for x in args.layers.split(",")] if args.layers else None
     kw = dict(layer=args.layer, layers=layers, max_new_tokens=args.max_new_tokens, seed=args.seed,
-              positions=args.positions)
+              positions=args.positions, kind=args.direction)
     plain = steer_generate(lm, ev, prompt, {}, **kw)
     steered = steer_generate(lm, ev, prompt, strengths, **kw)
     where = layers or [ev.layer(args.layer)]
@@ -251,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     prompt_args(p)
     p.add_argument("--layers", default=None, help="comma-separated layers to spread the steering over")
     p.add_argument("--positions", choices=("all", "generated"), default="all")
+    p.add_argument("--direction", choices=("concept", "readout"), default="concept",
+                   help="steer with the paper's concept vectors (default) or the readout's directions")
 
     p = add("monitor", cmd_monitor, "watch emotions while the model writes; flag (and --stop at) crossings")
     p.add_argument("--model", default=DEFAULT_MODEL)

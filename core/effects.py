@@ -63,7 +63,8 @@ def measure(lm, ev, prompt, reply: str, emotion: str) -> dict:
 
 
 def sweep(lm, ev, prompt, emotion: str, strengths, seed: int | None = 0, max_new_tokens: int = 40,
-          layer: int | None = None, layers: list[int] | None = None, positions: str = "all", progress=None) -> list[dict]:
+          layer: int | None = None, layers: list[int] | None = None, positions: str = "all", kind: str = "concept",
+          progress=None) -> list[dict]:
     """One reply per strength (the same seed), each measured: where does the text move, and
     where does it break down? Strength 0 is the baseline."""
     from .steering import steer_generate
@@ -71,7 +72,7 @@ def sweep(lm, ev, prompt, emotion: str, strengths, seed: int | None = 0, max_new
     strengths = sorted(set(float(s) for s in strengths) | {0.0})
     for k, s in enumerate(strengths):
         reply = steer_generate(lm, ev, prompt, {emotion: s} if s else {}, layer=layer, layers=layers,
-                               max_new_tokens=max_new_tokens, seed=seed, positions=positions)
+                               max_new_tokens=max_new_tokens, seed=seed, positions=positions, kind=kind)
         rows.append({"strength": s, "reply": reply, **measure(lm, ev, prompt, reply, emotion)})
         if progress:
             progress(k + 1, len(strengths))
@@ -93,15 +94,16 @@ REPORT_PROMPTS = ["Tell me about your last trip to the shops.", "What are you do
 # Steering set-ups compared on CHOOSE_PROMPTS: where the vector is added.
 SETUPS = {"one layer, all positions": {"positions": "all"},
           "one layer, reply only": {"positions": "generated"},
-          "layers spread, all positions": {"positions": "all", "spread": True}}
+          "layers spread, all positions": {"positions": "all", "spread": True},
+          "readout directions, one layer, all positions": {"positions": "all", "kind": "readout"}}
 EXPECTED = {"happy": 1, "sad": -1, "calm": 1, "desperate": -1}      # the direction VADER should move
 
 
 def _setup_kwargs(ev, setup: dict) -> dict:
+    where = {"layer": ev.default_layer}
     if setup.get("spread"):
-        lo, hi = ev.n_layers // 3, 2 * ev.n_layers // 3
-        return {"layers": list(range(lo, hi + 1)), "positions": setup["positions"]}
-    return {"layer": ev.default_layer, "positions": setup["positions"]}
+        where = {"layers": list(range(ev.n_layers // 3, 2 * ev.n_layers // 3 + 1))}
+    return {**where, "positions": setup["positions"], "kind": setup.get("kind", "concept")}
 
 
 def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float], setup: dict,

@@ -19,13 +19,24 @@ MAX_NEW_TOKENS = 400
 POSITIONS = ("all", "generated")
 
 
-def steering_direction(lm, ev, strengths: dict[str, float], layer: int) -> np.ndarray:
-    """Σ strength_e · mean residual norm(layer) · concept vector_e, as one ``[d_model]`` array."""
+KINDS = ("concept", "readout")
+
+
+def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: str = "concept") -> np.ndarray:
+    """Σ strength_e · mean residual norm(layer) · unit direction_e, as one ``[d_model]`` array.
+
+    ``kind`` "concept" uses the paper's concept vectors; "readout" the readout's probe
+    directions (made unit length), which tell emotions apart rather than describe them.
+    """
+    if kind not in KINDS or (kind == "readout" and not ev.has_readout):
+        raise EmotionLensError(f"steering directions are one of {', '.join(KINDS)} (readout needs format-2 vectors)")
+    rows = ev.directions(kind, layer).astype(np.float64)
+    rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
     total = np.zeros(ev.d_model, np.float64)
     for emotion, strength in strengths.items():
         if not np.isfinite(strength):
             raise EmotionLensError(f"strength of '{emotion}' must be a finite number")
-        total += float(strength) * ev.vectors[layer, ev.index(emotion)]
+        total += float(strength) * rows[ev.index(emotion)]
     return (total * float(lm.residual_norms[layer])).astype(np.float32)
 
 
@@ -66,7 +77,7 @@ def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0):
 
 def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | None = None,
                    max_new_tokens: int = 60, seed: int | None = 0, layers: list[int] | None = None,
-                   positions: str = "all") -> str:
+                   positions: str = "all", kind: str = "concept") -> str:
     """The model's reply to ``prompt`` with emotion vectors added; the same seed gives comparable
     runs, and all strengths 0 give exactly the plain reply.
 
@@ -87,7 +98,7 @@ def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | Non
     if n_prompt + max_new_tokens > lm.max_tokens:
         raise EmotionLensError(f"prompt is {n_prompt:,} tokens; with the reply that exceeds the "
                                f"{lm.max_tokens:,} tokens {lm.name} reads")
-    additions = {l: steering_direction(lm, ev, strengths, l) for l in layers if any(strengths.values())}
+    additions = {l: steering_direction(lm, ev, strengths, l, kind) for l in layers if any(strengths.values())}
     sampling = {"do_sample": False} if seed is None else {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
     with steering_hooks(lm, additions, start=n_prompt if positions == "generated" else 0):
         if seed is not None:

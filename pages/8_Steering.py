@@ -17,7 +17,11 @@ st.markdown("Add an emotion's concept vector to the model's residual stream whil
 
 prompt = st.text_area("The chat so far", "User: Tell me about your weekend.", height=90, max_chars=4000,
                       key="steer_prompt", help="Plain text, User:/Assistant: turns, or JSON chat messages")
-c1, c2, c3, c4 = st.columns(4)
+c0, c1, c2, c3, c4 = st.columns([1.2, 1, 1, 1, 1.4])
+kind = c0.radio("Direction", ["concept", "readout"], key="steer_kind", disabled=not ev.has_readout,
+                format_func={"concept": "concept vectors (paper)", "readout": "readout directions"}.get,
+                help="Concept vectors describe each emotion (the paper steers with these); the readout's "
+                     "directions tell emotions apart. Both are used at unit length.")
 layer = c1.selectbox("Layer", range(ev.n_layers), index=ev.default_layer, key="steer_layer",
                      help=f"Default {ev.default_layer}: the concept vectors' layer, about two-thirds deep")
 positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
@@ -25,16 +29,17 @@ positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",
                            help="The same seed gives the baseline and the steered reply the same dice"))
 n_tokens = c4.slider("Reply length (tokens)", 10, 120, 40, key="steer_tokens")
-setup = dict(layer=layer, max_new_tokens=n_tokens, seed=seed, positions=positions)
-method = (f"{name} · concept vectors added at layer {layer} ({'prompt and reply' if positions == 'all' else 'reply only'}) "
+setup = dict(layer=layer, max_new_tokens=n_tokens, seed=seed, positions=positions, kind=kind)
+method = (f"{name} · {'concept vectors' if kind == 'concept' else 'readout directions'} added at layer {layer} ({'prompt and reply' if positions == 'all' else 'reply only'}) "
           f"· strengths × that layer's mean residual norm ({lm.residual_norms[layer]:.1f}) · seed {seed}")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def generate(model: str, prompt: str, strengths: tuple, layer: int, max_new_tokens: int, seed: int, positions: str):
+def generate(model: str, prompt: str, strengths: tuple, layer: int, max_new_tokens: int, seed: int, positions: str,
+             kind: str):
     """One reply per (model, prompt, strengths, settings): sliders moving elsewhere never re-generate."""
     return steer_generate(lm, ev, prompt, dict(strengths), layer=layer, max_new_tokens=max_new_tokens,
-                          seed=seed, positions=positions)
+                          seed=seed, positions=positions, kind=kind)
 
 
 tab_one, tab_sweep = st.tabs(["Baseline and steered", "Sweep strengths"])

@@ -81,3 +81,13 @@ def test_bad_requests_get_one_clear_message(lm, ev, kwargs, message):
     args = {"strengths": {"calm": 0.5}, "max_new_tokens": 5} | kwargs
     with pytest.raises(EmotionLensError, match=message):
         steer_generate(lm, ev, PROMPT, args.pop("strengths"), **args)
+
+
+def test_readout_directions_steer_in_the_same_units(lm, ev):
+    layer = ev.reading_layer()
+    d = steering_direction(lm, ev, {"happy": 0.5}, layer, kind="readout")
+    w = ev.directions("readout", layer)[ev.index("happy")]
+    assert np.isclose(np.linalg.norm(d), 0.5 * lm.residual_norms[layer], rtol=1e-4)
+    assert np.allclose(d / np.linalg.norm(d), w / np.linalg.norm(w), atol=1e-5)
+    with pytest.raises(EmotionLensError, match="steering directions"):
+        steering_direction(lm, ev, {"happy": 0.5}, layer, kind="other")

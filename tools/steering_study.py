@@ -32,6 +32,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--tokens", type=int, default=30)
+    ap.add_argument("--setups", nargs="*", default=[n for n in SETUPS if "readout" not in n],
+                    help="which set-ups to compare on the choosing prompts")
+    ap.add_argument("--name", default="steering", help="output name (steering.json/.md; the figure only for 'steering')")
     args = ap.parse_args()
     lm = load_model(args.model)
     ev = load_vectors(lm)
@@ -43,13 +46,14 @@ def main() -> None:
             print(f"  {done[0]} replies, {time.time() - start:.0f} s", flush=True)
 
     choose, baselines = {}, {}
-    for name, setup in SETUPS.items():
+    for name in args.setups:
+        setup = SETUPS[name]
         for emotion in ("happy", "sad"):
             print(f"choose: {name}, {emotion}", flush=True)
             choose[(name, emotion)] = effect_cells(lm, ev, CHOOSE_PROMPTS, emotion, STRENGTHS, setup,
                                                    max_new_tokens=args.tokens, baselines=baselines, progress=tick)
     # one set-up for both emotions: the best of its worst emotion
-    best = max(SETUPS, key=lambda n: min(score(choose[(n, e)])[0] for e in ("happy", "sad")))
+    best = max(args.setups, key=lambda n: min(score(choose[(n, e)])[0] for e in ("happy", "sad")))
     print("chosen set-up:", best, flush=True)
     report = {}
     for emotion in ("happy", "sad", "calm", "desperate"):
@@ -61,7 +65,7 @@ def main() -> None:
            "choose": [{"setup": n, **r} for (n, _), rows in choose.items() for r in rows],
            "report": [r for rows in report.values() for r in rows], "seconds": round(time.time() - start)}
     folder = vectors_dir(lm.name)
-    write_text_atomic(folder / "steering.json", json.dumps(out, indent=1))
+    write_text_atomic(folder / f"{args.name}.json", json.dumps(out, indent=1))
     lines = [f"# Steering effect sizes: {lm.name}", "",
              f"{len(REPORT_PROMPTS)} report prompts × 3 seeds = 24 pairs per cell; greedy-free sampling (T 0.8, top-p "
              f"0.95), {args.tokens} tokens; set-up chosen on {len(CHOOSE_PROMPTS)} other prompts: **{best}**.", "",
@@ -73,9 +77,10 @@ def main() -> None:
               "|---|---|---|---|---|---|"]
     lines += [f"| {r['setup']} | {r['emotion']} | {r['strength']} | {r['vader_moved']:.0%} | {r['reading_moved']:.0%} | "
               f"{r['median_perplexity_ratio']:.2f} |" for r in out["choose"]]
-    write_text_atomic(folder / "steering.md", "\n".join(lines) + "\n")
+    write_text_atomic(folder / f"{args.name}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    figure(out, ROOT / "docs" / "steering.png")
+    if args.name == "steering":
+        figure(out, ROOT / "docs" / "steering.png")
 
 
 def figure(out: dict, png: Path) -> None:
