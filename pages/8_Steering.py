@@ -9,8 +9,8 @@ from core.render import highlight_payload
 from core.steering import steer_generate
 
 name, lm, ev = page_header("Steering")
-st.markdown("Add an emotion's concept vector to the model's residual stream while it writes, in units of "
-            "that layer's mean residual norm (the paper's unit), and compare the reply with the one the same "
+st.markdown("Add an emotion's direction (the paper's concept vector, or the readout's) to the model's "
+            "residual stream while it writes, in units of that layer's mean residual norm (the paper's unit), and compare the reply with the one the same "
             "seed gives unsteered. Each reply is read back by the readout, so you see whether the model's own "
             "emotion signal moved. These are small models: small strengths often change little, large ones "
             "break the text — the sweep shows where.")
