@@ -17,6 +17,7 @@ from core.probe import forward
 from core.vectors import vectors_dir
 
 MAX_FORWARD_CACHE = 24
+APP_CSS = (ASSETS / "app.css").read_text()         # read once, not on every rerun
 
 
 def _route_through_app() -> None:
@@ -79,7 +80,7 @@ def configure() -> None:
     """Page config and styles, once per run, from the router (app.py)."""
     _route_through_app()
     st.set_page_config(page_title="Emotion Lens", page_icon="🔎", layout="wide")
-    st.html(f"<style>{CSS}{(ASSETS / 'app.css').read_text()}</style>")
+    st.html(f"<style>{CSS}{APP_CSS}</style>")
 
 
 def current_model():

@@ -12,6 +12,7 @@ import sys
 
 from .errors import EmotionLensError
 from .models import DEFAULT_MODEL, PRESETS
+from .steering import KINDS as STEER_KINDS, POSITIONS as STEER_POSITIONS
 from .vectors import BASELINES, KINDS
 
 
@@ -119,9 +120,19 @@ def cmd_validate(args) -> int:
 
 
 def _strengths(ev, items: list[str] | None) -> dict[str, float]:
-    """``["calm=0.5", "desperate=-0.2"]`` → {emotion: strength}, checked like a watch-list."""
-    from .monitor import parse_watch
-    return parse_watch(items or [], ev.emotions)
+    """``["calm=0.5", "desperate=-0.2"]`` → {emotion: strength}, checked as watch-lists are."""
+    from .monitor import parse_emotion_values
+    return parse_emotion_values(items or [], ev.emotions, "strength", "the steering vectors", "calm=0.5")
+
+
+def _layers(spec: str | None) -> list[int] | None:
+    """``"8,9,10"`` → [8, 9, 10]; range checks happen where the layers are used."""
+    if not spec:
+        return None
+    try:
+        return [int(x) for x in spec.split(",")]
+    except ValueError:
+        raise EmotionLensError(f"--layers takes comma-separated layer numbers, e.g. 8,9,10 (got '{spec}')") from None
 
 
 def _prompt(args) -> str:
@@ -135,7 +146,7 @@ def cmd_steer(args) -> int:
     lm = _load(args)
     ev = load_vectors(lm)
     strengths = _strengths(ev, args.steer)
-    layers = [int(x) for x in args.layers.split(",")] if args.layers else None
+    layers = _layers(args.layers)
     kw = dict(layer=args.layer, layers=layers, max_new_tokens=args.max_new_tokens, seed=args.seed,
               positions=args.positions, kind=args.direction)
     plain = steer_generate(lm, ev, prompt, {}, **kw)
@@ -180,7 +191,7 @@ def cmd_export(args) -> int:
     if len(args.emotion) != len(args.strength):
         raise EmotionLensError("give one --strength for each --emotion")
     strengths = _strengths(ev, [f"{e}={s}" for e, s in zip(args.emotion, args.strength)])
-    layers = [int(x) for x in args.layers.split(",")] if args.layers else [ev.default_layer]
+    layers = _layers(args.layers) or [ev.default_layer]
     path = write_llama_cpp(args.out, lm, ev, strengths, layers)
     print(f"wrote {path}: llama.cpp control vector for {lm.name}, {strengths} at blocks {layers} "
           f"(use: llama-cli -m MODEL.gguf --control-vector {path.name})")
@@ -250,8 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL)
     prompt_args(p)
     p.add_argument("--layers", default=None, help="comma-separated layers to spread the steering over")
-    p.add_argument("--positions", choices=("all", "generated"), default="all")
-    p.add_argument("--direction", choices=("concept", "readout"), default="concept",
+    p.add_argument("--positions", choices=STEER_POSITIONS, default="all")
+    p.add_argument("--direction", choices=STEER_KINDS, default="concept",
                    help="steer with the paper's concept vectors (default) or the readout's directions")
 
     p = add("monitor", cmd_monitor, "watch emotions while the model writes; flag (and --stop at) crossings")

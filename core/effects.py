@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .probe import forward, prepare, scores_from, tokenize
+from .probe import forward, scores_from
 from .transcript import Turn, parse_transcript
 
 
@@ -35,31 +35,36 @@ def vader_compound(text: str) -> float:
     return float(_vader().polarity_scores(text)["compound"])
 
 
-def reply_reading(lm, ev, prompt, reply: str, emotions: list[str]) -> dict[str, float]:
-    """Mean z (the default reading) of each emotion over the reply's own words."""
-    ts = scores_from(forward(lm, conversation(prompt, reply), [ev.reading_layer()]), ev)
+def _reading(ev, fw, emotions: list[str]) -> dict[str, float]:
+    ts = scores_from(fw, ev)
     lo, hi = ts.turns[-1].words
     return {e: float(ts.z[lo:hi, ts.emotions.index(e)].mean()) if hi > lo else float("nan") for e in emotions}
 
 
-def reply_perplexity(lm, prompt, reply: str) -> float:
-    """exp(mean negative log-likelihood) of the reply's word tokens under the plain model."""
-    text, segments = prepare(lm, conversation(prompt, reply))
-    enc, _, _, _, turns = tokenize(lm, text, segments)
-    lo, hi = turns[-1].words
+def _perplexity(fw) -> float:
+    lo, hi = fw.turns[-1].words
     if hi - lo < 1 or lo < 1:
         return float("nan")
-    with lm.lock, torch.inference_mode():
-        logits = lm.model(**enc, use_cache=False).logits[0]
-    logp = torch.log_softmax(logits[lo - 1:hi - 1].float(), -1)
-    nll = -logp.gather(1, enc["input_ids"][0, lo:hi, None]).mean()
+    logp = torch.log_softmax(fw.logits[lo - 1:hi - 1].float(), -1)
+    nll = -logp.gather(1, torch.tensor(fw.input_ids[lo:hi])[:, None]).mean()
     return float(math.exp(float(nll)))
 
 
+def reply_reading(lm, ev, prompt, reply: str, emotions: list[str]) -> dict[str, float]:
+    """Mean z (the default reading) of each emotion over the reply's own words."""
+    return _reading(ev, forward(lm, conversation(prompt, reply), [ev.reading_layer()]), emotions)
+
+
+def reply_perplexity(lm, prompt, reply: str) -> float:
+    """exp(mean negative log-likelihood) of the reply's word tokens under the plain model."""
+    return _perplexity(forward(lm, conversation(prompt, reply), [0], logits=True))
+
+
 def measure(lm, ev, prompt, reply: str, emotion: str) -> dict:
-    """The three measures of one reply, for one steered emotion."""
-    return {"reading": reply_reading(lm, ev, prompt, reply, [emotion])[emotion], "vader": vader_compound(reply),
-            "perplexity": reply_perplexity(lm, prompt, reply)}
+    """The three measures of one reply, for one steered emotion, from one forward pass."""
+    fw = forward(lm, conversation(prompt, reply), [ev.reading_layer()], logits=True)
+    return {"reading": _reading(ev, fw, [emotion])[emotion], "vader": vader_compound(reply),
+            "perplexity": _perplexity(fw)}
 
 
 def sweep(lm, ev, prompt, emotion: str, strengths, seed: int | None = 0, max_new_tokens: int = 40,

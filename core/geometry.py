@@ -143,7 +143,6 @@ def label_mask(x: np.ndarray, y: np.ndarray, dx: float = 0.11, dy: float = 0.045
     return keep
 
 
-
 def umap_embedding(v: np.ndarray, seed: int = 42, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
     import umap
     reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, metric="cosine",

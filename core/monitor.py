@@ -17,8 +17,8 @@ import torch
 
 from .activations import capture
 from .errors import EmotionLensError
-from .probe import prepare
-from .steering import MAX_NEW_TOKENS, steering_direction, steering_hooks
+from .probe import project
+from .steering import reply_prompt, steering_direction, steering_hooks
 
 MAX_WATCH = 20
 
@@ -57,27 +57,33 @@ class MonitorResult:
                 "flagged": self.flagged, "stopped_at": self.stopped_at, "reason": self.reason}
 
 
-def parse_watch(items, emotions: list[str]) -> dict[str, float]:
-    """``["desperate=2.5", …]`` or a dict → {emotion: threshold}, with one clear message when wrong."""
+def parse_emotion_values(items, emotions: list[str], value: str = "threshold", where: str = "the watch-list",
+                         example: str = "desperate=2.5") -> dict[str, float]:
+    """``["desperate=2.5", …]`` or a dict → {emotion: number}, with one clear message when wrong.
+    Watch-lists (thresholds) and steering (strengths) are both written so."""
     pairs = items.items() if isinstance(items, dict) else (str(i).split("=", 1) for i in items)
-    watch = {}
+    out = {}
     for pair in pairs:
         if len(pair) != 2:
-            raise EmotionLensError("watch items look like emotion=threshold, e.g. desperate=2.5")
-        name, value = str(pair[0]).strip(), pair[1]
+            raise EmotionLensError(f"items of {where} look like emotion={value}, e.g. {example}")
+        name, number = str(pair[0]).strip(), pair[1]
         if name not in emotions:
-            raise EmotionLensError(f"unknown emotion '{name}' in the watch-list")
+            raise EmotionLensError(f"unknown emotion '{name}' in {where}")
         try:
-            value = float(value)
+            number = float(number)
         except (TypeError, ValueError):
-            raise EmotionLensError(f"threshold of '{name}' must be a number") from None
-        if not np.isfinite(value):
-            raise EmotionLensError(f"threshold of '{name}' must be a finite number")
-        watch[name] = value
-    if len(watch) > MAX_WATCH:
-        raise EmotionLensError(f"watch at most {MAX_WATCH} emotions at once")
-    return watch
+            raise EmotionLensError(f"{value} of '{name}' must be a number") from None
+        if not np.isfinite(number):
+            raise EmotionLensError(f"{value} of '{name}' must be a finite number")
+        out[name] = number
+    if len(out) > MAX_WATCH:
+        raise EmotionLensError(f"at most {MAX_WATCH} emotions at once in {where}")
+    return out
 
+
+def parse_watch(items, emotions: list[str]) -> dict[str, float]:
+    """A watch-list: {emotion: z threshold}."""
+    return parse_emotion_values(items, emotions)
 
 def _stop_ids(lm) -> set[int]:
     ids = lm.model.generation_config.eos_token_id
@@ -108,23 +114,10 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
     ``result`` (from ``new_result``) collects tokens, readings, flagged spans and why the
     reply ended. ``strengths`` steers at the same time (closed loop), at ``steer_layer``.
     """
-    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
-        raise EmotionLensError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}")
-    problem = ev.mismatch(lm)
-    if problem:
-        raise EmotionLensError(problem)
+    ids = reply_prompt(lm, ev, prompt, max_new_tokens)["input_ids"]
     result = result or new_result(lm, ev, watch, kind, baseline)
-    kind, baseline, _ = ev.resolve(kind, baseline)
     layer = result.layer
-    dirs = torch.as_tensor(ev.directions(kind, layer), dtype=torch.float32)
-    mean, std = (torch.as_tensor(a, dtype=torch.float32) for a in ev.calibration(kind, baseline, layer))
     cols = {e: ev.index(e) for e in watch}
-    text, _ = prepare(lm, prompt, open_reply=True)
-    ids = lm.tokenizer(text, return_tensors="pt")["input_ids"]
-    n_prompt = ids.shape[1]
-    if n_prompt + max_new_tokens > lm.max_tokens:
-        raise EmotionLensError(f"prompt is {n_prompt:,} tokens; with the reply that exceeds the "
-                               f"{lm.max_tokens:,} tokens {lm.name} reads")
     additions = {}
     if strengths and any(strengths.values()):
         s_layer = ev.layer(steer_layer)
@@ -147,7 +140,7 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
                 break
             out = lm.model(input_ids=torch.tensor([[tid]]), cache=cache, use_cache=True)
             cache, logits = out.cache, out.logits[0, -1]
-            z = ((cap.outputs[layer] @ dirs.T - mean) / std).numpy()
+            z = project(cap.outputs[layer].numpy()[None], ev, layer, kind, baseline)[1][0]
             token = lm.tokenizer.decode([tid])
             crossed = [e for e, t in watch.items() if z[cols[e]] >= t]
             result.tokens.append(token)

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .activations import SINK_TOKENS, capture
 from .errors import EmotionLensError
 from .transcript import Segment, Turn, parse_transcript, render
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -126,16 +130,20 @@ class Forward:
     turns: list[TurnSpan]
     model: str
     hidden: dict[int, np.ndarray]       # layer -> [T, d_model]
+    input_ids: list[int] = field(default_factory=list)
+    logits: torch.Tensor | None = None   # [T, vocab], only when asked for (the full pass)
 
 
-def forward(lm, text_or_transcript, layers, open_reply: bool = False) -> Forward:
-    """Parse, render and tokenise the input, then run the model up to the deepest layer asked."""
+def forward(lm, text_or_transcript, layers, open_reply: bool = False, logits: bool = False) -> Forward:
+    """Parse, render and tokenise the input, then run the model up to the deepest layer asked
+    (or, with ``logits``, all the way, keeping the next-token logits too)."""
     text, segments = prepare(lm, text_or_transcript, open_reply)
     enc, tokens, offsets, speakers, turns = tokenize(lm, text, segments)
-    with capture(lm, layers, stop_early=True) as cap:
-        cap.run(**enc)
+    with capture(lm, layers, stop_early=not logits) as cap:
+        out = cap.run(**enc)
     hidden = {l: h[0].float().numpy() for l, h in cap.outputs.items()}
-    return Forward(text, tokens, offsets, speakers, turns, lm.name, hidden)
+    return Forward(text, tokens, offsets, speakers, turns, lm.name, hidden, enc["input_ids"][0].tolist(),
+                   out.logits[0] if logits else None)
 
 
 POSITIONS = ("words", "last", "header")

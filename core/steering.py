@@ -75,6 +75,23 @@ def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0):
                 handle.remove()
 
 
+def reply_prompt(lm, ev, prompt, max_new_tokens: int) -> dict:
+    """The chat so far, rendered with the Assistant's reply opened and tokenised, after the checks
+    every generation shares: a sane length, vectors that fit the model, room for the reply."""
+    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
+        raise EmotionLensError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}")
+    problem = ev.mismatch(lm)
+    if problem:
+        raise EmotionLensError(problem)
+    text, _ = prepare(lm, prompt, open_reply=True)
+    enc = lm.tokenizer(text, return_tensors="pt")
+    n_prompt = enc["input_ids"].shape[1]
+    if n_prompt + max_new_tokens > lm.max_tokens:
+        raise EmotionLensError(f"prompt is {n_prompt:,} tokens; with the reply that exceeds the "
+                               f"{lm.max_tokens:,} tokens {lm.name} reads")
+    return enc
+
+
 def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | None = None,
                    max_new_tokens: int = 60, seed: int | None = 0, layers: list[int] | None = None,
                    positions: str = "all", kind: str = "concept") -> str:
@@ -86,18 +103,9 @@ def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | Non
     """
     if positions not in POSITIONS:
         raise EmotionLensError(f"positions must be one of {', '.join(POSITIONS)}")
-    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
-        raise EmotionLensError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}")
-    problem = ev.mismatch(lm)
-    if problem:
-        raise EmotionLensError(problem)
-    layers = [ev.layer(layer)] if layers is None else [ev.layer(l) for l in layers]
-    text, _ = prepare(lm, prompt, open_reply=True)
-    enc = lm.tokenizer(text, return_tensors="pt")
+    enc = reply_prompt(lm, ev, prompt, max_new_tokens)
     n_prompt = enc["input_ids"].shape[1]
-    if n_prompt + max_new_tokens > lm.max_tokens:
-        raise EmotionLensError(f"prompt is {n_prompt:,} tokens; with the reply that exceeds the "
-                               f"{lm.max_tokens:,} tokens {lm.name} reads")
+    layers = [ev.layer(layer)] if layers is None else [ev.layer(l) for l in layers]
     additions = {l: steering_direction(lm, ev, strengths, l, kind) for l in layers if any(strengths.values())}
     sampling = {"do_sample": False} if seed is None else {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
     with steering_hooks(lm, additions, start=n_prompt if positions == "generated" else 0):

@@ -10,10 +10,10 @@ from core.steering import steer_generate
 
 name, lm, ev = page_header("Steering")
 st.markdown("Add an emotion's direction (the paper's concept vector, or the readout's) to the model's "
-            "residual stream while it writes, in units of that layer's mean residual norm (the paper's unit), and compare the reply with the one the same "
-            "seed gives unsteered. Each reply is read back by the readout, so you see whether the model's own "
-            "emotion signal moved. These are small models: small strengths often change little, large ones "
-            "break the text — the sweep shows where.")
+            "residual stream while it writes, in units of that layer's mean residual norm (the paper's unit), "
+            "and compare the reply with the one the same seed gives unsteered. Each reply is read back by the "
+            "readout, so you see whether the model's own emotion signal moved. These are small models: small "
+            "strengths often change little, large ones break the text — the sweep shows where.")
 
 prompt = st.text_area("The chat so far", "User: Tell me about your weekend.", height=90, max_chars=4000,
                       key="steer_prompt", help="Plain text, User:/Assistant: turns, or JSON chat messages")
@@ -42,6 +42,13 @@ def generate(model: str, prompt: str, strengths: tuple, layer: int, max_new_toke
                           seed=seed, positions=positions, kind=kind)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def read_back(model: str, prompt: str, reply: str, emotion: str, key: str):
+    """A reply read back once (its three measures and its highlights), not on every rerun."""
+    ts = score(lm, ev, conversation(prompt, reply))
+    return measure(lm, ev, prompt, reply, emotion), highlight_payload(ts, emotion, "z", key=key)
+
+
 tab_one, tab_sweep = st.tabs(["Baseline and steered", "Sweep strengths"])
 
 with tab_one:
@@ -58,17 +65,18 @@ with tab_one:
         focus = next(iter(used), "calm")
         with user_errors():
             cols = st.columns(2)
+            steered_label = "Steered: " + ", ".join(f"{e} {v:+.2f}" for e, v in used.items())
             for col, label, reply, key in ((cols[0], "Baseline (no steering)", plain, "steer_base"),
-                                           (cols[1], "Steered: " + ", ".join(f"{e} {v:+.2f}" for e, v in used.items()), steered, "steer_steered")):
+                                           (cols[1], steered_label, steered, "steer_steered")):
                 with col:
                     st.markdown(f"**{label}**")
-                    m = measure(lm, ev, prompt, reply, focus)
+                    m, payload = read_back(name, prompt, reply, focus, key)
                     a, b, c = st.columns(3)
                     a.metric(f"readout: {focus}", f"{m['reading']:+.2f}", help="mean z over the reply's words")
                     b.metric("VADER", f"{m['vader']:+.2f}", help="an outside judge of the text's sentiment, −1…+1")
                     c.metric("perplexity", f"{m['perplexity']:.1f}", help="under the unsteered model; higher = "
                              "less like the model's own fluent text")
-                    highlight_view(highlight_payload(score(lm, ev, conversation(prompt, reply)), focus, "z", key=key))
+                    highlight_view(payload)
         what("the same prompt answered twice with the same seed, without and with the emotion vectors added. "
              "Each reply is coloured by the model's own reading of the first steered emotion (z; red = stronger "
              "than in typical emotional text), so you can see whether steering moved the internal signal, not "

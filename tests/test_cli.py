@@ -79,3 +79,13 @@ def test_export_writes_a_control_vector_and_refuses_bad_input(tmp_path):
     assert bad.returncode == 2 and "blocks 1" in bad.stderr and "Traceback" not in bad.stderr
     bad = run_cli("monitor", *SMOL, "--prompt", "hi", "--watch", "desprate=2")
     assert bad.returncode == 2 and "unknown emotion 'desprate'" in bad.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vector", "calmm=0.5"], "unknown emotion 'calmm' in the steering vectors"),
+    (["--vector", "calm"], "look like emotion=strength"),
+    (["--vector", "calm=0.5", "--layers", "3,x"], "comma-separated layer numbers"),
+])
+def test_bad_steering_requests_get_one_clear_line(args, message):
+    out = run_cli("steer", *SMOL, "--prompt", "hi", *args)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr

@@ -42,3 +42,12 @@ def test_effect_cells_count_pairs_and_reuse_the_unsteered_replies(lm, ev):
                  seeds=(0, 1), max_new_tokens=8, baselines=baselines)
     assert all(baselines[k] == v for k, v in plain.items())          # the unsteered replies were not rewritten
     assert {k for k in baselines if len(k) == 2} == {("Tell me about your weekend.", 0), ("Tell me about your weekend.", 1)}
+
+
+def test_one_pass_measure_equals_the_separate_measures(lm, ev):
+    from core.effects import measure
+    reply = "It was lovely, thanks. We walked by the river and had cake."
+    m = measure(lm, ev, PROMPT, reply, "happy")
+    assert abs(m["reading"] - reply_reading(lm, ev, PROMPT, reply, ["happy"])["happy"]) < 1e-4
+    assert abs(m["perplexity"] - reply_perplexity(lm, PROMPT, reply)) < 1e-3 * m["perplexity"]
+    assert m["vader"] == vader_compound(reply)
