@@ -93,7 +93,7 @@ function mountHighlights(root, d) {
 
   // --- the transcript, built once ----------------------------------------------------
   const text = elNode("div", "el-transcript");
-  const spans = new Array(T);
+  const spans = new Array(T), roles = new Array(T);
   for (const turn of d.turns) {
     let block, head;
     if (turn.role === "system") {
@@ -108,6 +108,7 @@ function mountHighlights(root, d) {
       const s = elNode("span", i >= turn.lo && i < turn.hi ? "el-tok" : "el-tok el-hdr", d.tokens[i]);
       s.dataset.i = i;
       spans[i] = s;
+      roles[i] = turn.role;
       block.appendChild(s);
     }
     text.appendChild(block);
@@ -125,7 +126,7 @@ function mountHighlights(root, d) {
     const i = +s.dataset.i, j = d.emotions.indexOf(st.emotion);
     card.textContent = "";
     card.appendChild(elNode("div", "el-card-tok", JSON.stringify(d.tokens[i])));
-    card.appendChild(elNode("div", "el-card-role", `${d.roles[i]} · token ${i}`));
+    card.appendChild(elNode("div", "el-card-role", `${roles[i]} · token ${i}`));
     if (i < d.sink) {
       card.appendChild(elNode("div", null, "first token: an attention sink, not coloured"));
     } else {

@@ -74,7 +74,7 @@ def highlight_payload(ts: TokenScores, emotion: str, mode: str = "transcript", w
     z = np.clip(np.nan_to_num(ts.z) * Z_SCALE, -32767, 32767).round().astype("<i2")
     std = np.ones(len(ts.emotions)) if ts.baseline_std is None else np.asarray(ts.baseline_std, np.float64)
     return {
-        "key": key, "emotions": list(ts.emotions), "tokens": list(ts.tokens), "roles": list(ts.speakers),
+        "key": key, "emotions": list(ts.emotions), "tokens": list(ts.tokens),
         "turns": [{"role": t.role, "label": ROLE_LABELS.get(t.role, t.role), "start": t.start, "end": t.end,
                    "lo": t.words[0], "hi": t.words[1]} for t in ts.turns],
         "z": base64.b64encode(z.tobytes()).decode("ascii"), "zscale": Z_SCALE, "zmax": zmax,
