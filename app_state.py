@@ -145,9 +145,16 @@ def affect(name: str, layer: int) -> dict:
     return affect_plane(ev.at(layer), warriner_ratings(tuple(ev.emotions)))
 
 
+@st.cache_data(show_spinner=False)
+def report(name: str) -> dict | None:
+    """The model's validation report, parsed once per process like its vectors (see load_report)."""
+    from core.validate import load_report
+    return load_report(vectors_dir(name))
+
+
 def reading_help(ev) -> str:
-    from core.validate import load_report, reading_summary
-    return reading_summary(load_report(vectors_dir(ev.model_name)))
+    from core.validate import reading_summary
+    return reading_summary(report(ev.model_name))
 
 
 def _kept(key: str, default):

@@ -1,11 +1,10 @@
 """Is the structure of emotion space stable across depth? And which layer reads emotions best?"""
 import streamlit as st
 
-from app_state import downloads, get_vectors, page_header, vader, what
+from app_state import downloads, get_vectors, page_header, report, vader, what
 from core import geometry as g
 from core import plots
-from core.validate import layer_series, load_report
-from core.vectors import vectors_dir
+from core.validate import layer_series
 
 name, lm, ev = page_header("Across layers")
 
@@ -33,7 +32,7 @@ what("whether emotions are arranged alike at different depths: each cell compare
      "organise emotions the same way.")
 downloads(fig, [{"layer": a, **{str(b): float(structure[a, b]) for b in layers}} for a in layers], f"layers-{name}")
 
-series = {"|r| PC1 vs VADER valence": pc1_r, **layer_series(load_report(vectors_dir(name)), ev.n_layers)}
+series = {"|r| PC1 vs VADER valence": pc1_r, **layer_series(report(name), ev.n_layers)}
 fig2 = plots.line(layers, series, "Per layer: valence structure, story cross-validation and validation scores",
                   caption + " · held-out validation set and story cross-validation (python -m core validate)",
                   "layer", "score")

@@ -3,9 +3,9 @@ import json
 
 import streamlit as st
 
-from app_state import current_model
+from app_state import current_model, report
 from core import PRESETS
-from core.validate import load_report, summary_markdown
+from core.validate import summary_markdown
 from core.vectors import vectors_dir
 
 st.title("Emotion Lens")
@@ -31,7 +31,7 @@ c4.metric("Reading layer", ev.reading_layer(), help=f"Readout layer (chosen by s
 st.caption(PRESETS[name].description)
 st.caption(f"Concept vectors: {ev.describe()}; built {ev.meta.get('created', '?')}; corpus {ev.meta.get('corpus_hash', '')[:12]}.")
 
-rep = load_report(vectors_dir(name))
+rep = report(name)
 if rep:
     st.markdown(summary_markdown(rep))
     st.caption(f"Default reading: {rep['method']}. Full tables: cached_vectors/{name}/validation.md "
