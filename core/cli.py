@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from .errors import EmotionLensError
 from .models import DEFAULT_MODEL, PRESETS
@@ -57,11 +58,24 @@ class _Bars:
 def cmd_build(args) -> int:
     from .build import BuildConfig, build_vectors
     lm = _load(args)
+    if args.contrast:
+        return _build_contrast(lm, args.out)
     config = BuildConfig(start_token=args.start_token, neutral_variance=args.neutral_variance,
                          batch_size=args.batch_size, default_layer=args.default_layer)
     ev = build_vectors(lm, config, out_dir=args.out, force=args.force, progress=_Bars())
     print(f"built {len(ev.emotions)} emotion vectors x {ev.n_layers} layers for {lm.name}; "
           f"default layer {ev.default_layer}; written to {args.out or 'cached_vectors/' + lm.name}")
+    return 0
+
+
+def _build_contrast(lm, out: str | None) -> int:
+    from .contrast import build_contrast, save_contrast
+    from .vectors import load_vectors, vectors_dir
+    folder = Path(out) if out else vectors_dir(lm.name)
+    ev = load_vectors(lm, folder)
+    bars = _Bars()
+    directions, meta = build_contrast(lm, ev.emotions, progress=lambda d, t: bars("contrast directions", d, t))
+    print(f"built {len(ev.emotions)} contrast directions x {lm.n_layers} layers; written to {save_contrast(folder, directions, meta)}")
     return 0
 
 
@@ -153,10 +167,10 @@ def cmd_steer(args) -> int:
     steered = steer_generate(lm, ev, prompt, strengths, **kw)
     where = layers or [ev.layer(args.layer)]
     if args.json:
-        print(json.dumps({"model": lm.name, "layers": where, "strengths": strengths, "seed": args.seed,
+        print(json.dumps({"model": lm.name, "layers": where, "direction": args.direction, "strengths": strengths, "seed": args.seed,
                           "positions": args.positions, "baseline": plain, "steered": steered}))
     else:
-        print(f"{lm.name} · layers {where} · {strengths} (× mean residual norm) · seed {args.seed}")
+        print(f"{lm.name} · {args.direction} directions at layers {where} · {strengths} (× mean residual norm) · seed {args.seed}")
         print(f"\n--- baseline ---\n{plain}\n\n--- steered ---\n{steered}")
     return 0
 
@@ -170,7 +184,8 @@ def cmd_monitor(args) -> int:
     watch = parse_watch(args.watch, ev.emotions)
     result = new_result(lm, ev, watch)
     stream = monitor_stream(lm, ev, prompt, watch, result, stop=args.stop, max_new_tokens=args.max_new_tokens,
-                            seed=args.seed, strengths=_strengths(ev, args.steer), steer_layer=args.layer)
+                            seed=args.seed, strengths=_strengths(ev, args.steer), steer_layer=args.layer,
+                            steer_kind=args.direction)
     for step in stream:
         if not args.json:       # as it is written; a crossed token is bracketed and named
             print(f"[{step.token}⚑{','.join(step.crossed)}]" if step.crossed else step.token, end="", flush=True)
@@ -192,8 +207,8 @@ def cmd_export(args) -> int:
         raise EmotionLensError("give one --strength for each --emotion")
     strengths = _strengths(ev, [f"{e}={s}" for e, s in zip(args.emotion, args.strength)])
     layers = _layers(args.layers) or [ev.default_layer]
-    path = write_llama_cpp(args.out, lm, ev, strengths, layers)
-    print(f"wrote {path}: llama.cpp control vector for {lm.name}, {strengths} at blocks {layers} "
+    path = write_llama_cpp(args.out, lm, ev, strengths, layers, args.direction)
+    print(f"wrote {path}: llama.cpp control vector for {lm.name}, {args.direction} directions {strengths} at blocks {layers} "
           f"(use: llama-cli -m MODEL.gguf --control-vector {path.name})")
     return 0
 
@@ -227,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--default-layer", type=int, default=None)
     p.add_argument("--force", action="store_true", help="overwrite vectors from another corpus or model")
+    p.add_argument("--contrast", action="store_true",
+                   help="only build the contrast directions (steering) beside the existing vectors")
 
     p = add("score", cmd_score, "score a text or transcript token by token")
     p.add_argument("--model", default=DEFAULT_MODEL)
@@ -246,13 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", default=None, help="report folder (default cached_vectors/<model>)")
 
+    def direction_arg(p):
+        p.add_argument("--direction", choices=STEER_KINDS, default="concept",
+                       help="the paper's concept vectors (default), the readout's directions, or contrast "
+                            "directions from the model's own chats (see the README's steering study)")
+
     def prompt_args(p):
         src = p.add_mutually_exclusive_group(required=True)
         src.add_argument("--prompt", help="the chat so far (plain, User:/Assistant: turns, or JSON messages)")
         src.add_argument("--file", help="a .txt, .json or .jsonl chat")
         p.add_argument("--vector", "--steer", dest="steer", action="append", metavar="EMOTION=STRENGTH",
-                       help="add a concept vector, in units of the layer's mean residual norm (repeatable)")
+                       help="add an emotion's direction, in units of the layer's mean residual norm (repeatable)")
         p.add_argument("--layer", type=int, default=None, help="steering layer (default: the concept vectors' layer)")
+        direction_arg(p)
         p.add_argument("--max-new-tokens", type=int, default=60)
         p.add_argument("--seed", type=int, default=0, help="sampling seed (the same seed gives comparable runs)")
         p.add_argument("--json", action="store_true")
@@ -262,8 +285,6 @@ def build_parser() -> argparse.ArgumentParser:
     prompt_args(p)
     p.add_argument("--layers", default=None, help="comma-separated layers to spread the steering over")
     p.add_argument("--positions", choices=STEER_POSITIONS, default="all")
-    p.add_argument("--direction", choices=STEER_KINDS, default="concept",
-                   help="steer with the paper's concept vectors (default) or the readout's directions")
 
     p = add("monitor", cmd_monitor, "watch emotions while the model writes; flag (and --stop at) crossings")
     p.add_argument("--model", default=DEFAULT_MODEL)
@@ -278,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", action="append", type=float, required=True,
                    help="in units of the layer's mean residual norm, one per --emotion")
     p.add_argument("--layers", default=None, help="comma-separated blocks (default: the concept vectors' layer)")
+    direction_arg(p)
     p.add_argument("--format", choices=("llama-cpp",), default="llama-cpp")
     p.add_argument("--out", required=True, help="the .gguf file to write")
 

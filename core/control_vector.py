@@ -21,7 +21,7 @@ def llama_cpp_arch(lm) -> str:
     return kind.removesuffix("_text")
 
 
-def control_vector(lm, ev, strengths: dict[str, float], layers: list[int]) -> dict[int, np.ndarray]:
+def control_vector(lm, ev, strengths: dict[str, float], layers: list[int], kind: str = "concept") -> dict[int, np.ndarray]:
     """{llama.cpp block index: float32 ``[d_model]`` addition} for the steering asked for."""
     if not strengths or not any(strengths.values()):
         raise EmotionLensError("give at least one emotion with a non-zero strength")
@@ -29,15 +29,15 @@ def control_vector(lm, ev, strengths: dict[str, float], layers: list[int]) -> di
     for layer in sorted(set(layers)):
         if not 1 <= layer < lm.n_layers:
             raise EmotionLensError(f"llama.cpp control vectors cover blocks 1..{lm.n_layers - 1}; got {layer}")
-        out[layer] = steering_direction(lm, ev, strengths, layer).astype(np.float32)
+        out[layer] = steering_direction(lm, ev, strengths, layer, kind).astype(np.float32)
     return out
 
 
-def write_llama_cpp(path, lm, ev, strengths: dict[str, float], layers: list[int]) -> Path:
+def write_llama_cpp(path, lm, ev, strengths: dict[str, float], layers: list[int], kind: str = "concept") -> Path:
     """Write a control-vector GGUF (atomically): tensors ``direction.N`` and the metadata
     llama.cpp checks (architecture ``controlvector``, model hint, layer count)."""
     import gguf
-    vectors = control_vector(lm, ev, strengths, layers)
+    vectors = control_vector(lm, ev, strengths, layers, kind)
     path = Path(path)
     with atomic_path(path) as tmp:
         writer = gguf.GGUFWriter(str(tmp), "controlvector")

@@ -96,19 +96,40 @@ REPORT_PROMPTS = ["Tell me about your last trip to the shops.", "What are you do
                   "Describe a typical Tuesday.", "How was your commute today?", "Tell me about your neighbourhood.",
                   "What did you cook last night?", "Describe the view from your window.",
                   "What happened at work this week?"]
-# Steering set-ups compared on CHOOSE_PROMPTS: where the vector is added.
-SETUPS = {"one layer, all positions": {"positions": "all"},
-          "one layer, reply only": {"positions": "generated"},
-          "layers spread, all positions": {"positions": "all", "spread": True},
-          "readout directions, one layer, all positions": {"positions": "all", "kind": "readout"}}
+# Steering set-ups compared on CHOOSE_PROMPTS: which directions, added at which depth (all
+# positions). None is the vectors' default layer, about two-thirds deep, as in the paper.
+SETUPS = {f"{kind}, {'layer at 2/3 depth' if depth is None else f'layer at {depth:.0%} depth'}":
+          {"kind": kind, "depth": depth, "positions": "all"}
+          for kind, depths in (("concept", (None, 0.4, 0.8)), ("readout", (0.4, 0.8)), ("contrast", (0.4, 0.8)))
+          for depth in depths}
 EXPECTED = {"happy": 1, "sad": -1, "calm": 1, "desperate": -1}      # the direction VADER should move
 
 
+def setup_layer(ev, setup: dict) -> int:
+    depth = setup.get("depth")
+    return ev.default_layer if depth is None else min(ev.n_layers - 1, round(depth * ev.n_layers))
+
+
+def study_setup(ev) -> dict:
+    """The steering set-up this model's effect study chose (``tools/steering_study.py`` writes
+    ``steering.json`` beside the vectors): ``{"kind", "layer", "setup"}``; without a study, or
+    when its directions are missing here, the paper's concept vectors at the default layer."""
+    import json
+    from .vectors import vectors_dir
+    fallback = {"kind": "concept", "layer": ev.default_layer, "setup": None}
+    try:
+        study = json.loads((vectors_dir(ev.model_name) / "steering.json").read_text(encoding="utf-8"))
+        setup = SETUPS[study["chosen_setup"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return fallback
+    if (setup["kind"] == "readout" and not ev.has_readout) or (setup["kind"] == "contrast" and not ev.has_contrast):
+        return fallback
+    return {"kind": setup["kind"], "layer": setup_layer(ev, setup), "setup": study["chosen_setup"]}
+
+
 def _setup_kwargs(ev, setup: dict) -> dict:
-    where = {"layer": ev.default_layer}
-    if setup.get("spread"):
-        where = {"layers": list(range(ev.n_layers // 3, 2 * ev.n_layers // 3 + 1))}
-    return {**where, "positions": setup["positions"], "kind": setup.get("kind", "concept")}
+    return {"layer": setup_layer(ev, setup), "positions": setup.get("positions", "all"),
+            "kind": setup.get("kind", "concept")}
 
 
 def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float], setup: dict,

@@ -108,11 +108,13 @@ def _next_token(logits: torch.Tensor, gen: torch.Generator | None) -> int:
 def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResult | None = None, *,
                    stop: bool = False, max_new_tokens: int = 60, seed: int | None = 0,
                    strengths: dict[str, float] | None = None, steer_layer: int | None = None,
-                   kind: str | None = None, baseline: str | None = None) -> Iterator[MonitorStep]:
+                   steer_kind: str = "concept", kind: str | None = None,
+                   baseline: str | None = None) -> Iterator[MonitorStep]:
     """Write a reply to ``prompt`` and yield each token with its reading as soon as it exists.
 
     ``result`` (from ``new_result``) collects tokens, readings, flagged spans and why the
-    reply ended. ``strengths`` steers at the same time (closed loop), at ``steer_layer``.
+    reply ended. ``strengths`` steers at the same time (closed loop), at ``steer_layer``, with
+    ``steer_kind`` directions (``core.steering.KINDS``).
     """
     ids = reply_prompt(lm, ev, prompt, max_new_tokens)["input_ids"]
     result = result or new_result(lm, ev, watch, kind, baseline)
@@ -121,7 +123,7 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
     additions = {}
     if strengths and any(strengths.values()):
         s_layer = ev.layer(steer_layer)
-        additions = {s_layer: steering_direction(lm, ev, strengths, s_layer)}
+        additions = {s_layer: steering_direction(lm, ev, strengths, s_layer, steer_kind)}
     gen = None if seed is None else torch.Generator().manual_seed(int(seed))
     stop_ids, open_span = _stop_ids(lm), {}
 

@@ -19,17 +19,23 @@ MAX_NEW_TOKENS = 400
 POSITIONS = ("all", "generated")
 
 
-KINDS = ("concept", "readout")
+KINDS = ("concept", "readout", "contrast")
 
 
 def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: str = "concept") -> np.ndarray:
     """Σ strength_e · mean residual norm(layer) · unit direction_e, as one ``[d_model]`` array.
 
     ``kind`` "concept" uses the paper's concept vectors; "readout" the readout's probe
-    directions (made unit length), which tell emotions apart rather than describe them.
+    directions, which tell emotions apart rather than describe them; "contrast" what the model
+    itself does when asked to answer in that emotion (``core.contrast``). All at unit length.
     """
-    if kind not in KINDS or (kind == "readout" and not ev.has_readout):
-        raise EmotionLensError(f"steering directions are one of {', '.join(KINDS)} (readout needs format-2 vectors)")
+    if kind not in KINDS:
+        raise EmotionLensError(f"steering directions are one of {', '.join(KINDS)}")
+    if kind == "readout" and not ev.has_readout:
+        raise EmotionLensError("readout directions need format-2 vectors (`python -m core build`)")
+    if kind == "contrast" and not ev.has_contrast:
+        raise EmotionLensError("no contrast directions beside these vectors: build them with "
+                               "`python -m core build --contrast`")
     rows = ev.directions(kind, layer).astype(np.float64)
     rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
     total = np.zeros(ev.d_model, np.float64)
@@ -41,11 +47,12 @@ def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: st
 
 
 @contextmanager
-def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0):
-    """Add ``additions[layer]`` to the output of block ``layer`` at every position ``>= start``.
+def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0, end: int | None = None):
+    """Add ``additions[layer]`` to the output of block ``layer`` at every position in ``[start, end)``.
 
     Positions count across a whole generation (the prompt first, then one token per step), so
-    ``start = len(prompt)`` steers only what the model writes.
+    ``start = len(prompt)`` steers only what the model writes, and ``end = len(prompt)`` only
+    the prompt (the reply then reads a steered context through attention, unsteered itself).
     """
     blocks, handles = lm.blocks, []
     seen = {layer: 0 for layer in additions}
@@ -55,10 +62,11 @@ def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0):
             hidden = output[0] if isinstance(output, tuple) else output
             n = hidden.shape[1]
             first = max(0, start - seen[layer])
+            last = n if end is None else min(n, end - seen[layer])
             seen[layer] += n
-            if first < n:
+            if first < last:
                 hidden = hidden.clone()
-                hidden[:, first:] += vec.to(hidden.dtype)
+                hidden[:, first:last] += vec.to(hidden.dtype)
                 return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
             return output
         return fn

@@ -67,8 +67,14 @@ class EmotionVectors:
         kind = self.resolve(kind)[0]
         return int(self.readout_meta.get("layer", self.default_layer)) if kind == "readout" else self.default_layer
 
+    @property
+    def has_contrast(self) -> bool:
+        return "contrast" in self.extras
+
     def directions(self, kind: str, layer: int) -> np.ndarray:
-        return self.extras["readout"][layer] if kind == "readout" else self.vectors[layer]
+        """One layer's rows of the concept vectors, the readout's directions, or the contrast
+        directions (``core.contrast``; for steering, not unit length)."""
+        return self.extras[kind][layer] if kind in ("readout", "contrast") else self.vectors[layer]
 
     def calibration(self, kind: str, baseline: str, layer: int) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std that turn a projection into z for one reading."""
@@ -152,8 +158,9 @@ class EmotionVectors:
                   "baseline_std": self.baseline_std.astype(np.float32)}
         if self.neutral_pcs is not None:
             arrays["neutral_pcs"] = self.neutral_pcs.astype(np.float32)
-        arrays.update({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.extras.items()})
-        meta = dict(self.meta, format_version=FORMAT_VERSION)
+        # contrast directions live in their own file (core.contrast), beside this one
+        arrays.update({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.extras.items() if k != "contrast"})
+        meta = {k: v for k, v in self.meta.items() if k != "contrast"} | {"format_version": FORMAT_VERSION}
         with atomic_path(folder / "vectors.safetensors") as tmp:
             save_file(arrays, str(tmp))
         write_text_atomic(folder / "meta.json", json.dumps(meta, indent=1))
@@ -165,7 +172,12 @@ class EmotionVectors:
         if not tensors.is_file() or not meta.is_file():
             raise EmotionLensError(f"no emotion vectors in {folder} (need vectors.safetensors and meta.json): "
                                    f"build them with `python -m core build --model NAME`")
-        return cls.from_bytes(tensors.read_bytes(), meta.read_text(encoding="utf-8"))
+        ev = cls.from_bytes(tensors.read_bytes(), meta.read_text(encoding="utf-8"))
+        from .contrast import load_contrast
+        contrast = load_contrast(folder, ev.vectors.shape)
+        if contrast and contrast[1].get("emotions") == ev.emotions:
+            ev.extras["contrast"], ev.meta["contrast"] = contrast
+        return ev
 
     @classmethod
     def from_bytes(cls, tensors: bytes, meta_json: str) -> "EmotionVectors":

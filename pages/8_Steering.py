@@ -3,34 +3,42 @@ import streamlit as st
 
 from app_state import highlight_view, page_header, user_errors, what
 from core import plots
-from core.effects import conversation, measure, sweep
+from core.effects import conversation, measure, study_setup, sweep
 from core.probe import score
 from core.render import highlight_payload
 from core.steering import steer_generate
 
 name, lm, ev = page_header("Steering")
-st.markdown("Add an emotion's direction (the paper's concept vector, or the readout's) to the model's "
-            "residual stream while it writes, in units of that layer's mean residual norm (the paper's unit), "
+st.markdown("Add an emotion's direction (the paper's concept vector, the readout's, or a contrast from the "
+            "model's own chats) to the model's residual stream while it writes, in units of that layer's mean "
+            "residual norm (the paper's unit), "
             "and compare the reply with the one the same seed gives unsteered. Each reply is read back by the "
             "readout, so you see whether the model's own emotion signal moved. These are small models: small "
             "strengths often change little, large ones break the text — the sweep shows where.")
 
 prompt = st.text_area("The chat so far", "User: Tell me about your weekend.", height=90, max_chars=4000,
                       key="steer_prompt", help="Plain text, User:/Assistant: turns, or JSON chat messages")
-c0, c1, c2, c3, c4 = st.columns([1.2, 1, 1, 1, 1.4])
-kind = c0.radio("Direction", ["concept", "readout"], key="steer_kind", disabled=not ev.has_readout,
-                format_func={"concept": "concept vectors (paper)", "readout": "readout directions"}.get,
+KIND_LABELS = {"concept": "concept vectors (paper)", "readout": "readout directions",
+               "contrast": "contrast (model's own chats)"}
+study = study_setup(ev)
+kinds = ["concept"] + ["readout"] * ev.has_readout + ["contrast"] * ev.has_contrast
+c0, c1, c2, c3, c4 = st.columns([1.3, 1, 1, 1, 1.4])
+kind = c0.radio("Direction", kinds, index=kinds.index(study["kind"]), key="steer_kind", format_func=KIND_LABELS.get,
                 help="Concept vectors describe each emotion (the paper steers with these); the readout's "
-                     "directions tell emotions apart. Both are used at unit length.")
-layer = c1.selectbox("Layer", range(ev.n_layers), index=ev.default_layer, key="steer_layer",
-                     help=f"Default {ev.default_layer}: the concept vectors' layer, about two-thirds deep")
+                     "directions tell emotions apart; contrast directions are what the model itself does when asked "
+                     "to answer in that emotion. All are used at unit length.")
+layer = c1.selectbox("Layer", range(ev.n_layers), index=study["layer"], key="steer_layer",
+                     help=f"The concept vectors' layer is {ev.default_layer}, about two-thirds deep")
+if study["setup"]:
+    st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at layer {study['layer']}, the set-up this model's steering "
+               "study chose on prompts of its own (README, \"Steering\").")
 positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
                      format_func={"all": "prompt and reply", "generated": "only the reply"}.get)
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",
                            help="The same seed gives the baseline and the steered reply the same dice"))
 n_tokens = c4.slider("Reply length (tokens)", 10, 120, 40, key="steer_tokens")
 setup = dict(layer=layer, max_new_tokens=n_tokens, seed=seed, positions=positions, kind=kind)
-method = (f"{name} · {'concept vectors' if kind == 'concept' else 'readout directions'} added at layer {layer} ({'prompt and reply' if positions == 'all' else 'reply only'}) "
+method = (f"{name} · {KIND_LABELS[kind]} added at layer {layer} ({'prompt and reply' if positions == 'all' else 'reply only'}) "
           f"· strengths × that layer's mean residual norm ({lm.residual_norms[layer]:.1f}) · seed {seed}")
 
 

@@ -57,6 +57,7 @@ def test_steer_prints_baseline_and_steered_from_one_seed():
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["strengths"] == {"sad": 1.0} and data["baseline"] and data["steered"] != data["baseline"]
+    assert data["direction"] == "concept"
 
 
 def test_monitor_streams_flags_and_stops_as_json():
@@ -77,6 +78,9 @@ def test_export_writes_a_control_vector_and_refuses_bad_input(tmp_path):
     assert f.stat().st_size > 576 * 4 and "control vector" in out.stdout
     bad = run_cli("export", *SMOL, "--emotion", "calm", "--strength", "0.5", "--layers", "0", "--out", str(tmp_path / "b.gguf"))
     assert bad.returncode == 2 and "blocks 1" in bad.stderr and "Traceback" not in bad.stderr
+    contrast = run_cli("export", *SMOL, "--emotion", "sad", "--strength", "0.3", "--direction", "contrast",
+                       "--layers", "12", "--out", str(tmp_path / "sad.gguf"))
+    assert contrast.returncode == 0 and "contrast directions" in contrast.stdout, contrast.stderr
     bad = run_cli("monitor", *SMOL, "--prompt", "hi", "--watch", "desprate=2")
     assert bad.returncode == 2 and "unknown emotion 'desprate'" in bad.stderr
 

@@ -32,13 +32,13 @@ def test_sweep_has_the_baseline_and_one_row_per_strength(lm, ev):
 def test_effect_cells_count_pairs_and_reuse_the_unsteered_replies(lm, ev):
     from core.effects import SETUPS, effect_cells
     baselines = {}
-    rows = effect_cells(lm, ev, ["Tell me about your weekend."], "happy", [0.3], SETUPS["one layer, all positions"],
+    rows = effect_cells(lm, ev, ["Tell me about your weekend."], "happy", [0.3], SETUPS["concept, layer at 2/3 depth"],
                         seeds=(0, 1), max_new_tokens=8, baselines=baselines)
     (row,) = rows
     assert row["pairs"] == 2 and 0 <= row["vader_moved"] <= 1 and 0 <= row["reading_moved"] <= 1
     assert row["median_perplexity_ratio"] > 0
     plain = dict(baselines)
-    effect_cells(lm, ev, ["Tell me about your weekend."], "sad", [0.3], SETUPS["one layer, reply only"],
+    effect_cells(lm, ev, ["Tell me about your weekend."], "sad", [0.3], SETUPS["contrast, layer at 40% depth"],
                  seeds=(0, 1), max_new_tokens=8, baselines=baselines)
     assert all(baselines[k] == v for k, v in plain.items())          # the unsteered replies were not rewritten
     assert {k for k in baselines if len(k) == 2} == {("Tell me about your weekend.", 0), ("Tell me about your weekend.", 1)}
@@ -51,3 +51,16 @@ def test_one_pass_measure_equals_the_separate_measures(lm, ev):
     assert abs(m["reading"] - reply_reading(lm, ev, PROMPT, reply, ["happy"])["happy"]) < 1e-4
     assert abs(m["perplexity"] - reply_perplexity(lm, PROMPT, reply)) < 1e-3 * m["perplexity"]
     assert m["vader"] == vader_compound(reply)
+
+
+def test_study_setup_follows_the_shipped_study_and_falls_back_without_one(ev):
+    import json
+    from dataclasses import replace
+    from core.effects import SETUPS, setup_layer, study_setup
+    from core.vectors import vectors_dir
+    study = json.loads((vectors_dir(ev.model_name) / "steering.json").read_text())
+    got = study_setup(ev)
+    assert got["setup"] == study["chosen_setup"] and got["kind"] == SETUPS[got["setup"]]["kind"]
+    assert got["layer"] == setup_layer(ev, SETUPS[got["setup"]]) == study["layer"]
+    elsewhere = replace(ev, meta={**ev.meta, "model": "no-such-model"})
+    assert study_setup(elsewhere) == {"kind": "concept", "layer": ev.default_layer, "setup": None}

@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, run_cli
@@ -20,6 +21,16 @@ def test_residual_norms_grow_with_depth(lm):
     norms = lm.residual_norms
     assert norms.shape == (30,)
     assert (norms > 0).all() and norms[20] > norms[1]
+
+
+def test_residual_norms_are_a_typical_tokens_not_the_sinks(lm):
+    """Strength 1 should be about one ordinary token's norm on any text, not inflated by the
+    attention sink's huge first position."""
+    from core.probe import forward
+    fw = forward(lm, "User: What should I pack for a day at the beach?\nAssistant: Sunscreen, water and a towel.", [12, 20])
+    for layer in (12, 20):
+        typical = np.median(np.linalg.norm(fw.hidden[layer][1:], axis=1))
+        assert 0.7 < lm.residual_norms[layer] / typical < 1.4
 
 
 def _load_in_fresh_process(cache, name="smollm2-135m-instruct"):

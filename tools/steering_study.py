@@ -1,7 +1,10 @@
 """Effect sizes of steering: choose the set-up and strength on one prompt set, report on another.
 
 Usage: .venv/bin/python tools/steering_study.py [--model smollm2-135m-instruct] [--tokens 30]
-Writes cached_vectors/<model>/steering.json and .md, and docs/steering.png (Chromium screenshot).
+       [--setups NAME ...] [--use-setup NAME]
+Writes cached_vectors/<model>/steering.json and .md, and docs/steering-<model>.png (Chromium
+screenshot). ``--use-setup`` skips the choosing stage and reports a set-up chosen elsewhere
+(e.g. on another model), saying so.
 """
 from __future__ import annotations
 
@@ -14,11 +17,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import load_model, load_vectors  # noqa: E402
-from core.effects import CHOOSE_PROMPTS, REPORT_PROMPTS, SETUPS, effect_cells  # noqa: E402
+from core.effects import CHOOSE_PROMPTS, REPORT_PROMPTS, SETUPS, effect_cells, setup_layer  # noqa: E402
 from core.paths import ROOT, write_text_atomic  # noqa: E402
 from core.vectors import vectors_dir  # noqa: E402
 
-STRENGTHS = [0.15, 0.3, 0.6]
+CHOOSE_STRENGTHS = [0.15, 0.3]
+REPORT_STRENGTHS = [0.1, 0.2, 0.3, 0.4]
 
 
 def score(rows):
@@ -32,9 +36,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--tokens", type=int, default=30)
-    ap.add_argument("--setups", nargs="*", default=[n for n in SETUPS if "readout" not in n],
+    ap.add_argument("--setups", nargs="*", default=list(SETUPS), choices=list(SETUPS),
                     help="which set-ups to compare on the choosing prompts")
-    ap.add_argument("--name", default="steering", help="output name (steering.json/.md; the figure only for 'steering')")
+    ap.add_argument("--use-setup", choices=list(SETUPS), default=None,
+                    help="report this set-up without choosing (chosen on another model)")
     args = ap.parse_args()
     lm = load_model(args.model)
     ev = load_vectors(lm)
@@ -46,41 +51,50 @@ def main() -> None:
             print(f"  {done[0]} replies, {time.time() - start:.0f} s", flush=True)
 
     choose, baselines = {}, {}
-    for name in args.setups:
+    for name in [] if args.use_setup else args.setups:
         setup = SETUPS[name]
         for emotion in ("happy", "sad"):
             print(f"choose: {name}, {emotion}", flush=True)
-            choose[(name, emotion)] = effect_cells(lm, ev, CHOOSE_PROMPTS, emotion, STRENGTHS, setup,
+            choose[(name, emotion)] = effect_cells(lm, ev, CHOOSE_PROMPTS, emotion, CHOOSE_STRENGTHS, setup,
                                                    max_new_tokens=args.tokens, baselines=baselines, progress=tick)
-    # one set-up for both emotions: the best of its worst emotion
-    best = max(args.setups, key=lambda n: min(score(choose[(n, e)])[0] for e in ("happy", "sad")))
-    print("chosen set-up:", best, flush=True)
+    # one set-up for both emotions: the best of its worse emotion, ties to the mean of both
+    best = args.use_setup or max(args.setups, key=lambda n: (min(score(choose[(n, e)])[0] for e in ("happy", "sad")),
+                                                             sum(score(choose[(n, e)])[0] for e in ("happy", "sad"))))
+    how = (f"chosen elsewhere and only reported here: **{best}**" if args.use_setup else
+           f"chosen on {len(CHOOSE_PROMPTS)} other prompts: **{best}**")
+    layer = setup_layer(ev, SETUPS[best])
+    print("set-up:", best, "layer", layer, flush=True)
     report = {}
     for emotion in ("happy", "sad", "calm", "desperate"):
         print(f"report: {emotion}", flush=True)
-        report[emotion] = effect_cells(lm, ev, REPORT_PROMPTS, emotion, STRENGTHS, SETUPS[best],
+        report[emotion] = effect_cells(lm, ev, REPORT_PROMPTS, emotion, REPORT_STRENGTHS, SETUPS[best],
                                        max_new_tokens=args.tokens, baselines=baselines, progress=tick)
-    out = {"model": lm.name, "tokens": args.tokens, "seeds": [0, 1, 2], "strengths": STRENGTHS,
-           "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS, "chosen_setup": best,
+    out = {"model": lm.name, "tokens": args.tokens, "seeds": [0, 1, 2], "choose_strengths": CHOOSE_STRENGTHS,
+           "report_strengths": REPORT_STRENGTHS, "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS,
+           "chosen_setup": best, "chosen_elsewhere": bool(args.use_setup), "layer": layer,
+           "setup_layers": {n: setup_layer(ev, SETUPS[n]) for n in SETUPS},
            "choose": [{"setup": n, **r} for (n, _), rows in choose.items() for r in rows],
            "report": [r for rows in report.values() for r in rows], "seconds": round(time.time() - start)}
     folder = vectors_dir(lm.name)
-    write_text_atomic(folder / f"{args.name}.json", json.dumps(out, indent=1))
+    write_text_atomic(folder / "steering.json", json.dumps(out, indent=1))
     lines = [f"# Steering effect sizes: {lm.name}", "",
-             f"{len(REPORT_PROMPTS)} report prompts × 3 seeds = 24 pairs per cell; greedy-free sampling (T 0.8, top-p "
-             f"0.95), {args.tokens} tokens; set-up chosen on {len(CHOOSE_PROMPTS)} other prompts: **{best}**.", "",
+             f"{len(REPORT_PROMPTS)} report prompts × 3 seeds = {3 * len(REPORT_PROMPTS)} pairs per cell; sampling (T 0.8, top-p 0.95), "
+             f"{args.tokens} tokens; strengths in units of the layer's mean residual norm (attention sink left out); "
+             f"set-up {how} (layer {layer}).", "",
              "| emotion | strength | VADER moved the expected way | readout reading rose | median perplexity ÷ baseline |",
              "|---|---|---|---|---|"]
     lines += [f"| {r['emotion']} | {r['strength']} | {r['vader_moved']:.0%} | {r['reading_moved']:.0%} | "
               f"{r['median_perplexity_ratio']:.2f} |" for r in out["report"]]
-    lines += ["", "Choosing set (all set-ups):", "", "| set-up | emotion | strength | VADER | readout | perplexity ratio |",
-              "|---|---|---|---|---|---|"]
-    lines += [f"| {r['setup']} | {r['emotion']} | {r['strength']} | {r['vader_moved']:.0%} | {r['reading_moved']:.0%} | "
-              f"{r['median_perplexity_ratio']:.2f} |" for r in out["choose"]]
-    write_text_atomic(folder / f"{args.name}.md", "\n".join(lines) + "\n")
+    if out["choose"]:
+        lines += ["", "Choosing set (all set-ups; the rule: the best worse-of-happy-and-sad rate, min(VADER, readout), "
+                  "over strengths whose median perplexity stays within 2×):", "",
+                  "| set-up | layer | emotion | strength | VADER | readout | perplexity ratio |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['setup']} | {out['setup_layers'][r['setup']]} | {r['emotion']} | {r['strength']} | "
+                  f"{r['vader_moved']:.0%} | {r['reading_moved']:.0%} | {r['median_perplexity_ratio']:.2f} |"
+                  for r in out["choose"]]
+    write_text_atomic(folder / "steering.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    if args.name == "steering":
-        figure(out, ROOT / "docs" / "steering.png")
+    figure(out, ROOT / "docs" / f"steering-{lm.name}.png")
 
 
 def figure(out: dict, png: Path) -> None:
@@ -99,7 +113,8 @@ def figure(out: dict, png: Path) -> None:
     fig.add_hline(y=0.9, line_dash="dash", line_color="#999", row=1, col=2)
     fig.add_hline(y=2.0, line_dash="dash", line_color="#999", row=1, col=3)
     fig.update_xaxes(title="strength (× mean residual norm)")
-    fig.update_layout(title=f"Steering {out['model']} ({out['chosen_setup']}): 8 report prompts × 3 seeds per point",
+    fig.update_layout(title=f"Steering {out['model']} ({out['chosen_setup']}, layer {out['layer']}): "
+                            "8 report prompts × 3 seeds per point",
                       width=1300, height=430)
     html = png.with_suffix(".html")
     html.write_text(fig.to_html(include_plotlyjs=True, full_html=True))

@@ -1,0 +1,84 @@
+"""Contrast directions: emotion directions taken from the model's own chat activations.
+
+The concept vectors come from third-person stories; a chat model steered with them often
+drifts rather than changes mood. These directions instead record what the model does when the
+same neutral request is asked in different emotional versions ("… Answer as someone who is
+feeling very sad."): the residual stream is averaged over the user's words and the reply's
+header, per emotion over a few prompts, and the mean over all emotions is subtracted, as the
+paper does for stories. Built once per model (``python -m core build --contrast``), stored
+beside the vectors as ``contrast.safetensors`` (float16, description in its header), read only
+through safetensors.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .activations import layer_means
+from .errors import EmotionLensError
+from .paths import atomic_path
+from .probe import prepare, tokenize
+from .transcript import Turn
+
+FILE = "contrast.safetensors"
+TEMPLATE = "{prompt} Answer as someone who is feeling very {emotion}."
+# Neutral requests used only to build the directions (the steering study chooses and reports
+# on two other sets, core.effects.CHOOSE_PROMPTS and REPORT_PROMPTS).
+BUILD_PROMPTS = ["Tell me about your morning coffee.", "What did you do last Saturday?",
+                 "Describe the kitchen in your home.", "How do you get to work?",
+                 "Tell me about the last book you read.", "What is on your desk right now?",
+                 "Describe the park near your house.", "What are your plans for tomorrow?"]
+
+
+def _texts(lm, emotion: str, prompts: list[str]) -> list[str]:
+    return [prepare(lm, [Turn("user", TEMPLATE.format(prompt=p, emotion=emotion))], open_reply=True)[0]
+            for p in prompts]
+
+
+def build_contrast(lm, emotions: list[str], prompts: list[str] = BUILD_PROMPTS,
+                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
+    """``[n_layers, n_emotions, d_model]`` directions (emotion mean minus the mean over emotions)
+    and their description."""
+    # The chat header before the user's words is the same for every version: start there.
+    text, segments = prepare(lm, [Turn("user", prompts[0])], open_reply=True)
+    start = tokenize(lm, text, segments)[4][-2].words[0]
+    layers = list(range(lm.n_layers))
+    means = np.zeros((lm.n_layers, len(emotions), lm.d_model))
+    for j, emotion in enumerate(emotions):
+        means[:, j] = layer_means(lm, _texts(lm, emotion, prompts), layers, start=start).mean(0).numpy()
+        if progress:
+            progress(j + 1, len(emotions))
+    meta = {"model": lm.name, "weights_sha256": lm.sha256, "emotions": list(emotions), "template": TEMPLATE,
+            "prompts": list(prompts), "positions": "the user's words and the reply header, from token "
+            f"{start}", "method": "emotion mean minus the mean over emotions, per layer",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return means - means.mean(1, keepdims=True), meta
+
+
+def save_contrast(folder: Path, directions: np.ndarray, meta: dict) -> Path:
+    from safetensors.numpy import save_file
+    path = Path(folder) / FILE
+    with atomic_path(path) as tmp:
+        save_file({"contrast": directions.astype(np.float16)}, str(tmp), metadata={"meta": json.dumps(meta)})
+    return path
+
+
+def load_contrast(folder: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, dict] | None:
+    """The stored directions, if this folder has them; refused clearly if they do not fit."""
+    from safetensors import safe_open
+    path = Path(folder) / FILE
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), "np") as f:
+            arr, meta = f.get_tensor("contrast").astype(np.float32), json.loads(f.metadata()["meta"])
+    except Exception as exc:
+        raise EmotionLensError(f"{path} is not a valid contrast file ({' '.join(str(exc).split())[:120]})") from None
+    if arr.shape != tuple(shape):
+        raise EmotionLensError(f"{path} has shape {list(arr.shape)}, expected {list(shape)}: rebuild it with "
+                               "`python -m core build --contrast`")
+    return arr, meta
