@@ -47,12 +47,11 @@ def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: st
 
 
 @contextmanager
-def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0, end: int | None = None):
-    """Add ``additions[layer]`` to the output of block ``layer`` at every position in ``[start, end)``.
+def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0):
+    """Add ``additions[layer]`` to the output of block ``layer`` at every position ``>= start``.
 
     Positions count across a whole generation (the prompt first, then one token per step), so
-    ``start = len(prompt)`` steers only what the model writes, and ``end = len(prompt)`` only
-    the prompt (the reply then reads a steered context through attention, unsteered itself).
+    ``start = len(prompt)`` steers only what the model writes.
     """
     blocks, handles = lm.blocks, []
     seen = {layer: 0 for layer in additions}
@@ -62,11 +61,10 @@ def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0, end: in
             hidden = output[0] if isinstance(output, tuple) else output
             n = hidden.shape[1]
             first = max(0, start - seen[layer])
-            last = n if end is None else min(n, end - seen[layer])
             seen[layer] += n
-            if first < last:
+            if first < n:
                 hidden = hidden.clone()
-                hidden[:, first:last] += vec.to(hidden.dtype)
+                hidden[:, first:] += vec.to(hidden.dtype)
                 return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
             return output
         return fn
