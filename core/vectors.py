@@ -175,7 +175,9 @@ class EmotionVectors:
         ev = cls.from_bytes(tensors.read_bytes(), meta.read_text(encoding="utf-8"))
         from .contrast import load_contrast
         contrast = load_contrast(folder, ev.vectors.shape)
-        if contrast and contrast[1].get("emotions") == ev.emotions:
+        # attached only when made for these emotions on these weights
+        if contrast and contrast[1].get("emotions") == ev.emotions \
+                and contrast[1].get("weights_sha256") == ev.meta.get("weights_sha256"):
             ev.extras["contrast"], ev.meta["contrast"] = contrast
         return ev
 

@@ -169,7 +169,7 @@ def test_live_page_stops_at_the_crossing_token():
 def test_live_page_steers_with_the_studys_directions_and_says_so(ev):
     from core.effects import study_setup
     study = study_setup(ev)
-    at = run("pages/9_Live.py", live_tokens=8, live_watch=["calm"], live_steer_s=0.3)
+    at = run("pages/9_Live.py", live_tokens=10, live_watch=["calm"], live_steer_s=0.3)
     at.button(key="live_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert any(f"steering calm +0.30 ({study['kind']} directions) at layer {study['layer']}" in c.value for c in at.caption)

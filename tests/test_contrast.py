@@ -75,8 +75,12 @@ def test_steering_with_contrast_directions(lm, ev, tmp_path):
         steering_direction(lm, bare, {"sad": 0.3}, layer, kind="contrast")
 
 
-def test_a_file_for_other_emotions_is_not_attached(lm, ev, tmp_path):
+@pytest.mark.parametrize("change", [{"emotions": "reversed"}, {"weights_sha256": "0" * 64}])
+def test_a_file_for_other_emotions_or_weights_is_not_attached(lm, ev, tmp_path, change):
     ev.save(tmp_path)
-    save_file({"contrast": np.zeros((lm.n_layers, 171, lm.d_model), np.float16)}, str(tmp_path / "contrast.safetensors"),
-              metadata={"meta": json.dumps({"emotions": list(reversed(ev.emotions))})})
-    assert not EmotionVectors.load(tmp_path).has_contrast
+    meta = {"emotions": ev.emotions, "weights_sha256": ev.meta["weights_sha256"]}
+    meta |= {"emotions": list(reversed(ev.emotions))} if "emotions" in change else change
+    for m, attached in ((meta, False), ({"emotions": ev.emotions, "weights_sha256": ev.meta["weights_sha256"]}, True)):
+        save_file({"contrast": np.zeros((lm.n_layers, 171, lm.d_model), np.float16)},
+                  str(tmp_path / "contrast.safetensors"), metadata={"meta": json.dumps(m)})
+        assert EmotionVectors.load(tmp_path).has_contrast is attached
