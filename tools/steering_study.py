@@ -40,7 +40,12 @@ def main() -> None:
                     help="which set-ups to compare on the choosing prompts")
     ap.add_argument("--use-setup", choices=list(SETUPS), default=None,
                     help="report this set-up without choosing (chosen on another model)")
+    ap.add_argument("--figure-only", action="store_true", help="redraw the figure from the stored steering.json")
     args = ap.parse_args()
+    if args.figure_only:
+        from core.paths import CACHED_VECTORS
+        out = json.loads((CACHED_VECTORS / args.model / "steering.json").read_text())
+        return figure(out, ROOT / "docs" / f"steering-{args.model}.png")
     lm = load_model(args.model)
     ev = load_vectors(lm)
     start, done = time.time(), [0]
@@ -113,6 +118,9 @@ def figure(out: dict, png: Path) -> None:
     fig.add_hline(y=0.9, line_dash="dash", line_color="#999", row=1, col=2)
     fig.add_hline(y=2.0, line_dash="dash", line_color="#999", row=1, col=3)
     fig.update_xaxes(title="strength (× mean residual norm)")
+    fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=3)
     fig.update_layout(title=f"Steering {out['model']} ({out['chosen_setup']}, layer {out['layer']}): "
                             "8 report prompts × 3 seeds per point",
                       width=1300, height=430)
