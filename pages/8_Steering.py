@@ -30,8 +30,8 @@ kind = c0.radio("Direction", kinds, index=kinds.index(study["kind"]), key="steer
 layer = c1.selectbox("Layer", range(ev.n_layers), index=study["layer"], key="steer_layer",
                      help=f"The concept vectors' layer is {ev.default_layer}, about two-thirds deep")
 if study["setup"]:
-    st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at layer {study['layer']}, the set-up this model's steering "
-               "study chose on prompts of its own (README, \"Steering\").")
+    st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at layer {study['layer']}, the set-up the steering study "
+               "chose (README, \"Steering\").")
 positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
                      format_func={"all": "prompt and reply", "generated": "only the reply"}.get)
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",

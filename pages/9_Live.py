@@ -26,7 +26,7 @@ seed = int(c3.number_input("Seed", 0, 100_000, 0, key="live_seed"))
 steer = study_setup(ev)
 with st.expander("Steer at the same time (closed loop)"):
     st.caption(f"{steer['kind']} directions at layer {steer['layer']}"
-               + (" (the set-up this model's steering study chose)" if steer["setup"] else ""))
+               + (" (the set-up the steering study chose)" if steer["setup"] else ""))
     s1, s2 = st.columns(2)
     steer_emotion = s1.selectbox("Emotion", ev.emotions, index=ev.emotions.index("calm"), key="live_steer_e")
     steer_strength = s2.slider("Strength (× mean residual norm)", -1.0, 1.0, 0.0, 0.05, key="live_steer_s")
