@@ -1,10 +1,10 @@
 """Effect sizes of steering: choose the set-up and strength on one prompt set, report on another.
 
 Usage: .venv/bin/python tools/steering_study.py [--model smollm2-135m-instruct] [--tokens 30]
-       [--setups NAME ...] [--use-setup NAME]
-Writes cached_vectors/<model>/steering.json and .md, and docs/steering-<model>.png (Chromium
-screenshot). ``--use-setup`` skips the choosing stage and reports a set-up chosen elsewhere
-(e.g. on another model), saying so.
+       [--setups NAME ...] [--use-setup NAME] [--strengths S ...] [--name steering] [--figure-only]
+Writes cached_vectors/<model>/<name>.json and .md, and docs/<name>-<model>.png (Chromium
+screenshot); the app's default set-up is read from steering.json. ``--use-setup`` skips the
+choosing stage and reports a set-up chosen elsewhere (e.g. on another model), saying so.
 """
 from __future__ import annotations
 
@@ -40,12 +40,14 @@ def main() -> None:
                     help="which set-ups to compare on the choosing prompts")
     ap.add_argument("--use-setup", choices=list(SETUPS), default=None,
                     help="report this set-up without choosing (chosen on another model)")
-    ap.add_argument("--figure-only", action="store_true", help="redraw the figure from the stored steering.json")
+    ap.add_argument("--strengths", type=float, nargs="*", default=REPORT_STRENGTHS, help="strengths to report")
+    ap.add_argument("--name", default="steering", help="output name: <name>.json/.md and docs/<name>-<model>.png")
+    ap.add_argument("--figure-only", action="store_true", help="redraw the figure from the stored <name>.json")
     args = ap.parse_args()
     if args.figure_only:
         from core.paths import CACHED_VECTORS
-        out = json.loads((CACHED_VECTORS / args.model / "steering.json").read_text())
-        return figure(out, ROOT / "docs" / f"steering-{args.model}.png")
+        out = json.loads((CACHED_VECTORS / args.model / f"{args.name}.json").read_text())
+        return figure(out, ROOT / "docs" / f"{args.name}-{args.model}.png")
     lm = load_model(args.model)
     ev = load_vectors(lm)
     start, done = time.time(), [0]
@@ -72,16 +74,16 @@ def main() -> None:
     report = {}
     for emotion in ("happy", "sad", "calm", "desperate"):
         print(f"report: {emotion}", flush=True)
-        report[emotion] = effect_cells(lm, ev, REPORT_PROMPTS, emotion, REPORT_STRENGTHS, SETUPS[best],
+        report[emotion] = effect_cells(lm, ev, REPORT_PROMPTS, emotion, args.strengths, SETUPS[best],
                                        max_new_tokens=args.tokens, baselines=baselines, progress=tick)
     out = {"model": lm.name, "tokens": args.tokens, "seeds": [0, 1, 2], "choose_strengths": CHOOSE_STRENGTHS,
-           "report_strengths": REPORT_STRENGTHS, "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS,
+           "report_strengths": args.strengths, "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS,
            "chosen_setup": best, "chosen_elsewhere": bool(args.use_setup), "layer": layer,
            "setup_layers": {n: setup_layer(ev, SETUPS[n]) for n in SETUPS},
            "choose": [{"setup": n, **r} for (n, _), rows in choose.items() for r in rows],
            "report": [r for rows in report.values() for r in rows], "seconds": round(time.time() - start)}
     folder = vectors_dir(lm.name)
-    write_text_atomic(folder / "steering.json", json.dumps(out, indent=1))
+    write_text_atomic(folder / f"{args.name}.json", json.dumps(out, indent=1))
     lines = [f"# Steering effect sizes: {lm.name}", "",
              f"{len(REPORT_PROMPTS)} report prompts × 3 seeds = {3 * len(REPORT_PROMPTS)} pairs per cell; sampling (T 0.8, top-p 0.95), "
              f"{args.tokens} tokens; strengths in units of the layer's mean residual norm (attention sink left out); "
@@ -97,9 +99,9 @@ def main() -> None:
         lines += [f"| {r['setup']} | {out['setup_layers'][r['setup']]} | {r['emotion']} | {r['strength']} | "
                   f"{r['vader_moved']:.0%} | {r['reading_moved']:.0%} | {r['median_perplexity_ratio']:.2f} |"
                   for r in out["choose"]]
-    write_text_atomic(folder / "steering.md", "\n".join(lines) + "\n")
+    write_text_atomic(folder / f"{args.name}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    figure(out, ROOT / "docs" / f"steering-{lm.name}.png")
+    figure(out, ROOT / "docs" / f"{args.name}-{lm.name}.png")
 
 
 def figure(out: dict, png: Path) -> None:
