@@ -152,6 +152,13 @@ def report(name: str) -> dict | None:
     return load_report(vectors_dir(name))
 
 
+@st.cache_data(show_spinner=False)
+def steering_setup(name: str) -> dict:
+    """The set-up the model's steering study chose (core.effects.study_setup), read once per process."""
+    from core.effects import study_setup
+    return study_setup(get_vectors(name))
+
+
 def reading_help(ev) -> str:
     from core.validate import reading_summary
     return reading_summary(report(ev.model_name))

@@ -122,7 +122,7 @@ def study_setup(ev) -> dict:
         setup = SETUPS[study["chosen_setup"]]
     except (OSError, ValueError, KeyError, TypeError):
         return fallback
-    if (setup["kind"] == "readout" and not ev.has_readout) or (setup["kind"] == "contrast" and not ev.has_contrast):
+    if not ev.has_directions(setup["kind"]):
         return fallback
     return {"kind": setup["kind"], "layer": setup_layer(ev, setup), "setup": study["chosen_setup"]}
 

@@ -31,11 +31,10 @@ def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: st
     """
     if kind not in KINDS:
         raise EmotionLensError(f"steering directions are one of {', '.join(KINDS)}")
-    if kind == "readout" and not ev.has_readout:
-        raise EmotionLensError("readout directions need format-2 vectors (`python -m core build`)")
-    if kind == "contrast" and not ev.has_contrast:
-        raise EmotionLensError("no contrast directions beside these vectors: build them with "
-                               "`python -m core build --contrast`")
+    if not ev.has_directions(kind):
+        raise EmotionLensError({"readout": "readout directions need format-2 vectors (`python -m core build`)",
+                                "contrast": "no contrast directions beside these vectors: build them with "
+                                            "`python -m core build --contrast`"}[kind])
     rows = ev.directions(kind, layer).astype(np.float64)
     rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
     total = np.zeros(ev.d_model, np.float64)

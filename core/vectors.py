@@ -71,6 +71,10 @@ class EmotionVectors:
     def has_contrast(self) -> bool:
         return "contrast" in self.extras
 
+    def has_directions(self, kind: str) -> bool:
+        """Whether this file can give ``kind`` directions (concept, readout or contrast)."""
+        return {"concept": True, "readout": self.has_readout, "contrast": self.has_contrast}.get(kind, False)
+
     def directions(self, kind: str, layer: int) -> np.ndarray:
         """One layer's rows of the concept vectors, the readout's directions, or the contrast
         directions (``core.contrast``; for steering, not unit length)."""

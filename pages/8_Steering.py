@@ -1,12 +1,12 @@
 """Steering: add emotion vectors while the model writes; see what changes, and where text breaks."""
 import streamlit as st
 
-from app_state import highlight_view, page_header, user_errors, what
+from app_state import highlight_view, page_header, steering_setup, user_errors, what
 from core import plots
-from core.effects import conversation, measure, study_setup, sweep
+from core.effects import conversation, measure, sweep
 from core.probe import score
 from core.render import highlight_payload
-from core.steering import steer_generate
+from core.steering import KINDS, steer_generate
 
 name, lm, ev = page_header("Steering")
 st.markdown("Add an emotion's direction (the paper's concept vector, the readout's, or a contrast from the "
@@ -20,8 +20,8 @@ prompt = st.text_area("The chat so far", "User: Tell me about your weekend.", he
                       key="steer_prompt", help="Plain text, User:/Assistant: turns, or JSON chat messages")
 KIND_LABELS = {"concept": "concept vectors (paper)", "readout": "readout directions",
                "contrast": "contrast (model's own chats)"}
-study = study_setup(ev)
-kinds = ["concept"] + ["readout"] * ev.has_readout + ["contrast"] * ev.has_contrast
+study = steering_setup(name)
+kinds = [k for k in KINDS if ev.has_directions(k)]
 c0, c1, c2, c3, c4 = st.columns([1.3, 1, 1, 1, 1.4])
 kind = c0.radio("Direction", kinds, index=kinds.index(study["kind"]), key="steer_kind", format_func=KIND_LABELS.get,
                 help="Concept vectors describe each emotion (the paper steers with these); the readout's "

@@ -1,8 +1,7 @@
 """Live: watch the model's emotion readings while it writes, and stop it when one crosses a line."""
 import streamlit as st
 
-from app_state import page_header, user_errors, what
-from core.effects import study_setup
+from app_state import page_header, steering_setup, user_errors, what
 from core.monitor import monitor_stream, new_result, parse_watch
 from core.render import live_html
 
@@ -23,7 +22,7 @@ c1, c2, c3 = st.columns(3)
 colour = c1.selectbox("Colour by", watched or ["afraid"], key="live_colour")
 n_tokens = c2.slider("Reply length (tokens)", 10, 200, 60, key="live_tokens")
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="live_seed"))
-steer = study_setup(ev)
+steer = steering_setup(name)
 with st.expander("Steer at the same time (closed loop)"):
     st.caption(f"{steer['kind']} directions at layer {steer['layer']}"
                + (" (the set-up the steering study chose)" if steer["setup"] else ""))
