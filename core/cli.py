@@ -140,13 +140,20 @@ def _strengths(ev, items: list[str] | None) -> dict[str, float]:
 
 
 def _layers(spec: str | None) -> list[int] | None:
-    """``"8,9,10"`` → [8, 9, 10]; range checks happen where the layers are used."""
+    """``"8,9,10"`` → [8, 9, 10], ``"4-20"`` → 4…20; range checks happen where the layers are used."""
     if not spec:
         return None
     try:
-        return [int(x) for x in spec.split(",")]
+        out = []
+        for part in spec.split(","):
+            lo, _, hi = part.partition("-")
+            out += range(int(lo), int(hi or lo) + 1)
+        return out
     except ValueError:
-        raise EmotionLensError(f"--layers takes comma-separated layer numbers, e.g. 8,9,10 (got '{spec}')") from None
+        raise EmotionLensError(f"--layers takes layer numbers and ranges, e.g. 8,9,10 or 4-20 (got '{spec}')") from None
+
+
+LAYERS_HELP = "layers to steer at, e.g. 12 or 4-20 or 8,9,10; the strength is split evenly over them"
 
 
 def _prompt(args) -> str:
@@ -185,7 +192,7 @@ def cmd_monitor(args) -> int:
     result = new_result(lm, ev, watch)
     stream = monitor_stream(lm, ev, prompt, watch, result, stop=args.stop, max_new_tokens=args.max_new_tokens,
                             seed=args.seed, strengths=_strengths(ev, args.steer), steer_layer=args.layer,
-                            steer_kind=args.direction)
+                            steer_layers=_layers(args.layers), steer_kind=args.direction)
     for step in stream:
         if not args.json:       # as it is written; a crossed token is bracketed and named
             print(f"[{step.token}⚑{','.join(step.crossed)}]" if step.crossed else step.token, end="", flush=True)
@@ -283,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("steer", cmd_steer, "the model's reply with and without steering, from the same seed")
     p.add_argument("--model", default=DEFAULT_MODEL)
     prompt_args(p)
-    p.add_argument("--layers", default=None, help="comma-separated layers to spread the steering over")
+    p.add_argument("--layers", default=None, help=LAYERS_HELP)
     p.add_argument("--positions", choices=STEER_POSITIONS, default="all")
 
     p = add("monitor", cmd_monitor, "watch emotions while the model writes; flag (and --stop at) crossings")
@@ -292,13 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="append", required=True, metavar="EMOTION=Z",
                    help="flag tokens whose z reaches this threshold (repeatable)")
     p.add_argument("--stop", action="store_true", help="end the reply at the first token that crosses")
+    p.add_argument("--layers", default=None, help=LAYERS_HELP)
 
     p = add("export", cmd_export, "write steering as a llama.cpp control vector (GGUF)")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--emotion", action="append", required=True)
     p.add_argument("--strength", action="append", type=float, required=True,
                    help="in units of the layer's mean residual norm, one per --emotion")
-    p.add_argument("--layers", default=None, help="comma-separated blocks (default: the concept vectors' layer)")
+    p.add_argument("--layers", default=None, help=LAYERS_HELP + " (default: the concept vectors' layer)")
     direction_arg(p)
     p.add_argument("--format", choices=("llama-cpp",), default="llama-cpp")
     p.add_argument("--out", required=True, help="the .gguf file to write")

@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import EmotionLensError
 from .paths import atomic_path
-from .steering import steering_direction
+from .steering import steering_additions
 
 
 def llama_cpp_arch(lm) -> str:
@@ -22,15 +22,14 @@ def llama_cpp_arch(lm) -> str:
 
 
 def control_vector(lm, ev, strengths: dict[str, float], layers: list[int], kind: str = "concept") -> dict[int, np.ndarray]:
-    """{llama.cpp block index: float32 ``[d_model]`` addition} for the steering asked for."""
+    """{llama.cpp block index: float32 ``[d_model]`` addition} for the steering asked for (the
+    strengths split over the layers, as ``steer_generate`` does)."""
     if not strengths or not any(strengths.values()):
         raise EmotionLensError("give at least one emotion with a non-zero strength")
-    out = {}
-    for layer in sorted(set(layers)):
+    for layer in layers:
         if not 1 <= layer < lm.n_layers:
             raise EmotionLensError(f"llama.cpp control vectors cover blocks 1..{lm.n_layers - 1}; got {layer}")
-        out[layer] = steering_direction(lm, ev, strengths, layer, kind).astype(np.float32)
-    return out
+    return {layer: vec.astype(np.float32) for layer, vec in steering_additions(lm, ev, strengths, layers, kind).items()}
 
 
 def write_llama_cpp(path, lm, ev, strengths: dict[str, float], layers: list[int], kind: str = "concept") -> Path:

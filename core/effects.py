@@ -96,27 +96,35 @@ REPORT_PROMPTS = ["Tell me about your last trip to the shops.", "What are you do
                   "Describe a typical Tuesday.", "How was your commute today?", "Tell me about your neighbourhood.",
                   "What did you cook last night?", "Describe the view from your window.",
                   "What happened at work this week?"]
-# Steering set-ups compared on CHOOSE_PROMPTS: which directions, added at which depth (all
-# positions). None is the vectors' default layer, about two-thirds deep, as in the paper.
+# Steering set-ups compared on CHOOSE_PROMPTS: which directions, added where (all positions).
+# "depth" is one layer (None: the vectors' default layer, about two-thirds deep, as in the
+# paper); "span" is every layer between two depths, the strength split evenly over them.
 SETUPS = {f"{kind}, {'layer at 2/3 depth' if depth is None else f'layer at {depth:.0%} depth'}":
           {"kind": kind, "depth": depth, "positions": "all"}
           for kind, depths in (("concept", (None, 0.4, 0.8)), ("readout", (0.4, 0.8)), ("contrast", (0.4, 0.8)))
           for depth in depths}
+SETUPS.update({f"{kind}, spread over layers at 13–67% depth": {"kind": kind, "span": (0.13, 0.67), "positions": "all"}
+               for kind in ("concept", "contrast")})
 EXPECTED = {"happy": 1, "sad": -1, "calm": 1, "desperate": -1}      # the direction VADER should move
 
 
-def setup_layer(ev, setup: dict) -> int:
-    depth = setup.get("depth")
-    return ev.default_layer if depth is None else min(ev.n_layers - 1, round(depth * ev.n_layers))
+def setup_layers(ev, setup: dict) -> list[int]:
+    """The layers a set-up steers at."""
+    def at(depth):
+        return min(ev.n_layers - 1, round(depth * ev.n_layers))
+    if setup.get("span"):
+        lo, hi = setup["span"]
+        return list(range(at(lo), at(hi) + 1))
+    return [ev.default_layer if setup.get("depth") is None else at(setup["depth"])]
 
 
 def study_setup(ev) -> dict:
     """The steering set-up this model's effect study chose (``tools/steering_study.py`` writes
-    ``steering.json`` beside the vectors): ``{"kind", "layer", "setup"}``; without a study, or
+    ``steering.json`` beside the vectors): ``{"kind", "layers", "setup"}``; without a study, or
     when its directions are missing here, the paper's concept vectors at the default layer."""
     import json
     from .vectors import vectors_dir
-    fallback = {"kind": "concept", "layer": ev.default_layer, "setup": None}
+    fallback = {"kind": "concept", "layers": [ev.default_layer], "setup": None}
     try:
         study = json.loads((vectors_dir(ev.model_name) / "steering.json").read_text(encoding="utf-8"))
         setup = SETUPS[study["chosen_setup"]]
@@ -124,11 +132,16 @@ def study_setup(ev) -> dict:
         return fallback
     if not ev.has_directions(setup["kind"]):
         return fallback
-    return {"kind": setup["kind"], "layer": setup_layer(ev, setup), "setup": study["chosen_setup"]}
+    return {"kind": setup["kind"], "layers": setup_layers(ev, setup), "setup": study["chosen_setup"]}
+
+
+def layers_label(layers: list[int]) -> str:
+    """"layer 12" or "layers 4–20 (strength split evenly)", for captions and method lines."""
+    return f"layer {layers[0]}" if len(layers) == 1 else f"layers {layers[0]}–{layers[-1]} (strength split evenly)"
 
 
 def _setup_kwargs(ev, setup: dict) -> dict:
-    return {"layer": setup_layer(ev, setup), "positions": setup.get("positions", "all"),
+    return {"layers": setup_layers(ev, setup), "positions": setup.get("positions", "all"),
             "kind": setup.get("kind", "concept")}
 
 

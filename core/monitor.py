@@ -18,7 +18,7 @@ import torch
 from .activations import capture
 from .errors import EmotionLensError
 from .probe import project
-from .steering import reply_prompt, steering_direction, steering_hooks
+from .steering import reply_prompt, steering_additions, steering_hooks
 
 MAX_WATCH = 20
 
@@ -108,22 +108,20 @@ def _next_token(logits: torch.Tensor, gen: torch.Generator | None) -> int:
 def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResult | None = None, *,
                    stop: bool = False, max_new_tokens: int = 60, seed: int | None = 0,
                    strengths: dict[str, float] | None = None, steer_layer: int | None = None,
-                   steer_kind: str = "concept", kind: str | None = None,
+                   steer_layers: list[int] | None = None, steer_kind: str = "concept", kind: str | None = None,
                    baseline: str | None = None) -> Iterator[MonitorStep]:
     """Write a reply to ``prompt`` and yield each token with its reading as soon as it exists.
 
     ``result`` (from ``new_result``) collects tokens, readings, flagged spans and why the
-    reply ended. ``strengths`` steers at the same time (closed loop), at ``steer_layer``, with
-    ``steer_kind`` directions (``core.steering.KINDS``).
+    reply ended. ``strengths`` steers at the same time (closed loop), at ``steer_layer`` or spread
+    over ``steer_layers``, with ``steer_kind`` directions (``core.steering.KINDS``).
     """
     ids = reply_prompt(lm, ev, prompt, max_new_tokens)["input_ids"]
     result = result or new_result(lm, ev, watch, kind, baseline)
     layer = result.layer
     cols = {e: ev.index(e) for e in watch}
-    additions = {}
-    if strengths and any(strengths.values()):
-        s_layer = ev.layer(steer_layer)
-        additions = {s_layer: steering_direction(lm, ev, strengths, s_layer, steer_kind)}
+    s_layers = [ev.layer(l) for l in steer_layers] if steer_layers else [ev.layer(steer_layer)]
+    additions = steering_additions(lm, ev, strengths or {}, s_layers, steer_kind)
     gen = None if seed is None else torch.Generator().manual_seed(int(seed))
     stop_ids, open_span = _stop_ids(lm), {}
 

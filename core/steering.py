@@ -45,6 +45,17 @@ def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: st
     return (total * float(lm.residual_norms[layer])).astype(np.float32)
 
 
+def steering_additions(lm, ev, strengths: dict[str, float], layers: list[int], kind: str = "concept") -> dict[int, np.ndarray]:
+    """{layer: addition} with the strengths split evenly over ``layers``: each of n layers adds
+    1/n of each strength in its own layer's units, so a strength means the same total push
+    whether it goes in at one layer or is spread thin over many."""
+    layers = sorted(set(layers))
+    if not layers or not any(strengths.values()):
+        return {}
+    share = {e: float(s) / len(layers) for e, s in strengths.items()}
+    return {layer: steering_direction(lm, ev, share, layer, kind) for layer in layers}
+
+
 @contextmanager
 def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0):
     """Add ``additions[layer]`` to the output of block ``layer`` at every position ``>= start``.
@@ -103,7 +114,7 @@ def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | Non
     """The model's reply to ``prompt`` with emotion vectors added; the same seed gives comparable
     runs, and all strengths 0 give exactly the plain reply.
 
-    ``layers`` spreads the same strengths over several layers (each in its own layer's units);
+    ``layers`` spreads the strengths over several layers (``steering_additions``);
     ``seed=None`` decodes greedily.
     """
     if positions not in POSITIONS:
@@ -111,7 +122,7 @@ def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | Non
     enc = reply_prompt(lm, ev, prompt, max_new_tokens)
     n_prompt = enc["input_ids"].shape[1]
     layers = [ev.layer(layer)] if layers is None else [ev.layer(l) for l in layers]
-    additions = {l: steering_direction(lm, ev, strengths, l, kind) for l in layers if any(strengths.values())}
+    additions = steering_additions(lm, ev, strengths, layers, kind)
     sampling = {"do_sample": False} if seed is None else {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
     with steering_hooks(lm, additions, start=n_prompt if positions == "generated" else 0):
         if seed is not None:

@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_state import highlight_view, page_header, steering_setup, user_errors, what
 from core import plots
-from core.effects import conversation, measure, sweep
+from core.effects import conversation, layers_label, measure, sweep
 from core.probe import score
 from core.render import highlight_payload
 from core.steering import KINDS, steer_generate
@@ -27,26 +27,31 @@ kind = c0.radio("Direction", kinds, index=kinds.index(study["kind"]), key="steer
                 help="Concept vectors describe each emotion (the paper steers with these); the readout's "
                      "directions tell emotions apart; contrast directions are what the model itself does when asked "
                      "to answer in that emotion. All are used at unit length.")
-layer = c1.selectbox("Layer", range(ev.n_layers), index=study["layer"], key="steer_layer",
-                     help=f"The concept vectors' layer is {ev.default_layer}, about two-thirds deep")
+first, last = c1.select_slider("Layers", range(ev.n_layers), (study["layers"][0], study["layers"][-1]),
+                               key="steer_layers", help="One layer, or a range: the strength is then split evenly "
+                               "over its layers. The concept vectors' layer is "
+                               f"{ev.default_layer}, about two-thirds deep")
+layers = list(range(first, last + 1))
 if study["setup"]:
-    st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at layer {study['layer']}, the set-up the steering study "
-               "chose (README, \"Steering\").")
+    st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at {layers_label(study['layers'])}, the set-up the steering "
+               "study chose (README, \"Steering\").")
 positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
                      format_func={"all": "prompt and reply", "generated": "only the reply"}.get)
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",
                            help="The same seed gives the baseline and the steered reply the same dice"))
 n_tokens = c4.slider("Reply length (tokens)", 10, 120, 40, key="steer_tokens")
-setup = dict(layer=layer, max_new_tokens=n_tokens, seed=seed, positions=positions, kind=kind)
-method = (f"{name} · {KIND_LABELS[kind]} added at layer {layer} ({'prompt and reply' if positions == 'all' else 'reply only'}) "
-          f"· strengths × that layer's mean residual norm ({lm.residual_norms[layer]:.1f}) · seed {seed}")
+setup = dict(layers=layers, max_new_tokens=n_tokens, seed=seed, positions=positions, kind=kind)
+units = (f"that layer's mean residual norm ({lm.residual_norms[first]:.1f})" if len(layers) == 1
+         else "each layer's mean residual norm")
+method = (f"{name} · {KIND_LABELS[kind]} added at {layers_label(layers)} "
+          f"({'prompt and reply' if positions == 'all' else 'reply only'}) · strengths × {units} · seed {seed}")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def generate(model: str, prompt: str, strengths: tuple, layer: int, max_new_tokens: int, seed: int, positions: str,
-             kind: str):
+def generate(model: str, prompt: str, strengths: tuple, layers: list[int], max_new_tokens: int, seed: int,
+             positions: str, kind: str):
     """One reply per (model, prompt, strengths, settings): sliders moving elsewhere never re-generate."""
-    return steer_generate(lm, ev, prompt, dict(strengths), layer=layer, max_new_tokens=max_new_tokens,
+    return steer_generate(lm, ev, prompt, dict(strengths), layers=layers, max_new_tokens=max_new_tokens,
                           seed=seed, positions=positions, kind=kind)
 
 

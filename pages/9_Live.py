@@ -2,6 +2,7 @@
 import streamlit as st
 
 from app_state import page_header, steering_setup, user_errors, what
+from core.effects import layers_label
 from core.monitor import monitor_stream, new_result, parse_watch
 from core.render import live_html
 
@@ -24,7 +25,7 @@ n_tokens = c2.slider("Reply length (tokens)", 10, 200, 60, key="live_tokens")
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="live_seed"))
 steer = steering_setup(name)
 with st.expander("Steer at the same time (closed loop)"):
-    st.caption(f"{steer['kind']} directions at layer {steer['layer']}"
+    st.caption(f"{steer['kind']} directions at {layers_label(steer['layers'])}"
                + (" (the set-up the steering study chose)" if steer["setup"] else ""))
     s1, s2 = st.columns(2)
     steer_emotion = s1.selectbox("Emotion", ev.emotions, index=ev.emotions.index("calm"), key="live_steer_e")
@@ -49,13 +50,13 @@ if st.button("Start", type="primary", key="live_go") and prompt.strip():
         watch = parse_watch(watch, ev.emotions)
         result = new_result(lm, ev, watch)
         st.caption(f"{result.method} · watching {', '.join(f'{e} ≥ {t:g}' for e, t in watch.items()) or 'nothing'}"
-                   + (f" · steering {steer_emotion} {steer_strength:+.2f} ({steer['kind']} directions) at layer {steer['layer']}"
+                   + (f" · steering {steer_emotion} {steer_strength:+.2f} ({steer['kind']} directions) at {layers_label(steer['layers'])}"
                       if steer_strength else ""))
         area, alert = st.empty(), st.empty()
         j, flagged = ev.index(colour), set()
         for step in monitor_stream(lm, ev, prompt, watch, result, stop=stop, max_new_tokens=n_tokens, seed=seed,
                                    strengths={steer_emotion: steer_strength} if steer_strength else None,
-                                   steer_layer=steer["layer"], steer_kind=steer["kind"]):
+                                   steer_layers=steer["layers"], steer_kind=steer["kind"]):
             if step.crossed:
                 flagged.add(step.index)
                 alert.warning(f"⚑ token {step.index} ({step.token!r}) crossed: "

@@ -140,13 +140,14 @@ def test_steering_page_shows_baseline_and_steered_read_back_by_the_readout():
 
 
 def test_steering_page_offers_three_directions_and_defaults_to_the_studys_choice(ev):
-    from core.effects import study_setup
+    from core.effects import layers_label, study_setup
     study = study_setup(ev)
     at = run("pages/8_Steering.py")
     kind = at.radio(key="steer_kind")
     assert kind.options == ["concept vectors (paper)", "readout directions", "contrast (model's own chats)"]
-    assert kind.value == study["kind"] and at.selectbox(key="steer_layer").value == study["layer"]
-    assert any(c.value.startswith("Defaults:") and f"layer {study['layer']}" in c.value for c in at.caption)
+    assert kind.value == study["kind"]
+    assert at.select_slider(key="steer_layers").value == (study["layers"][0], study["layers"][-1])
+    assert any(c.value.startswith("Defaults:") and layers_label(study["layers"]) in c.value for c in at.caption)
 
 
 def test_sweep_plots_reading_judge_and_fluency_against_strength():
@@ -167,9 +168,10 @@ def test_live_page_stops_at_the_crossing_token():
 
 
 def test_live_page_steers_with_the_studys_directions_and_says_so(ev):
-    from core.effects import study_setup
+    from core.effects import layers_label, study_setup
     study = study_setup(ev)
     at = run("pages/9_Live.py", live_tokens=10, live_watch=["calm"], live_steer_s=0.3)
     at.button(key="live_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any(f"steering calm +0.30 ({study['kind']} directions) at layer {study['layer']}" in c.value for c in at.caption)
+    assert any(f"steering calm +0.30 ({study['kind']} directions) at {layers_label(study['layers'])}" in c.value
+               for c in at.caption)

@@ -53,10 +53,11 @@ SMOL = ["--model", "smollm2-135m-instruct"]
 
 def test_steer_prints_baseline_and_steered_from_one_seed():
     out = run_cli("steer", *SMOL, "--prompt", "User: Tell me about your weekend.", "--vector", "sad=1.0",
-                  "--max-new-tokens", "15", "--seed", "2", "--json")
+                  "--max-new-tokens", "15", "--seed", "2", "--layers", "10-14", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["strengths"] == {"sad": 1.0} and data["baseline"] and data["steered"] != data["baseline"]
+    assert data["layers"] == [10, 11, 12, 13, 14]
     assert data["direction"] == "concept"
 
 
@@ -88,7 +89,7 @@ def test_export_writes_a_control_vector_and_refuses_bad_input(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--vector", "calmm=0.5"], "unknown emotion 'calmm' in the steering vectors"),
     (["--vector", "calm"], "look like emotion=strength"),
-    (["--vector", "calm=0.5", "--layers", "3,x"], "comma-separated layer numbers"),
+    (["--vector", "calm=0.5", "--layers", "3,x"], "layer numbers and ranges"),
 ])
 def test_bad_steering_requests_get_one_clear_line(args, message):
     out = run_cli("steer", *SMOL, "--prompt", "hi", *args)

@@ -23,7 +23,8 @@ def test_export_reads_back_with_names_shapes_values_and_metadata(lm, ev, tmp_pat
     for layer in (4, ev.default_layer):
         got = tensors[f"direction.{layer}"]
         assert got.dtype == np.float32 and got.shape == (ev.d_model,)
-        assert np.allclose(got, steering_direction(lm, ev, {"calm": 0.5, "desperate": -0.2}, layer), atol=1e-6)
+        # two layers share the strengths, as steer_generate spreads them
+        assert np.allclose(got, steering_direction(lm, ev, {"calm": 0.25, "desperate": -0.1}, layer), atol=1e-6)
 
 
 def test_export_refuses_what_llama_cpp_cannot_load(lm, ev, tmp_path):

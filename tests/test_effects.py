@@ -56,11 +56,21 @@ def test_one_pass_measure_equals_the_separate_measures(lm, ev):
 def test_study_setup_follows_the_shipped_study_and_falls_back_without_one(ev):
     import json
     from dataclasses import replace
-    from core.effects import SETUPS, setup_layer, study_setup
+    from core.effects import SETUPS, setup_layers, study_setup
     from core.vectors import vectors_dir
     study = json.loads((vectors_dir(ev.model_name) / "steering.json").read_text())
     got = study_setup(ev)
     assert got["setup"] == study["chosen_setup"] and got["kind"] == SETUPS[got["setup"]]["kind"]
-    assert got["layer"] == setup_layer(ev, SETUPS[got["setup"]]) == study["layer"]
+    assert got["layers"] == setup_layers(ev, SETUPS[got["setup"]]) == study["layers"]
     elsewhere = replace(ev, meta={**ev.meta, "model": "no-such-model"})
-    assert study_setup(elsewhere) == {"kind": "concept", "layer": ev.default_layer, "setup": None}
+    assert study_setup(elsewhere) == {"kind": "concept", "layers": [ev.default_layer], "setup": None}
+
+
+def test_set_ups_name_one_layer_or_a_span(ev):
+    from core.effects import SETUPS, layers_label, setup_layers
+    assert setup_layers(ev, SETUPS["concept, layer at 2/3 depth"]) == [ev.default_layer]
+    assert setup_layers(ev, SETUPS["contrast, layer at 40% depth"]) == [round(0.4 * ev.n_layers)]
+    span = setup_layers(ev, SETUPS["contrast, spread over layers at 13–67% depth"])
+    assert span == list(range(round(0.13 * ev.n_layers), round(0.67 * ev.n_layers) + 1)) and len(span) > 10
+    assert layers_label(span) == f"layers {span[0]}–{span[-1]} (strength split evenly)"
+    assert layers_label([12]) == "layer 12"

@@ -7,7 +7,7 @@ import torch
 
 from core import EmotionLensError
 from core.probe import prepare
-from core.steering import steer_generate, steering_direction, steering_hooks
+from core.steering import steer_generate, steering_additions, steering_direction, steering_hooks
 
 PROMPT = "User: Tell me about your weekend."
 
@@ -42,6 +42,16 @@ def test_direction_is_in_units_of_the_mean_residual_norm(lm, ev):
     both = steering_direction(lm, ev, {"happy": 0.5, "sad": -0.5}, layer)
     expected = 0.5 * lm.residual_norms[layer] * (ev.vectors[layer, ev.index("happy")] - ev.vectors[layer, ev.index("sad")])
     assert np.allclose(both, expected, atol=1e-4)
+
+
+def test_a_strength_spread_over_layers_is_split_evenly(lm, ev):
+    additions = steering_additions(lm, ev, {"calm": 0.6}, [6, 4, 5, 5])
+    assert sorted(additions) == [4, 5, 6]
+    for layer, vec in additions.items():
+        assert np.isclose(np.linalg.norm(vec), 0.2 * lm.residual_norms[layer], rtol=1e-4)
+    assert steering_additions(lm, ev, {"calm": 0.0}, [4, 5]) == {}
+    plain = steer_generate(lm, ev, PROMPT, {}, max_new_tokens=20, seed=None)
+    assert steer_generate(lm, ev, PROMPT, {"sad": 1.0}, layers=list(range(4, 21)), max_new_tokens=20, seed=None) != plain
 
 
 def test_no_hook_remains_even_after_an_exception(lm, ev):

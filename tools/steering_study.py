@@ -1,10 +1,13 @@
 """Effect sizes of steering: choose the set-up and strength on one prompt set, report on another.
 
 Usage: .venv/bin/python tools/steering_study.py [--model smollm2-135m-instruct] [--tokens 30]
-       [--setups NAME ...] [--use-setup NAME] [--strengths S ...] [--name steering] [--figure-only]
+       [--setups NAME ...] [--use-setup NAME] [--strengths S ...] [--choose-strengths S ...] [--name steering]
+       [--figure-only] [--fresh]
 Writes cached_vectors/<model>/<name>.json and .md, and docs/<name>-<model>.png (Chromium
 screenshot); the app's default set-up is read from steering.json. ``--use-setup`` skips the
 choosing stage and reports a set-up chosen elsewhere (e.g. on another model), saying so.
+Choosing rows already in the stored <name>.json for the same prompts, strengths and reply
+length are reused (sampling is seeded, so they would come out the same), unless ``--fresh``.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import load_model, load_vectors  # noqa: E402
-from core.effects import CHOOSE_PROMPTS, REPORT_PROMPTS, SETUPS, effect_cells, setup_layer  # noqa: E402
+from core.effects import CHOOSE_PROMPTS, REPORT_PROMPTS, SETUPS, effect_cells, layers_label, setup_layers  # noqa: E402
 from core.paths import ROOT, write_text_atomic  # noqa: E402
 from core.vectors import vectors_dir  # noqa: E402
 
@@ -41,8 +44,11 @@ def main() -> None:
     ap.add_argument("--use-setup", choices=list(SETUPS), default=None,
                     help="report this set-up without choosing (chosen on another model)")
     ap.add_argument("--strengths", type=float, nargs="*", default=REPORT_STRENGTHS, help="strengths to report")
+    ap.add_argument("--choose-strengths", type=float, nargs="*", default=CHOOSE_STRENGTHS,
+                    help="strengths tried on the choosing prompts")
     ap.add_argument("--name", default="steering", help="output name: <name>.json/.md and docs/<name>-<model>.png")
     ap.add_argument("--figure-only", action="store_true", help="redraw the figure from the stored <name>.json")
+    ap.add_argument("--fresh", action="store_true", help="rerun every set-up, reusing no stored choosing rows")
     args = ap.parse_args()
     if args.figure_only:
         from core.paths import CACHED_VECTORS
@@ -57,37 +63,41 @@ def main() -> None:
         if done[0] % 24 == 0:
             print(f"  {done[0]} replies, {time.time() - start:.0f} s", flush=True)
 
-    choose, baselines = {}, {}
+    choose, baselines = ({} if args.fresh or args.use_setup else
+                         stored_choice(lm.name, args.name, args.tokens, args.choose_strengths)), {}
     for name in [] if args.use_setup else args.setups:
         setup = SETUPS[name]
+        if (name, "happy") in choose and (name, "sad") in choose:
+            print(f"choose: {name}: reusing the stored rows", flush=True)
+            continue
         for emotion in ("happy", "sad"):
             print(f"choose: {name}, {emotion}", flush=True)
-            choose[(name, emotion)] = effect_cells(lm, ev, CHOOSE_PROMPTS, emotion, CHOOSE_STRENGTHS, setup,
+            choose[(name, emotion)] = effect_cells(lm, ev, CHOOSE_PROMPTS, emotion, args.choose_strengths, setup,
                                                    max_new_tokens=args.tokens, baselines=baselines, progress=tick)
     # one set-up for both emotions: the best of its worse emotion, ties to the mean of both
     best = args.use_setup or max(args.setups, key=lambda n: (min(score(choose[(n, e)])[0] for e in ("happy", "sad")),
                                                              sum(score(choose[(n, e)])[0] for e in ("happy", "sad"))))
     how = (f"chosen elsewhere and only reported here: **{best}**" if args.use_setup else
            f"chosen on {len(CHOOSE_PROMPTS)} other prompts: **{best}**")
-    layer = setup_layer(ev, SETUPS[best])
-    print("set-up:", best, "layer", layer, flush=True)
+    layers = setup_layers(ev, SETUPS[best])
+    print("set-up:", best, layers_label(layers), flush=True)
     report = {}
     for emotion in ("happy", "sad", "calm", "desperate"):
         print(f"report: {emotion}", flush=True)
         report[emotion] = effect_cells(lm, ev, REPORT_PROMPTS, emotion, args.strengths, SETUPS[best],
                                        max_new_tokens=args.tokens, baselines=baselines, progress=tick)
-    out = {"model": lm.name, "tokens": args.tokens, "seeds": [0, 1, 2], "choose_strengths": CHOOSE_STRENGTHS,
+    out = {"model": lm.name, "tokens": args.tokens, "seeds": [0, 1, 2], "choose_strengths": args.choose_strengths,
            "report_strengths": args.strengths, "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS,
-           "chosen_setup": best, "chosen_elsewhere": bool(args.use_setup), "layer": layer,
-           "setup_layers": {n: setup_layer(ev, SETUPS[n]) for n in SETUPS},
-           "choose": [{"setup": n, **r} for (n, _), rows in choose.items() for r in rows],
+           "chosen_setup": best, "chosen_elsewhere": bool(args.use_setup), "layers": layers,
+           "setup_layers": {n: setup_layers(ev, SETUPS[n]) for n in SETUPS},
+           "choose": [{"setup": n, **r} for (n, _), rows in choose.items() for r in rows if n in args.setups],
            "report": [r for rows in report.values() for r in rows], "seconds": round(time.time() - start)}
     folder = vectors_dir(lm.name)
     write_text_atomic(folder / f"{args.name}.json", json.dumps(out, indent=1))
     lines = [f"# Steering effect sizes: {lm.name}", "",
              f"{len(REPORT_PROMPTS)} report prompts × 3 seeds = {3 * len(REPORT_PROMPTS)} pairs per cell; sampling (T 0.8, top-p 0.95), "
-             f"{args.tokens} tokens; strengths in units of the layer's mean residual norm (attention sink left out); "
-             f"set-up {how} (layer {layer}).", "",
+             f"{args.tokens} tokens; strengths in units of the layer's mean residual norm (attention sink left out; split evenly when spread over layers); "
+             f"set-up {how} ({layers_label(layers)}).", "",
              "| emotion | strength | VADER moved the expected way | readout reading rose | median perplexity ÷ baseline |",
              "|---|---|---|---|---|"]
     lines += [f"| {r['emotion']} | {r['strength']} | {r['vader_moved']:.0%} | {r['reading_moved']:.0%} | "
@@ -95,13 +105,33 @@ def main() -> None:
     if out["choose"]:
         lines += ["", "Choosing set (all set-ups; the rule: the best worse-of-happy-and-sad rate, min(VADER, readout), "
                   "over strengths whose median perplexity stays within 2×):", "",
-                  "| set-up | layer | emotion | strength | VADER | readout | perplexity ratio |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['setup']} | {out['setup_layers'][r['setup']]} | {r['emotion']} | {r['strength']} | "
+                  "| set-up | layers | emotion | strength | VADER | readout | perplexity ratio |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['setup']} | {span(out['setup_layers'][r['setup']])} | {r['emotion']} | {r['strength']} | "
                   f"{r['vader_moved']:.0%} | {r['reading_moved']:.0%} | {r['median_perplexity_ratio']:.2f} |"
                   for r in out["choose"]]
     write_text_atomic(folder / f"{args.name}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     figure(out, ROOT / "docs" / f"{args.name}-{lm.name}.png")
+
+
+def span(layers: list[int]) -> str:
+    return str(layers[0]) if len(layers) == 1 else f"{layers[0]}–{layers[-1]}"
+
+
+def stored_choice(model: str, name: str, tokens: int, strengths: list[float]) -> dict:
+    """{(set-up, emotion): rows} from the stored study, if it chose on the same prompts,
+    strengths and reply length (seeded sampling gives the same replies again)."""
+    try:
+        old = json.loads((vectors_dir(model) / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if (old.get("tokens"), old.get("choose_strengths"), old.get("choose_prompts")) != (tokens, strengths, CHOOSE_PROMPTS):
+        return {}
+    out = {}
+    for r in old.get("choose", []):
+        if r["setup"] in SETUPS:
+            out.setdefault((r["setup"], r["emotion"]), []).append({k: v for k, v in r.items() if k != "setup"})
+    return out
 
 
 def figure(out: dict, png: Path) -> None:
@@ -123,7 +153,7 @@ def figure(out: dict, png: Path) -> None:
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=1)
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=2)
     fig.update_yaxes(type="log", row=1, col=3)
-    fig.update_layout(title=f"Steering {out['model']} ({out['chosen_setup']}, layer {out['layer']}): "
+    fig.update_layout(title=f"Steering {out['model']} ({out['chosen_setup']}, {layers_label(out.get('layers') or [out['layer']])}): "
                             "8 report prompts × 3 seeds per point",
                       width=1300, height=430)
     html = png.with_suffix(".html")
