@@ -191,6 +191,15 @@ def pc1_valence_by_layer(vectors: np.ndarray, valence: np.ndarray) -> np.ndarray
     return np.array([abs(correlate(pca(v, 2).scores[:, 0], valence)[0]) for v in vectors])
 
 
+def valence_loading(v: np.ndarray, valence: np.ndarray) -> np.ndarray:
+    """Cosine of each (unit) row with the valence axis: the sum of the rated rows weighted by
+    their centred human valence. Steering along a row that barely loads on it has no reason to
+    move an outside judge's sentiment, however well the row reads its emotion."""
+    u, ok = unit_rows(np.asarray(v, dtype=np.float64)), ~np.isnan(valence)
+    axis = u[ok].T @ (valence[ok] - valence[ok].mean())
+    return u @ (axis / np.linalg.norm(axis))
+
+
 def correlate(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
     """Pearson r over the entries where both are known, and how many there were."""
     mask = ~(np.isnan(x) | np.isnan(y))

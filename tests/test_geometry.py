@@ -120,3 +120,20 @@ def test_pc1_valence_by_layer_matches_one_layer_done_by_hand(ev):
     r = g.pc1_valence_by_layer(ev.vectors[[3, ev.default_layer]], valence)
     by_hand = abs(g.correlate(g.pca(ev.vectors[ev.default_layer], 2).scores[:, 0], valence)[0])
     assert r.shape == (2,) and (0 <= r).all() and r[1] == pytest.approx(by_hand)
+
+
+def test_valence_loading_follows_human_valence():
+    rng = np.random.default_rng(0)
+    valence = np.array([3.0, 1.0, -1.0, -3.0, np.nan])
+    axis = np.eye(6)[0]
+    rows = np.outer(np.nan_to_num(valence), axis) + 0.3 * rng.normal(size=(5, 6)) * (1 - axis)
+    loading = g.valence_loading(rows, valence)
+    assert list(np.sign(loading[:4])) == [1, 1, -1, -1] and loading[0] > loading[1]
+
+
+def test_contrast_directions_load_on_valence_as_their_ratings_say(ev):
+    from core.ratings import human_valence
+    valence = human_valence(ev.emotions).valence
+    loading = g.valence_loading(ev.directions("contrast", 12), valence)
+    assert g.correlate(loading, valence)[0] > 0.7
+    assert loading[ev.index("happy")] > 0.3 and loading[ev.index("miserable")] < 0

@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python tools/steering_study.py [--model smollm2-135m-instruct] [--tokens 30]
        [--setups NAME ...] [--use-setup NAME] [--strengths S ...] [--choose-strengths S ...] [--name steering]
-       [--figure-only] [--fresh]
+       [--redraw] [--fresh]
 Writes cached_vectors/<model>/<name>.json and .md, and docs/<name>-<model>.png (Chromium
 screenshot); the app's default set-up is read from steering.json. ``--use-setup`` skips the
 choosing stage and reports a set-up chosen elsewhere (e.g. on another model), saying so.
@@ -19,8 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import load_model, load_vectors  # noqa: E402
-from core.effects import CHOOSE_PROMPTS, REPORT_PROMPTS, SETUPS, effect_cells, layers_label, setup_layers  # noqa: E402
+import numpy as np  # noqa: E402
+
+from core import EmotionVectors, load_model, load_vectors  # noqa: E402
+from core.effects import (CHOOSE_PROMPTS, EXPECTED, REPORT_PROMPTS, SETUPS, effect_cells, layers_label,  # noqa: E402
+                          setup_layers)
+from core.steering import KINDS  # noqa: E402
 from core.paths import ROOT, write_text_atomic  # noqa: E402
 from core.vectors import vectors_dir  # noqa: E402
 
@@ -47,13 +51,15 @@ def main() -> None:
     ap.add_argument("--choose-strengths", type=float, nargs="*", default=CHOOSE_STRENGTHS,
                     help="strengths tried on the choosing prompts")
     ap.add_argument("--name", default="steering", help="output name: <name>.json/.md and docs/<name>-<model>.png")
-    ap.add_argument("--figure-only", action="store_true", help="redraw the figure from the stored <name>.json")
+    ap.add_argument("--redraw", action="store_true", help="rewrite the .md and the figure from the stored <name>.json")
     ap.add_argument("--fresh", action="store_true", help="rerun every set-up, reusing no stored choosing rows")
     args = ap.parse_args()
-    if args.figure_only:
-        from core.paths import CACHED_VECTORS
-        out = json.loads((CACHED_VECTORS / args.model / f"{args.name}.json").read_text())
-        return figure(out, ROOT / "docs" / f"{args.name}-{args.model}.png")
+    if args.redraw:
+        out = json.loads((vectors_dir(args.model) / f"{args.name}.json").read_text())
+        out.setdefault("layers", [out.get("layer")])
+        out["valence_loading"] = valence_loadings(EmotionVectors.load(vectors_dir(args.model)), out["layers"])
+        write_text_atomic(vectors_dir(args.model) / f"{args.name}.json", json.dumps(out, indent=1))
+        return publish(out, args.name)
     lm = load_model(args.model)
     ev = load_vectors(lm)
     start, done = time.time(), [0]
@@ -77,8 +83,6 @@ def main() -> None:
     # one set-up for both emotions: the best of its worse emotion, ties to the mean of both
     best = args.use_setup or max(args.setups, key=lambda n: (min(score(choose[(n, e)])[0] for e in ("happy", "sad")),
                                                              sum(score(choose[(n, e)])[0] for e in ("happy", "sad"))))
-    how = (f"chosen elsewhere and only reported here: **{best}**" if args.use_setup else
-           f"chosen on {len(CHOOSE_PROMPTS)} other prompts: **{best}**")
     layers = setup_layers(ev, SETUPS[best])
     print("set-up:", best, layers_label(layers), flush=True)
     report = {}
@@ -91,17 +95,42 @@ def main() -> None:
            "chosen_setup": best, "chosen_elsewhere": bool(args.use_setup), "layers": layers,
            "setup_layers": {n: setup_layers(ev, SETUPS[n]) for n in SETUPS},
            "choose": [{"setup": n, **r} for (n, _), rows in choose.items() for r in rows if n in args.setups],
-           "report": [r for rows in report.values() for r in rows], "seconds": round(time.time() - start)}
-    folder = vectors_dir(lm.name)
-    write_text_atomic(folder / f"{args.name}.json", json.dumps(out, indent=1))
-    lines = [f"# Steering effect sizes: {lm.name}", "",
-             f"{len(REPORT_PROMPTS)} report prompts × 3 seeds = {3 * len(REPORT_PROMPTS)} pairs per cell; sampling (T 0.8, top-p 0.95), "
-             f"{args.tokens} tokens; strengths in units of the layer's mean residual norm (attention sink left out; split evenly when spread over layers); "
-             f"set-up {how} ({layers_label(layers)}).", "",
+           "report": [r for rows in report.values() for r in rows], "seconds": round(time.time() - start),
+           "valence_loading": valence_loadings(ev, layers)}
+    write_text_atomic(vectors_dir(lm.name) / f"{args.name}.json", json.dumps(out, indent=1))
+    publish(out, args.name)
+
+
+def valence_loadings(ev, layers: list[int]) -> dict:
+    """{kind: {emotion: mean cosine with the human-valence axis over the set-up's layers}}."""
+    from core.geometry import valence_loading
+    from core.ratings import human_valence
+    valence = human_valence(ev.emotions).valence
+    return {kind: {e: round(float(np.mean([valence_loading(ev.directions(kind, l), valence)[ev.index(e)]
+                                           for l in layers])), 3) for e in EXPECTED}
+            for kind in KINDS if ev.has_directions(kind)}
+
+
+def publish(out: dict, name: str) -> None:
+    """The study's table (<name>.md beside the vectors) and figure (docs/<name>-<model>.png)."""
+    how = (f"chosen elsewhere and only reported here: **{out['chosen_setup']}**" if out["chosen_elsewhere"] else
+           f"chosen on {len(out['choose_prompts'])} other prompts: **{out['chosen_setup']}**")
+    pairs = 3 * len(out["report_prompts"])
+    lines = [f"# Steering effect sizes: {out['model']}", "",
+             f"{len(out['report_prompts'])} report prompts × 3 seeds = {pairs} pairs per cell; sampling (T 0.8, top-p 0.95), "
+             f"{out['tokens']} tokens; strengths in units of the layer's mean residual norm (attention sink left out; "
+             f"split evenly when spread over layers); set-up {how} ({layers_label(out['layers'])}).", "",
              "| emotion | strength | VADER moved the expected way | readout reading rose | median perplexity ÷ baseline |",
              "|---|---|---|---|---|"]
     lines += [f"| {r['emotion']} | {r['strength']} | {r['vader_moved']:.0%} | {r['reading_moved']:.0%} | "
               f"{r['median_perplexity_ratio']:.2f} |" for r in out["report"]]
+    if out.get("valence_loading"):
+        kinds = list(out["valence_loading"])
+        lines += ["", f"How far each steered emotion's direction points along the human-valence axis at "
+                  f"{layers_label(out['layers'])} (cosine; the axis is the rated directions weighted by their "
+                  "centred valence, core.geometry.valence_loading). A direction near 0 has no reason to move VADER:", "",
+                  "| emotion | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+        lines += [f"| {e} | " + " | ".join(f"{out['valence_loading'][k][e]:+.2f}" for k in kinds) + " |" for e in EXPECTED]
     if out["choose"]:
         lines += ["", "Choosing set (all set-ups; the rule: the best worse-of-happy-and-sad rate, min(VADER, readout), "
                   "over strengths whose median perplexity stays within 2×):", "",
@@ -109,9 +138,9 @@ def main() -> None:
         lines += [f"| {r['setup']} | {span(out['setup_layers'][r['setup']])} | {r['emotion']} | {r['strength']} | "
                   f"{r['vader_moved']:.0%} | {r['reading_moved']:.0%} | {r['median_perplexity_ratio']:.2f} |"
                   for r in out["choose"]]
-    write_text_atomic(folder / f"{args.name}.md", "\n".join(lines) + "\n")
+    write_text_atomic(vectors_dir(out["model"]) / f"{name}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    figure(out, ROOT / "docs" / f"{args.name}-{lm.name}.png")
+    figure(out, ROOT / "docs" / f"{name}-{out['model']}.png")
 
 
 def span(layers: list[int]) -> str:
@@ -153,7 +182,7 @@ def figure(out: dict, png: Path) -> None:
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=1)
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=2)
     fig.update_yaxes(type="log", row=1, col=3)
-    fig.update_layout(title=f"Steering {out['model']} ({out['chosen_setup']}, {layers_label(out.get('layers') or [out['layer']])}): "
+    fig.update_layout(title=f"Steering {out['model']} ({out['chosen_setup']}, {layers_label(out['layers'])}): "
                             "8 report prompts × 3 seeds per point",
                       width=1300, height=430)
     html = png.with_suffix(".html")
