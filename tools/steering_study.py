@@ -119,7 +119,7 @@ def publish(out: dict, name: str) -> None:
     lines = [f"# Steering effect sizes: {out['model']}", "",
              f"{len(out['report_prompts'])} report prompts × 3 seeds = {pairs} pairs per cell; sampling (T 0.8, top-p 0.95), "
              f"{out['tokens']} tokens; strengths in units of the layer's mean residual norm (attention sink left out; "
-             f"split evenly when spread over layers); set-up {how} ({layers_label(out['layers'])}).", "",
+             f"split evenly when spread over layers); set-up {how}, at {layers_label(out['layers'])}.", "",
              "| emotion | strength | VADER moved the expected way | readout reading rose | median perplexity ÷ baseline |",
              "|---|---|---|---|---|"]
     lines += [f"| {r['emotion']} | {r['strength']} | {r['vader_moved']:.0%} | {r['reading_moved']:.0%} | "
@@ -182,8 +182,8 @@ def figure(out: dict, png: Path) -> None:
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=1)
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=2)
     fig.update_yaxes(type="log", row=1, col=3)
-    fig.update_layout(title=f"Steering {out['model']} ({out['chosen_setup']}, {layers_label(out['layers'])}): "
-                            "8 report prompts × 3 seeds per point",
+    fig.update_layout(title=f"Steering {out['model']}: {out['chosen_setup']}, {layers_label(out['layers'])} · "
+                            f"{len(out['report_prompts'])} report prompts × 3 seeds per point",
                       width=1300, height=430)
     html = png.with_suffix(".html")
     html.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
