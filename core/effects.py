@@ -120,11 +120,12 @@ def setup_layers(ev, setup: dict) -> list[int]:
 
 def study_setup(ev) -> dict:
     """The steering set-up this model's effect study chose (``tools/steering_study.py`` writes
-    ``steering.json`` beside the vectors): ``{"kind", "layers", "setup"}``; without a study, or
-    when its directions are missing here, the paper's concept vectors at the default layer."""
+    ``steering.json`` beside the vectors): ``{"kind", "layers", "setup", "strength"}``; without a
+    study, or when its directions are missing here, the paper's concept vectors at the default
+    layer. ``strength`` is a sensible starting strength (``study_strength``)."""
     import json
     from .vectors import vectors_dir
-    fallback = {"kind": "concept", "layers": [ev.default_layer], "setup": None}
+    fallback = {"kind": "concept", "layers": [ev.default_layer], "setup": None, "strength": DEFAULT_STRENGTH}
     try:
         study = json.loads((vectors_dir(ev.model_name) / "steering.json").read_text(encoding="utf-8"))
         setup = SETUPS[study["chosen_setup"]]
@@ -132,7 +133,24 @@ def study_setup(ev) -> dict:
         return fallback
     if not ev.has_directions(setup["kind"]):
         return fallback
-    return {"kind": setup["kind"], "layers": setup_layers(ev, setup), "setup": study["chosen_setup"]}
+    return {"kind": setup["kind"], "layers": setup_layers(ev, setup), "setup": study["chosen_setup"],
+            "strength": study_strength(study.get("report", []))}
+
+
+DEFAULT_STRENGTH = 0.3
+
+
+def study_strength(report: list[dict]) -> float:
+    """The reported strength that moved the four emotions most (mean over them of the worse of
+    judge and reading) while every one stayed within 2× perplexity: where a model's text still
+    holds together. Gemma breaks at strengths SmolLM2 takes, so one default does not fit both."""
+    by_strength: dict[float, list[dict]] = {}
+    for r in report:
+        by_strength.setdefault(r["strength"], []).append(r)
+    fluent = {s: rows for s, rows in by_strength.items() if all(r["median_perplexity_ratio"] <= 2.0 for r in rows)}
+    if not fluent:
+        return min(by_strength, default=DEFAULT_STRENGTH)
+    return max(fluent, key=lambda s: (np.mean([min(r["vader_moved"], r["reading_moved"]) for r in fluent[s]]), -s))
 
 
 def layers_label(layers: list[int]) -> str:

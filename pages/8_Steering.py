@@ -33,8 +33,9 @@ first, last = c1.select_slider("Layers", range(ev.n_layers), (study["layers"][0]
                                f"{ev.default_layer}, about two-thirds deep")
 layers = list(range(first, last + 1))
 if study["setup"]:
-    st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at {layers_label(study['layers'])}, the set-up the steering "
-               "study chose (README, \"Steering\").")
+    st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at {layers_label(study['layers'])} and strength "
+               f"{study['strength']:g}, the set-up the steering study chose and the strength at which its replies "
+               "moved most while staying fluent (README, \"Steering\").")
 positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
                      format_func={"all": "prompt and reply", "generated": "only the reply"}.get)
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",
@@ -66,7 +67,7 @@ tab_one, tab_sweep = st.tabs(["Baseline and steered", "Sweep strengths"])
 
 with tab_one:
     chosen = st.multiselect("Emotions to steer", ev.emotions, ["calm"], max_selections=4, key="steer_emotions")
-    strengths = {e: st.slider(e, -1.0, 1.0, 0.3, 0.05, key=f"steer-{e}") for e in chosen}
+    strengths = {e: st.slider(e, -1.0, 1.0, float(study["strength"]), 0.01, key=f"steer-{e}") for e in chosen}
     if st.button("Generate both", type="primary", key="steer_go") and prompt.strip():
         with user_errors(), st.spinner("Writing both replies…"):
             plain = generate(name, prompt, (), **setup)

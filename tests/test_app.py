@@ -147,6 +147,7 @@ def test_steering_page_offers_three_directions_and_defaults_to_the_studys_choice
     assert kind.options == ["concept vectors (paper)", "readout directions", "contrast (model's own chats)"]
     assert kind.value == study["kind"]
     assert at.select_slider(key="steer_layers").value == (study["layers"][0], study["layers"][-1])
+    assert at.slider(key="steer-calm").value == study["strength"]
     assert any(c.value.startswith("Defaults:") and layers_label(study["layers"]) in c.value for c in at.caption)
 
 

@@ -63,7 +63,20 @@ def test_study_setup_follows_the_shipped_study_and_falls_back_without_one(ev):
     assert got["setup"] == study["chosen_setup"] and got["kind"] == SETUPS[got["setup"]]["kind"]
     assert got["layers"] == setup_layers(ev, SETUPS[got["setup"]]) == study["layers"]
     elsewhere = replace(ev, meta={**ev.meta, "model": "no-such-model"})
-    assert study_setup(elsewhere) == {"kind": "concept", "layers": [ev.default_layer], "setup": None}
+    assert study_setup(elsewhere) == {"kind": "concept", "layers": [ev.default_layer], "setup": None, "strength": 0.3}
+    assert got["strength"] in study["report_strengths"]
+
+
+def test_the_starting_strength_is_the_strongest_mover_that_stays_fluent():
+    from core.effects import study_strength
+    def row(s, vader, reading, ppl):
+        return {"strength": s, "vader_moved": vader, "reading_moved": reading, "median_perplexity_ratio": ppl}
+    report = [row(0.1, 0.6, 0.5, 1.1), row(0.1, 0.5, 0.5, 1.0),
+              row(0.2, 0.8, 0.7, 1.5), row(0.2, 0.6, 0.9, 1.9),
+              row(0.3, 1.0, 1.0, 1.8), row(0.3, 1.0, 1.0, 2.4)]      # moves most, but one emotion breaks
+    assert study_strength(report) == 0.2
+    assert study_strength([row(0.3, 1.0, 1.0, 3.0), row(0.5, 1.0, 1.0, 9.0)]) == 0.3    # none fluent: the gentlest
+    assert study_strength([]) == 0.3
 
 
 def test_set_ups_name_one_layer_or_a_span(ev):
