@@ -130,4 +130,10 @@ def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | Non
         with torch.inference_mode():
             out = lm.model.generate(**enc, max_new_tokens=int(max_new_tokens), pad_token_id=lm.tokenizer.eos_token_id,
                                     **sampling)
-    return lm.tokenizer.decode(out[0, n_prompt:], skip_special_tokens=True).strip()
+    return decode_reply(lm, out[0, n_prompt:].tolist())
+
+
+def decode_reply(lm, ids: list[int]) -> str:
+    """The reply's text, without the half character a length limit can leave: a character
+    split over byte-level tokens and cut off decodes as U+FFFD, which is not what the model wrote."""
+    return lm.tokenizer.decode(ids, skip_special_tokens=True).rstrip("\ufffd").strip()

@@ -7,7 +7,7 @@ import torch
 
 from core import EmotionLensError
 from core.probe import prepare
-from core.steering import steer_generate, steering_additions, steering_direction, steering_hooks
+from core.steering import decode_reply, steer_generate, steering_additions, steering_direction, steering_hooks
 
 PROMPT = "User: Tell me about your weekend."
 
@@ -101,3 +101,9 @@ def test_readout_directions_steer_in_the_same_units(lm, ev):
     assert np.allclose(d / np.linalg.norm(d), w / np.linalg.norm(w), atol=1e-5)
     with pytest.raises(EmotionLensError, match="steering directions"):
         steering_direction(lm, ev, {"happy": 0.5}, layer, kind="other")
+
+
+def test_a_reply_cut_inside_a_character_drops_the_half_character(lm):
+    ids = lm.tokenizer("I love 🎉", add_special_tokens=False)["input_ids"]
+    assert len(ids) > 3 and lm.tokenizer.decode(ids[:-1]).endswith("\ufffd")      # the emoji is split over tokens
+    assert decode_reply(lm, ids[:-1]) == "I love" and decode_reply(lm, ids) == "I love 🎉"
