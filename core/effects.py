@@ -138,6 +138,7 @@ def study_setup(ev) -> dict:
 
 
 DEFAULT_STRENGTH = 0.3
+FLUENT_PERPLEXITY_RATIO = 2.0       # the line: a steered reply's median perplexity within 2× baseline
 
 
 def study_strength(report: list[dict]) -> float:
@@ -147,7 +148,7 @@ def study_strength(report: list[dict]) -> float:
     by_strength: dict[float, list[dict]] = {}
     for r in report:
         by_strength.setdefault(r["strength"], []).append(r)
-    fluent = {s: rows for s, rows in by_strength.items() if all(r["median_perplexity_ratio"] <= 2.0 for r in rows)}
+    fluent = {s: rows for s, rows in by_strength.items() if all(r["median_perplexity_ratio"] <= FLUENT_PERPLEXITY_RATIO for r in rows)}
     if not fluent:
         return min(by_strength, default=DEFAULT_STRENGTH)
     return max(fluent, key=lambda s: (np.mean([min(r["vader_moved"], r["reading_moved"]) for r in fluent[s]]), -s))

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from core import EmotionVectors, load_model, load_vectors  # noqa: E402
-from core.effects import (CHOOSE_PROMPTS, EXPECTED, REPORT_PROMPTS, SETUPS, effect_cells, layers_label,  # noqa: E402
-                          setup_layers)
+from core.effects import (CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, REPORT_PROMPTS, SETUPS,  # noqa: E402
+                          effect_cells, layers_label, setup_layers)
 from core.steering import KINDS  # noqa: E402
 from core.paths import ROOT, write_text_atomic  # noqa: E402
 from core.vectors import vectors_dir  # noqa: E402
@@ -34,7 +34,7 @@ REPORT_STRENGTHS = [0.1, 0.2, 0.3, 0.4]
 
 def score(rows):
     """Best cell whose median perplexity stays within 2× the baseline: (min of the two rates, row)."""
-    ok = [r for r in rows if r["median_perplexity_ratio"] <= 2.0]
+    ok = [r for r in rows if r["median_perplexity_ratio"] <= FLUENT_PERPLEXITY_RATIO]
     return max(((min(r["vader_moved"], r["reading_moved"]), r) for r in ok), default=(0.0, None),
                key=lambda t: t[0])
 
@@ -51,7 +51,8 @@ def main() -> None:
     ap.add_argument("--choose-strengths", type=float, nargs="*", default=CHOOSE_STRENGTHS,
                     help="strengths tried on the choosing prompts")
     ap.add_argument("--name", default="steering", help="output name: <name>.json/.md and docs/<name>-<model>.png")
-    ap.add_argument("--redraw", action="store_true", help="rewrite the .md and the figure from the stored <name>.json")
+    ap.add_argument("--redraw", action="store_true", help="recompute the valence loadings into the stored <name>.json, then rewrite the .md "
+                         "and the figure from it (no model run)")
     ap.add_argument("--fresh", action="store_true", help="rerun every set-up, reusing no stored choosing rows")
     args = ap.parse_args()
     if args.redraw:
@@ -106,9 +107,12 @@ def valence_loadings(ev, layers: list[int]) -> dict:
     from core.geometry import valence_loading
     from core.ratings import human_valence
     valence = human_valence(ev.emotions).valence
-    return {kind: {e: round(float(np.mean([valence_loading(ev.directions(kind, l), valence)[ev.index(e)]
-                                           for l in layers])), 3) for e in EXPECTED}
-            for kind in KINDS if ev.has_directions(kind)}
+    out = {}
+    for kind in KINDS:
+        if ev.has_directions(kind):
+            loading = np.mean([valence_loading(ev.directions(kind, l), valence) for l in layers], axis=0)
+            out[kind] = {e: round(float(loading[ev.index(e)]), 3) for e in EXPECTED}
+    return out
 
 
 def publish(out: dict, name: str) -> None:
@@ -177,7 +181,7 @@ def figure(out: dict, png: Path) -> None:
                                      line=dict(color=colours[emotion]), showlegend=col == 1), row=1, col=col)
     fig.add_hline(y=0.9, line_dash="dash", line_color="#999", row=1, col=1)
     fig.add_hline(y=0.9, line_dash="dash", line_color="#999", row=1, col=2)
-    fig.add_hline(y=2.0, line_dash="dash", line_color="#999", row=1, col=3)
+    fig.add_hline(y=FLUENT_PERPLEXITY_RATIO, line_dash="dash", line_color="#999", row=1, col=3)
     fig.update_xaxes(title="strength (× mean residual norm)")
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=1)
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=2)
