@@ -122,7 +122,8 @@ def study_setup(ev) -> dict:
     """The steering set-up this model's effect study chose (``tools/steering_study.py`` writes
     ``steering.json`` beside the vectors): ``{"kind", "layers", "setup", "strength"}``; without a
     study, or when its directions are missing here, the paper's concept vectors at the default
-    layer. ``strength`` is a sensible starting strength (``study_strength``)."""
+    layer. ``strength`` is a sensible starting strength (``study_strength`` over the chosen
+    set-up's rows on the choosing prompts; the report prompts only report)."""
     import json
     from .vectors import vectors_dir
     fallback = {"kind": "concept", "layers": [ev.default_layer], "setup": None, "strength": DEFAULT_STRENGTH}
@@ -134,19 +135,19 @@ def study_setup(ev) -> dict:
     if not ev.has_directions(setup["kind"]):
         return fallback
     return {"kind": setup["kind"], "layers": setup_layers(ev, setup), "setup": study["chosen_setup"],
-            "strength": study_strength(study.get("report", []))}
+            "strength": study_strength([r for r in study.get("choose", []) if r.get("setup") == study["chosen_setup"]])}
 
 
 DEFAULT_STRENGTH = 0.3
 FLUENT_PERPLEXITY_RATIO = 2.0       # the issue's line: a steered reply's median perplexity within 2× baseline
 
 
-def study_strength(report: list[dict]) -> float:
-    """The reported strength that moved the four emotions most (mean over them of the worse of
+def study_strength(rows: list[dict]) -> float:
+    """The strength that moved the emotions in ``rows`` most (mean over them of the worse of
     judge and reading) while every one stayed within 2× perplexity: where a model's text still
     holds together. Gemma breaks at strengths SmolLM2 takes, so one default does not fit both."""
     by_strength: dict[float, list[dict]] = {}
-    for r in report:
+    for r in rows:
         by_strength.setdefault(r["strength"], []).append(r)
     fluent = {s: rows for s, rows in by_strength.items() if all(r["median_perplexity_ratio"] <= FLUENT_PERPLEXITY_RATIO for r in rows)}
     if not fluent:
