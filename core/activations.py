@@ -86,6 +86,25 @@ def encode_batch(lm, texts: list[str], max_tokens: int | None = None) -> dict:
         tok.padding_side = side
 
 
+def last_token(attention_mask: torch.Tensor) -> Reducer:
+    """Reducer: each sequence's hidden state at its last real token (right padding), float64
+    ``[batch, d_model]``: where a prompt that ends in the reply header decides how to answer."""
+    last = attention_mask.sum(1) - 1
+
+    def fn(layer: int, hidden: torch.Tensor):
+        return hidden[torch.arange(hidden.shape[0]), last].double()
+    return fn
+
+
+def layer_last(lm, texts: list[str], layers: Iterable[int]) -> torch.Tensor:
+    """Residual stream at each text's last token per layer, ``[len(texts), len(layers), d_model]`` float64."""
+    layers = sorted(set(layers))
+    batch = encode_batch(lm, texts)
+    with capture(lm, layers, reduce=last_token(batch["attention_mask"]), stop_early=True) as cap:
+        cap.run(**batch)
+    return torch.stack([cap.outputs[l] for l in layers], 1)
+
+
 def mean_from(starts: tuple[int, ...], attention_mask: torch.Tensor) -> Reducer:
     """Reducer: per start and sequence, the mean hidden state over real tokens at positions >= start.
 

@@ -3,11 +3,12 @@
 The concept vectors come from third-person stories; a chat model steered with them often
 drifts rather than changes mood. These directions instead record what the model does when the
 same neutral request is asked in different emotional versions ("… Answer as someone who is
-feeling very sad."): the residual stream is averaged over the user's words and the reply's
-header, per emotion over a few prompts, and the mean over all emotions is subtracted, as the
-paper does for stories. Built once per model (``python -m core build --contrast``), stored
-beside the vectors as ``contrast.safetensors`` (float16, description in its header), read only
-through safetensors.
+feeling very sad."): the residual stream at the prompt's last token (the reply header's end,
+where the model settles how to answer), per emotion over a few prompts, minus the mean over all
+emotions, as the paper does for stories. Averaged over the user's words instead (the first
+version), "sad" barely pointed along valence and steering it hardly moved an outside judge.
+Built once per model (``python -m core build --contrast``), stored beside the vectors as
+``contrast.safetensors`` (float16, description in its header), read only through safetensors.
 """
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from typing import Callable
 
 import numpy as np
 
-from .activations import layer_means
+from .activations import layer_last
 from .errors import EmotionLensError
 from .paths import atomic_path
-from .probe import prepare, tokenize
+from .probe import prepare
 from .transcript import Turn
 
 FILE = "contrast.safetensors"
+POSITIONS = "the prompt's last token (end of the reply header)"
 TEMPLATE = "{prompt} Answer as someone who is feeling very {emotion}."
 # Neutral requests used only to build the directions (the steering study chooses and reports
 # on two other sets, core.effects.CHOOSE_PROMPTS and REPORT_PROMPTS).
@@ -43,18 +45,14 @@ def build_contrast(lm, emotions: list[str], prompts: list[str] = BUILD_PROMPTS,
                    progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
     """``[n_layers, n_emotions, d_model]`` directions (emotion mean minus the mean over emotions)
     and their description."""
-    # The chat header before the user's words is the same for every version: start there.
-    text, segments = prepare(lm, [Turn("user", prompts[0])], open_reply=True)
-    start = tokenize(lm, text, segments)[4][-2].words[0]
     layers = list(range(lm.n_layers))
     means = np.zeros((lm.n_layers, len(emotions), lm.d_model))
     for j, emotion in enumerate(emotions):
-        means[:, j] = layer_means(lm, _texts(lm, emotion, prompts), layers, start=start).mean(0).numpy()
+        means[:, j] = layer_last(lm, _texts(lm, emotion, prompts), layers).mean(0).numpy()
         if progress:
             progress(j + 1, len(emotions))
     meta = {"model": lm.name, "weights_sha256": lm.sha256, "emotions": list(emotions), "template": TEMPLATE,
-            "prompts": list(prompts), "positions": "the user's words and the reply header, from token "
-            f"{start}", "method": "emotion mean minus the mean over emotions, per layer",
+            "prompts": list(prompts), "positions": POSITIONS, "method": "emotion mean minus the mean over emotions, per layer",
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return means - means.mean(1, keepdims=True), meta
 

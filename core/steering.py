@@ -35,13 +35,13 @@ def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: st
         raise EmotionLensError({"readout": "readout directions need format-2 vectors (`python -m core build`)",
                                 "contrast": "no contrast directions beside these vectors: build them with "
                                             "`python -m core build --contrast`"}[kind])
-    rows = ev.directions(kind, layer).astype(np.float64)
-    rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    rows = ev.directions(kind, layer)
     total = np.zeros(ev.d_model, np.float64)
     for emotion, strength in strengths.items():
         if not np.isfinite(strength):
             raise EmotionLensError(f"strength of '{emotion}' must be a finite number")
-        total += float(strength) * rows[ev.index(emotion)]
+        row = rows[ev.index(emotion)].astype(np.float64)
+        total += float(strength) * row / np.linalg.norm(row)
     return (total * float(lm.residual_norms[layer])).astype(np.float32)
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from core.activations import capture, layer_means
+from core.activations import capture, layer_last, layer_means
 
 
 TEXT = "The cat sat on the mat and looked out of the window at the rain."
@@ -67,6 +67,16 @@ def test_streaming_mean_equals_mean_of_kept_states(lm, ids):
     expected = cap.outputs[9][0, 4:].double().mean(0)
     got = layer_means(lm, [TEXT], [9], start=4)[0, 0]
     assert torch.allclose(got, expected, atol=1e-4)
+
+
+def test_last_token_in_a_batch_is_each_texts_own_last_position(lm):
+    texts = ["Short one.", "A much longer sentence that keeps going for a while about the weather and trains."]
+    batched = layer_last(lm, texts, [3, 12])
+    for i, text in enumerate(texts):
+        with capture(lm, [3, 12]) as cap:
+            cap.run(**lm.tokenizer(text, return_tensors="pt"))
+        for j, layer in enumerate((3, 12)):
+            assert torch.allclose(batched[i, j], cap.outputs[layer][0, -1].double(), atol=1e-4, rtol=1e-4)
 
 
 def test_layer_out_of_range(lm):

@@ -137,3 +137,6 @@ def test_contrast_directions_load_on_valence_as_their_ratings_say(ev):
     loading = g.valence_loading(ev.directions("contrast", 12), valence)
     assert g.correlate(loading, valence)[0] > 0.7
     assert loading[ev.index("happy")] > 0.3 and loading[ev.index("miserable")] < 0
+    # read at the reply header's end, "sad" points clearly to the negative side (averaged over the
+    # user's words it did not, -0.10, and steering it barely moved an outside judge)
+    assert loading[ev.index("sad")] < -0.2

@@ -71,7 +71,7 @@ def main() -> None:
             print(f"  {done[0]} replies, {time.time() - start:.0f} s", flush=True)
 
     choose, baselines = ({} if args.fresh or args.use_setup else
-                         stored_choice(lm.name, args.name, args.tokens, args.choose_strengths)), {}
+                         stored_choice(lm.name, args.name, args.tokens, args.choose_strengths, directions_made(ev))), {}
     for name in [] if args.use_setup else args.setups:
         setup = SETUPS[name]
         if (name, "happy") in choose and (name, "sad") in choose:
@@ -97,7 +97,7 @@ def main() -> None:
            "setup_layers": {n: setup_layers(ev, SETUPS[n]) for n in SETUPS},
            "choose": [{"setup": n, **r} for (n, _), rows in choose.items() for r in rows if n in args.setups],
            "report": [r for rows in report.values() for r in rows], "seconds": round(time.time() - start),
-           "valence_loading": valence_loadings(ev, layers)}
+           "valence_loading": valence_loadings(ev, layers), "directions": directions_made(ev)}
     write_text_atomic(vectors_dir(lm.name) / f"{args.name}.json", json.dumps(out, indent=1))
     publish(out, args.name)
 
@@ -151,9 +151,15 @@ def span(layers: list[int]) -> str:
     return str(layers[0]) if len(layers) == 1 else f"{layers[0]}–{layers[-1]}"
 
 
-def stored_choice(model: str, name: str, tokens: int, strengths: list[float]) -> dict:
+def directions_made(ev) -> dict:
+    """When each built kind of direction was made: rows steered with other directions are stale."""
+    return {kind: ev.meta[kind].get("created") for kind in ("contrast",) if ev.has_directions(kind)}
+
+
+def stored_choice(model: str, name: str, tokens: int, strengths: list[float], made: dict) -> dict:
     """{(set-up, emotion): rows} from the stored study, if it chose on the same prompts,
-    strengths and reply length (seeded sampling gives the same replies again)."""
+    strengths and reply length (seeded sampling gives the same replies again) with the same
+    directions (``directions_made``; concept and readout directions come with the vectors)."""
     try:
         old = json.loads((vectors_dir(model) / f"{name}.json").read_text())
     except (OSError, ValueError):
@@ -162,7 +168,8 @@ def stored_choice(model: str, name: str, tokens: int, strengths: list[float]) ->
         return {}
     out = {}
     for r in old.get("choose", []):
-        if r["setup"] in SETUPS:
+        kind = SETUPS.get(r["setup"], {}).get("kind")
+        if kind and old.get("directions", {}).get(kind) == made.get(kind):
             out.setdefault((r["setup"], r["emotion"]), []).append({k: v for k, v in r.items() if k != "setup"})
     return out
 
