@@ -18,7 +18,7 @@ import torch
 from .activations import capture
 from .errors import EmotionLensError
 from .probe import project
-from .steering import reply_prompt, steering_additions, steering_hooks
+from .steering import reply_prompt, resolve_steer_layers, steering_additions, steering_hooks
 
 MAX_WATCH = 20
 
@@ -120,8 +120,7 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
     result = result or new_result(lm, ev, watch, kind, baseline)
     layer = result.layer
     cols = {e: ev.index(e) for e in watch}
-    s_layers = [ev.layer(l) for l in steer_layers] if steer_layers else [ev.layer(steer_layer)]
-    additions = steering_additions(lm, ev, strengths or {}, s_layers, steer_kind)
+    additions = steering_additions(lm, ev, strengths or {}, resolve_steer_layers(ev, steer_layer, steer_layers), steer_kind)
     gen = None if seed is None else torch.Generator().manual_seed(int(seed))
     stop_ids, open_span = _stop_ids(lm), {}
 

@@ -36,7 +36,7 @@ def color(value: float) -> str:
     return f"rgba({r},{g},{b},{abs(v) * 0.85:.3f})"
 
 
-def display_values(ts: TokenScores, ev, emotion: str, mode: str = "transcript", window: int = 1,
+def display_values(ts: TokenScores, emotion: str, mode: str = "transcript", window: int = 1,
                    zmax: float = 3.0) -> np.ndarray:
     """Values in [-1, 1] for colouring one emotion, in the paper's scale or as z.
 

@@ -56,6 +56,12 @@ def steering_additions(lm, ev, strengths: dict[str, float], layers: list[int], k
     return {layer: steering_direction(lm, ev, share, layer, kind) for layer in layers}
 
 
+def resolve_steer_layers(ev, layer: int | None, layers: list[int] | None) -> list[int]:
+    """The layers a request steers at: ``layers`` when given (empty counts as not given), else
+    the one ``layer`` (None: the vectors' default)."""
+    return [ev.layer(l) for l in layers] if layers else [ev.layer(layer)]
+
+
 @contextmanager
 def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0):
     """Add ``additions[layer]`` to the output of block ``layer`` at every position ``>= start``.
@@ -114,15 +120,14 @@ def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | Non
     """The model's reply to ``prompt`` with emotion vectors added; the same seed gives comparable
     runs, and all strengths 0 give exactly the plain reply.
 
-    ``layers`` spreads the strengths over several layers (``steering_additions``);
+    ``layers`` spreads the strengths over several layers (``steering_additions``; empty: the one ``layer``);
     ``seed=None`` decodes greedily.
     """
     if positions not in POSITIONS:
         raise EmotionLensError(f"positions must be one of {', '.join(POSITIONS)}")
     enc = reply_prompt(lm, ev, prompt, max_new_tokens)
     n_prompt = enc["input_ids"].shape[1]
-    layers = [ev.layer(layer)] if layers is None else [ev.layer(l) for l in layers]
-    additions = steering_additions(lm, ev, strengths, layers, kind)
+    additions = steering_additions(lm, ev, strengths, resolve_steer_layers(ev, layer, layers), kind)
     sampling = {"do_sample": False} if seed is None else {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
     with steering_hooks(lm, additions, start=n_prompt if positions == "generated" else 0):
         if seed is not None:

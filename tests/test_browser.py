@@ -101,12 +101,12 @@ def test_mixed_scripts_show_each_character_once_and_colours_match_python(page, l
     for word in ("明日の手術が怖い", "Ärzte", "🎉🥳", "大丈夫です", "Glück", "👍"):
         assert shown.count(word) == 1, (word, shown)
     ts = score(lm, ev, MIXED)
-    assert np.abs(signed(token_colours(page, "viewer")) - display_values(ts, ev, "afraid")).max() < 0.01
+    assert np.abs(signed(token_colours(page, "viewer")) - display_values(ts, "afraid")).max() < 0.01
     # switching in the browser recolours exactly as Python would, with no rerun
     page.locator(".el-view[data-key='viewer'] select.el-emotion").select_option("calm")
     page.locator(".el-view[data-key='viewer'] select.el-mode").select_option("z")
     page.locator(".el-view[data-key='viewer'] select.el-smooth").select_option("5")
-    expected = display_values(ts, ev, "calm", "z", 5)
+    expected = display_values(ts, "calm", "z", 5)
     wait_for(lambda: np.abs(signed(token_colours(page, "viewer")) - expected).max() < 0.01, timeout=10)
     page.locator(".el-view[data-key='viewer'] .el-turn.user .el-tok:not(.el-hdr)").nth(2).hover()
     card = page.locator(".el-view[data-key='viewer'] .el-card")
@@ -181,9 +181,9 @@ def test_the_exported_page_works_offline_and_recolours(page, lm, ev, tmp_path):
         pg.on("request", lambda r: requests.append(r.url))
         pg.goto(path.as_uri())
         assert "".join(token_texts(pg, "export")) == "".join(ts.tokens)
-        assert np.abs(signed(token_colours(pg, "export")) - display_values(ts, ev, "afraid")).max() < 0.01
+        assert np.abs(signed(token_colours(pg, "export")) - display_values(ts, "afraid")).max() < 0.01
         pg.locator("select.el-emotion").select_option("calm")
-        expected = display_values(ts, ev, "calm")
+        expected = display_values(ts, "calm")
         wait_for(lambda: np.abs(signed(token_colours(pg, "export")) - expected).max() < 0.01, timeout=10)
         assert not dialogs and not deep(pg, "img[src='x']")
         assert requests == [path.as_uri()]                  # nothing fetched: it works offline

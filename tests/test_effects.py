@@ -87,3 +87,4 @@ def test_set_ups_name_one_layer_or_a_span(ev):
     assert span == list(range(round(0.13 * ev.n_layers), round(0.67 * ev.n_layers) + 1)) and len(span) > 10
     assert layers_label(span) == f"layers {span[0]}–{span[-1]} (strength split evenly)"
     assert layers_label([12]) == "layer 12"
+    assert setup_layers(ev, SETUPS["contrast, spread over layers at 27–53% depth"]) == list(range(8, 17))   # SmolLM2's 30 layers

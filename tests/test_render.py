@@ -27,7 +27,7 @@ def test_the_payload_reproduces_the_colours_for_every_emotion(lm, ev):
     assert payload["tokens"] == ts.tokens and len(payload["emotions"]) == 171
     for emotion in ("afraid", "calm", "desperate"):
         for mode in ("transcript", "z"):
-            assert np.abs(browser_values(payload, emotion, mode) - display_values(ts, ev, emotion, mode)).max() < 0.01
+            assert np.abs(browser_values(payload, emotion, mode) - display_values(ts, emotion, mode)).max() < 0.01
     turns = payload["turns"]
     assert [t["role"] for t in turns] == [s.role for s in ts.turns] and turns[-1]["end"] == len(ts.tokens)
 
@@ -39,8 +39,8 @@ def test_red_up_blue_down():
 
 def test_z_mode_and_smoothing(lm, ev):
     ts = score(lm, ev, "A quiet morning by the lake, then a sudden scream from the woods.")
-    raw = display_values(ts, ev, "afraid", "z", 1)
-    smooth = display_values(ts, ev, "afraid", "z", 5)
+    raw = display_values(ts, "afraid", "z", 1)
+    smooth = display_values(ts, "afraid", "z", 5)
     assert raw[0] == 0                                   # the attention sink is not coloured
     assert np.allclose(raw[1:], np.clip(ts.column("afraid")[1:] / 3, -1, 1))
     assert smooth.std() < raw.std()

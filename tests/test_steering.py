@@ -7,7 +7,7 @@ import torch
 
 from core import EmotionLensError
 from core.probe import prepare
-from core.steering import decode_reply, steer_generate, steering_additions, steering_direction, steering_hooks
+from core.steering import decode_reply, resolve_steer_layers, steer_generate, steering_additions, steering_direction, steering_hooks
 
 PROMPT = "User: Tell me about your weekend."
 
@@ -52,6 +52,13 @@ def test_a_strength_spread_over_layers_is_split_evenly(lm, ev):
     assert steering_additions(lm, ev, {"calm": 0.0}, [4, 5]) == {}
     plain = steer_generate(lm, ev, PROMPT, {}, max_new_tokens=20, seed=None)
     assert steer_generate(lm, ev, PROMPT, {"sad": 1.0}, layers=list(range(4, 21)), max_new_tokens=20, seed=None) != plain
+
+
+def test_an_empty_layer_list_means_the_one_layer_in_generation_and_monitoring_alike(lm, ev):
+    assert resolve_steer_layers(ev, None, []) == resolve_steer_layers(ev, None, None) == [ev.default_layer]
+    assert resolve_steer_layers(ev, 5, []) == [5] and resolve_steer_layers(ev, 5, [10, 11]) == [10, 11]
+    one = steer_generate(lm, ev, PROMPT, {"sad": 0.5}, layer=12, max_new_tokens=12, seed=None)
+    assert steer_generate(lm, ev, PROMPT, {"sad": 0.5}, layer=12, layers=[], max_new_tokens=12, seed=None) == one
 
 
 def test_no_hook_remains_even_after_an_exception(lm, ev):
