@@ -59,7 +59,7 @@ def cmd_build(args) -> int:
     from .build import BuildConfig, build_vectors
     lm = _load(args)
     if args.contrast:
-        return _build_contrast(lm, args.out)
+        return _build_contrast(lm, args.out, args.contrast_position)
     config = BuildConfig(start_token=args.start_token, neutral_variance=args.neutral_variance,
                          batch_size=args.batch_size, default_layer=args.default_layer)
     ev = build_vectors(lm, config, out_dir=args.out, force=args.force, progress=_Bars())
@@ -68,13 +68,16 @@ def cmd_build(args) -> int:
     return 0
 
 
-def _build_contrast(lm, out: str | None) -> int:
+def _build_contrast(lm, out: str | None, position: str | None) -> int:
     from .contrast import build_contrast, save_contrast
     from .vectors import load_vectors, vectors_dir
     folder = Path(out) if out else vectors_dir(lm.name)
     ev = load_vectors(lm, folder)
+    # a rebuild keeps the position the shipped file was chosen with (README, "Steering")
+    position = position or ev.meta.get("contrast", {}).get("position", "last")
     bars = _Bars()
-    directions, meta = build_contrast(lm, ev.emotions, progress=lambda d, t: bars("contrast directions", d, t))
+    directions, meta = build_contrast(lm, ev.emotions, position=position,
+                                      progress=lambda d, t: bars("contrast directions", d, t))
     print(f"built {len(ev.emotions)} contrast directions x {lm.n_layers} layers; written to {save_contrast(folder, directions, meta)}")
     return 0
 
@@ -251,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite vectors from another corpus or model")
     p.add_argument("--contrast", action="store_true",
                    help="only build the contrast directions (steering) beside the existing vectors")
+    p.add_argument("--contrast-position", choices=["last", "words"], default=None,
+                   help="read the contrast prompts at their last token or over the user's words (default: "
+                        "what the existing contrast file used, else last)")
 
     p = add("score", cmd_score, "score a text or transcript token by token")
     p.add_argument("--model", default=DEFAULT_MODEL)

@@ -4,10 +4,11 @@ The concept vectors come from third-person stories; a chat model steered with th
 drifts rather than changes mood. These directions instead record what the model does when the
 same neutral request is asked in different emotional versions ("… Answer as someone who is
 feeling very sad."): the residual stream at the prompt's last token (the reply header's end,
-where the model settles how to answer), per emotion over a few prompts, minus the mean over all
-emotions, as the paper does for stories. Averaged over the user's words instead (the first
-version), "sad" barely pointed along valence and steering it hardly moved an outside judge.
-Built once per model (``python -m core build --contrast``), stored beside the vectors as
+where the model settles how to answer) or averaged over the user's words and the header, per
+emotion over a few prompts, minus the mean over all emotions, as the paper does for stories.
+Which position steers better differs by model, so the steering study chooses it on its own
+prompts: on SmolLM2 the last token ("sad" averaged over the words barely pointed along valence
+and hardly moved an outside judge), on Gemma the words. Built once per model (``python -m core build --contrast``), stored beside the vectors as
 ``contrast.safetensors`` (float16, description in its header), read only through safetensors.
 """
 from __future__ import annotations
@@ -19,14 +20,15 @@ from typing import Callable
 
 import numpy as np
 
-from .activations import layer_last
+from .activations import layer_last, layer_means
 from .errors import EmotionLensError
 from .paths import atomic_path
-from .probe import prepare
+from .probe import prepare, tokenize
 from .transcript import Turn
 
 FILE = "contrast.safetensors"
-POSITIONS = "the prompt's last token (end of the reply header)"
+POSITIONS = {"last": "the prompt's last token (end of the reply header)",
+             "words": "the user's words and the reply header"}
 TEMPLATE = "{prompt} Answer as someone who is feeling very {emotion}."
 # Neutral requests used only to build the directions (the steering study chooses and reports
 # on two other sets, core.effects.CHOOSE_PROMPTS and REPORT_PROMPTS).
@@ -41,18 +43,27 @@ def _texts(lm, emotion: str, prompts: list[str]) -> list[str]:
             for p in prompts]
 
 
-def build_contrast(lm, emotions: list[str], prompts: list[str] = BUILD_PROMPTS,
+def build_contrast(lm, emotions: list[str], prompts: list[str] = BUILD_PROMPTS, position: str = "last",
                    progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
     """``[n_layers, n_emotions, d_model]`` directions (emotion mean minus the mean over emotions)
-    and their description."""
+    read at ``position`` (a key of ``POSITIONS``), and their description."""
+    if position not in POSITIONS:
+        raise EmotionLensError(f"contrast position must be one of {', '.join(POSITIONS)}")
+    # The chat header before the user's words is the same for every version: start there.
+    text, segments = prepare(lm, [Turn("user", prompts[0])], open_reply=True)
+    start = tokenize(lm, text, segments)[4][-2].words[0]
     layers = list(range(lm.n_layers))
     means = np.zeros((lm.n_layers, len(emotions), lm.d_model))
     for j, emotion in enumerate(emotions):
-        means[:, j] = layer_last(lm, _texts(lm, emotion, prompts), layers).mean(0).numpy()
+        texts = _texts(lm, emotion, prompts)
+        acts = layer_last(lm, texts, layers) if position == "last" else layer_means(lm, texts, layers, start=start)
+        means[:, j] = acts.mean(0).numpy()
         if progress:
             progress(j + 1, len(emotions))
+    where = POSITIONS[position] + ("" if position == "last" else f", from token {start}")
     meta = {"model": lm.name, "weights_sha256": lm.sha256, "emotions": list(emotions), "template": TEMPLATE,
-            "prompts": list(prompts), "positions": POSITIONS, "method": "emotion mean minus the mean over emotions, per layer",
+            "prompts": list(prompts), "position": position, "positions": where,
+            "method": "emotion mean minus the mean over emotions, per layer",
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return means - means.mean(1, keepdims=True), meta
 

@@ -94,3 +94,8 @@ def test_export_writes_a_control_vector_and_refuses_bad_input(tmp_path):
 def test_bad_steering_requests_get_one_clear_line(args, message):
     out = run_cli("steer", *SMOL, "--prompt", "hi", *args)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_contrast_position_outside_the_two_is_refused_before_any_work():
+    out = run_cli("build", *SMOL, "--contrast", "--contrast-position", "everywhere")
+    assert out.returncode == 2 and "invalid choice: 'everywhere'" in out.stderr and "Traceback" not in out.stderr

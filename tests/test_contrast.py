@@ -25,6 +25,18 @@ def test_build_subtracts_the_mean_over_emotions_and_says_how(lm):
     assert np.abs(directions.sum(1)).max() < 1e-6 * np.abs(directions).max()
     assert meta["emotions"] == emotions and "{emotion}" in meta["template"] and meta["prompts"] == BUILD_PROMPTS[:2]
     assert np.linalg.norm(directions[12, 0] - directions[12, 1]) > 0
+    assert meta["position"] == "last" and "last token" in meta["positions"]
+
+
+def test_build_reads_the_words_instead_when_asked(lm):
+    emotions = ["happy", "sad", "afraid"]
+    last, _ = build_contrast(lm, emotions, prompts=BUILD_PROMPTS[:2])
+    words, meta = build_contrast(lm, emotions, prompts=BUILD_PROMPTS[:2], position="words")
+    assert meta["position"] == "words" and meta["positions"].startswith("the user's words")
+    cos = (last[12] * words[12]).sum(1) / np.linalg.norm(last[12], axis=1) / np.linalg.norm(words[12], axis=1)
+    assert cos.max() < 0.99        # two different readings of the same prompts
+    with pytest.raises(EmotionLensError, match="position must be one of last, words"):
+        build_contrast(lm, emotions, prompts=BUILD_PROMPTS[:1], position="everywhere")
 
 
 def test_build_prompts_are_kept_apart_from_the_study_prompts():
