@@ -8,8 +8,9 @@ where the model settles how to answer) or averaged over the user's words and the
 emotion over a few prompts, minus the mean over all emotions, as the paper does for stories.
 Which position steers better differs by model, so the steering study chooses it on its own
 prompts: on SmolLM2 the last token ("sad" averaged over the words barely pointed along valence
-and hardly moved an outside judge), on Gemma the words. Built once per model (``python -m core build --contrast``), stored beside the vectors as
-``contrast.safetensors`` (float16, description in its header), read only through safetensors.
+and hardly moved an outside judge), on Gemma the words. Built once per model (``python -m core
+build --contrast``), stored beside the vectors as ``contrast.safetensors`` (float16, with its
+description and position in the header), read only through safetensors.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from core import EmotionLensError
-from core.contrast import BUILD_PROMPTS, build_contrast, load_contrast, save_contrast
+from core.contrast import BUILD_PROMPTS, POSITIONS, build_contrast, load_contrast, save_contrast
 from core.effects import CHOOSE_PROMPTS, REPORT_PROMPTS
 from core.probe import forward
 from core.steering import steer_generate, steering_direction
@@ -37,6 +37,13 @@ def test_build_reads_the_words_instead_when_asked(lm):
     assert cos.max() < 0.99        # two different readings of the same prompts
     with pytest.raises(EmotionLensError, match="position must be one of last, words"):
         build_contrast(lm, emotions, prompts=BUILD_PROMPTS[:1], position="everywhere")
+
+
+def test_each_shipped_file_records_the_position_its_study_chose():
+    # a rebuild (`build --contrast`) keeps it; README "Steering" says why they differ
+    for model, position in (("smollm2-135m-instruct", "last"), ("gemma3-270m", "words")):
+        meta = EmotionVectors.load(vectors_dir(model)).meta["contrast"]
+        assert meta["position"] == position and meta["positions"].startswith(POSITIONS[position])
 
 
 def test_build_prompts_are_kept_apart_from_the_study_prompts():

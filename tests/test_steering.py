@@ -7,7 +7,8 @@ import torch
 
 from core import EmotionLensError
 from core.probe import prepare
-from core.steering import decode_reply, resolve_steer_layers, steer_generate, steering_additions, steering_direction, steering_hooks
+from core.steering import (decode_reply, resolve_steer_layers, steer_generate, steering_additions, steering_direction,
+                           steering_hooks)
 
 PROMPT = "User: Tell me about your weekend."
 
