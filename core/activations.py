@@ -96,13 +96,20 @@ def last_token(attention_mask: torch.Tensor) -> Reducer:
     return fn
 
 
-def layer_last(lm, texts: list[str], layers: Iterable[int]) -> torch.Tensor:
-    """Residual stream at each text's last token per layer, ``[len(texts), len(layers), d_model]`` float64."""
+def per_text(lm, texts: list[str], layers: Iterable[int], reducer: Callable[[torch.Tensor], Reducer],
+             max_tokens: int | None = None) -> torch.Tensor:
+    """One batched pass summarising each text at each layer, ``[len(texts), len(layers), d_model]``:
+    ``reducer(attention_mask)`` makes the reducer, which gives ``[batch, d_model]`` per layer."""
     layers = sorted(set(layers))
-    batch = encode_batch(lm, texts)
-    with capture(lm, layers, reduce=last_token(batch["attention_mask"]), stop_early=True) as cap:
+    batch = encode_batch(lm, texts, max_tokens)
+    with capture(lm, layers, reduce=reducer(batch["attention_mask"]), stop_early=True) as cap:
         cap.run(**batch)
     return torch.stack([cap.outputs[l] for l in layers], 1)
+
+
+def layer_last(lm, texts: list[str], layers: Iterable[int]) -> torch.Tensor:
+    """Residual stream at each text's last token per layer, ``[len(texts), len(layers), d_model]`` float64."""
+    return per_text(lm, texts, layers, last_token)
 
 
 def mean_from(starts: tuple[int, ...], attention_mask: torch.Tensor) -> Reducer:
@@ -127,8 +134,7 @@ def mean_from(starts: tuple[int, ...], attention_mask: torch.Tensor) -> Reducer:
 def layer_means(lm, texts: list[str], layers: Iterable[int], start: int = 0,
                 max_tokens: int | None = None) -> torch.Tensor:
     """Mean residual stream per text and layer, ``[len(texts), len(layers), d_model]`` float64."""
-    layers = sorted(set(layers))
-    batch = encode_batch(lm, texts, max_tokens)
-    with capture(lm, layers, reduce=mean_from((start,), batch["attention_mask"]), stop_early=True) as cap:
-        cap.run(**batch)
-    return torch.stack([cap.outputs[l][0] for l in layers], 1)
+    def one_start(mask: torch.Tensor) -> Reducer:
+        mean = mean_from((start,), mask)
+        return lambda layer, hidden: mean(layer, hidden)[0]
+    return per_text(lm, texts, layers, one_start, max_tokens)

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from .contrast import POSITIONS as CONTRAST_POSITIONS
 from .errors import EmotionLensError
 from .models import DEFAULT_MODEL, PRESETS
 from .steering import KINDS as STEER_KINDS, POSITIONS as STEER_POSITIONS
@@ -254,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite vectors from another corpus or model")
     p.add_argument("--contrast", action="store_true",
                    help="only build the contrast directions (steering) beside the existing vectors")
-    p.add_argument("--contrast-position", choices=["last", "words"], default=None,
+    p.add_argument("--contrast-position", choices=list(CONTRAST_POSITIONS), default=None,
                    help="read the contrast prompts at their last token or over the user's words (default: "
                         "what the existing contrast file used, else last)")
 
