@@ -279,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def direction_arg(p):
         p.add_argument("--direction", choices=STEER_KINDS, default="concept",
-                       help="the paper's concept vectors (default), the readout's directions, or contrast "
-                            "directions from the model's own chats (see the README's steering study)")
+                       help="the paper's concept vectors (default), the readout's directions, contrast "
+                            "directions from the model's own chats, or blend (contrast + 1/4 readout; see the "
+                            "README's steering study)")
 
     def prompt_args(p):
         src = p.add_mutually_exclusive_group(required=True)

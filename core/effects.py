@@ -104,8 +104,9 @@ SETUPS = {f"{kind}, {'layer at 2/3 depth' if depth is None else f'layer at {dept
           for kind, depths in (("concept", (None, 0.4, 0.8)), ("readout", (0.4, 0.8)), ("contrast", (0.4, 0.8)))
           for depth in depths}
 SETUPS.update({f"{kind}, spread over layers at 13–67% depth": {"kind": kind, "span": (0.13, 0.67), "positions": "all"}
-               for kind in ("concept", "contrast")})
-SETUPS["contrast, spread over layers at 27–53% depth"] = {"kind": "contrast", "span": (0.27, 0.53), "positions": "all"}
+               for kind in ("concept", "contrast", "blend")})
+SETUPS.update({f"{kind}, spread over layers at 27–53% depth": {"kind": kind, "span": (0.27, 0.53), "positions": "all"}
+               for kind in ("contrast", "blend")})
 EXPECTED = {"happy": 1, "sad": -1, "calm": 1, "desperate": -1}      # the direction VADER should move
 
 

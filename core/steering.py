@@ -19,7 +19,7 @@ MAX_NEW_TOKENS = 400
 POSITIONS = ("all", "generated")
 
 
-KINDS = ("concept", "readout", "contrast")
+KINDS = ("concept", "readout", "contrast", "blend")
 
 
 def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: str = "concept") -> np.ndarray:
@@ -27,14 +27,17 @@ def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: st
 
     ``kind`` "concept" uses the paper's concept vectors; "readout" the readout's probe
     directions, which tell emotions apart rather than describe them; "contrast" what the model
-    itself does when asked to answer in that emotion (``core.contrast``). All at unit length.
+    itself does when asked to answer in that emotion (``core.contrast``); "blend" contrast with a
+    little readout mixed in (``EmotionVectors.directions``). All at unit length.
     """
     if kind not in KINDS:
         raise EmotionLensError(f"steering directions are one of {', '.join(KINDS)}")
     if not ev.has_directions(kind):
         raise EmotionLensError({"readout": "readout directions need format-2 vectors (`python -m core build`)",
                                 "contrast": "no contrast directions beside these vectors: build them with "
-                                            "`python -m core build --contrast`"}[kind])
+                                            "`python -m core build --contrast`",
+                                "blend": "blend directions need the readout and the contrast directions "
+                                         "(`python -m core build --contrast`)"}[kind])
     rows = ev.directions(kind, layer)
     total = np.zeros(ev.d_model, np.float64)
     for emotion, strength in strengths.items():

@@ -23,6 +23,9 @@ BASELINES = ("stories", "neutral")
 KIND_LABELS = {"readout": "readout (probe directions)", "concept": "concept vectors (the paper's)"}
 BASELINE_LABELS = {"stories": "z vs typical emotional text (the stories)",
                    "neutral": "z vs neutral chat (the paper's view)"}
+# The readout's share in "blend" steering directions, found on the steering study's choosing
+# prompts (SmolLM2: 0.25 kept happy's judge and lifted its reading; 0.5 cost sad its judge).
+BLEND_READOUT_WEIGHT = 0.25
 # Optional per-layer arrays (format 2): readout directions and every calibration.
 OPTIONAL = {"readout": 3, "readout_mean": 2, "readout_std": 2, "readout_neutral_mean": 2,
             "readout_neutral_std": 2, "story_mean": 2, "story_std": 2}
@@ -72,12 +75,21 @@ class EmotionVectors:
         return "contrast" in self.extras
 
     def has_directions(self, kind: str) -> bool:
-        """Whether this file can give ``kind`` directions (concept, readout or contrast)."""
-        return {"concept": True, "readout": self.has_readout, "contrast": self.has_contrast}.get(kind, False)
+        """Whether this file can give ``kind`` directions (concept, readout, contrast or blend)."""
+        return {"concept": True, "readout": self.has_readout, "contrast": self.has_contrast,
+                "blend": self.has_readout and self.has_contrast}.get(kind, False)
 
     def directions(self, kind: str, layer: int) -> np.ndarray:
-        """One layer's rows of the concept vectors, the readout's directions, or the contrast
-        directions (``core.contrast``; for steering, not unit length)."""
+        """One layer's rows of the concept vectors, the readout's directions, the contrast
+        directions (``core.contrast``; for steering, not unit length), or the blend of the last
+        two: each contrast row at unit length plus ``BLEND_READOUT_WEIGHT`` × its readout row at
+        unit length. Contrast moves what the model says; the small readout share steers it toward
+        text the readout itself reads as that emotion (contrast "happy" alone makes replies read
+        joyful and cheerful, not happy)."""
+        if kind == "blend":
+            from .geometry import unit_rows
+            contrast, readout = (self.extras[k][layer].astype(np.float32) for k in ("contrast", "readout"))
+            return unit_rows(contrast) + BLEND_READOUT_WEIGHT * unit_rows(readout)
         return self.extras[kind][layer] if kind in ("readout", "contrast") else self.vectors[layer]
 
     def calibration(self, kind: str, baseline: str, layer: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,8 @@ from core.render import highlight_payload
 from core.steering import KINDS, steer_generate
 
 name, lm, ev = page_header("Steering")
-st.markdown("Add an emotion's direction (the paper's concept vector, the readout's, or a contrast from the "
-            "model's own chats) to the model's residual stream while it writes, in units of that layer's mean "
+st.markdown("Add an emotion's direction (the paper's concept vector, the readout's, a contrast from the "
+            "model's own chats, or that contrast blended with a little of the readout's) to the model's residual stream while it writes, in units of that layer's mean "
             "residual norm (the paper's unit), "
             "and compare the reply with the one the same seed gives unsteered. Each reply is read back by the "
             "readout, so you see whether the model's own emotion signal moved. These are small models: small "
@@ -19,14 +19,15 @@ st.markdown("Add an emotion's direction (the paper's concept vector, the readout
 prompt = st.text_area("The chat so far", "User: Tell me about your weekend.", height=90, max_chars=4000,
                       key="steer_prompt", help="Plain text, User:/Assistant: turns, or JSON chat messages")
 KIND_LABELS = {"concept": "concept vectors (paper)", "readout": "readout directions",
-               "contrast": "contrast (model's own chats)"}
+               "contrast": "contrast (model's own chats)", "blend": "contrast + ¼ readout"}
 study = steering_setup(name)
 kinds = [k for k in KINDS if ev.has_directions(k)]
 c0, c1, c2, c3, c4 = st.columns([1.3, 1, 1, 1, 1.4])
 kind = c0.radio("Direction", kinds, index=kinds.index(study["kind"]), key="steer_kind", format_func=KIND_LABELS.get,
                 help="Concept vectors describe each emotion (the paper steers with these); the readout's "
                      "directions tell emotions apart; contrast directions are what the model itself does when asked "
-                     "to answer in that emotion. All are used at unit length.")
+                     "to answer in that emotion; the blend adds a quarter of the readout direction to the contrast, so "
+                     "replies move toward what the readout reads as that emotion. All are used at unit length.")
 first, last = c1.select_slider("Layers", range(ev.n_layers), (study["layers"][0], study["layers"][-1]),
                                key="steer_layers", help="One layer, or a range: the strength is then split evenly "
                                "over its layers. The concept vectors' layer is "

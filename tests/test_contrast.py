@@ -94,6 +94,21 @@ def test_steering_with_contrast_directions(lm, ev, tmp_path):
         steering_direction(lm, bare, {"sad": 0.3}, layer, kind="contrast")
 
 
+def test_steering_with_blend_directions(lm, ev):
+    layer = round(0.4 * lm.n_layers)
+    d = steering_direction(lm, ev, {"happy": 0.3}, layer, kind="blend")
+    assert np.isclose(np.linalg.norm(d), 0.3 * lm.residual_norms[layer], rtol=1e-4)
+    contrast = steering_direction(lm, ev, {"happy": 0.3}, layer, kind="contrast")
+    assert 0.9 < d @ contrast / (np.linalg.norm(d) * np.linalg.norm(contrast)) < 1      # contrast, a little turned
+    prompt = "User: Tell me about your weekend."
+    plain = steer_generate(lm, ev, prompt, {}, layer=layer, max_new_tokens=20, seed=None, kind="blend")
+    assert steer_generate(lm, ev, prompt, {"happy": 0.5}, layer=layer, max_new_tokens=20, seed=None, kind="blend") != plain
+    src = vectors_dir(lm.name)
+    bare = EmotionVectors.from_bytes((src / "vectors.safetensors").read_bytes(), (src / "meta.json").read_text())
+    with pytest.raises(EmotionLensError, match="blend directions need"):
+        steering_direction(lm, bare, {"happy": 0.3}, layer, kind="blend")
+
+
 @pytest.mark.parametrize("change", [{"emotions": "reversed"}, {"weights_sha256": "0" * 64}])
 def test_a_file_for_other_emotions_or_weights_is_not_attached(lm, ev, tmp_path, change):
     ev.save(tmp_path)

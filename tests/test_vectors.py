@@ -84,3 +84,17 @@ def test_similar_emotions_point_the_same_way(ev):
     cos = lambda a, b: float(v[ev.index(a)] @ v[ev.index(b)])
     assert cos("afraid", "terrified") > cos("afraid", "joyful")
     assert cos("happy", "joyful") > cos("happy", "miserable")
+
+
+def test_blend_directions_are_the_contrast_with_a_little_readout(ev):
+    from core.vectors import BLEND_READOUT_WEIGHT
+    layer, i = 12, ev.index("happy")
+    contrast, readout = ev.directions("contrast", layer)[i], ev.directions("readout", layer)[i]
+    blend = ev.directions("blend", layer)[i]
+    unit = lambda v: v / np.linalg.norm(v)                                          # noqa: E731
+    assert np.allclose(blend, unit(contrast) + BLEND_READOUT_WEIGHT * unit(readout), atol=1e-5)
+    assert unit(blend) @ unit(contrast) > unit(blend) @ unit(readout) > 0            # mostly contrast
+    assert ev.has_directions("blend")
+    src = vectors_dir(ev.model_name)
+    bare = EmotionVectors.from_bytes((src / "vectors.safetensors").read_bytes(), (src / "meta.json").read_text())
+    assert not bare.has_directions("blend")                                          # no contrast file beside it
