@@ -154,7 +154,8 @@ def study_strength(rows: list[dict]) -> float:
     fluent = {s: rows for s, rows in by_strength.items() if all(r["median_perplexity_ratio"] <= FLUENT_PERPLEXITY_RATIO for r in rows)}
     if not fluent:
         return min(by_strength, default=DEFAULT_STRENGTH)
-    return max(fluent, key=lambda s: (np.mean([min(r["vader_moved"], r["reading_moved"]) for r in fluent[s]]), -s))
+    # rounded, so rates equal as fractions of the same pairs tie (and the gentler strength wins)
+    return max(fluent, key=lambda s: (round(float(np.mean([min(r["vader_moved"], r["reading_moved"]) for r in fluent[s]])), 9), -s))
 
 
 def layers_label(layers: list[int]) -> str:

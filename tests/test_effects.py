@@ -78,6 +78,9 @@ def test_the_starting_strength_is_the_strongest_mover_that_stays_fluent():
     assert study_strength(report) == 0.2
     assert study_strength([row(0.3, 1.0, 1.0, 3.0), row(0.5, 1.0, 1.0, 9.0)]) == 0.3    # none fluent: the gentlest
     assert study_strength([]) == 0.3
+    k = [n / 24 for n in range(25)]                 # rates are counts out of 24 pairs
+    tie = [row(0.4, k[22], k[22], 1.6), row(0.4, k[19], k[23], 1.7), row(0.45, k[21], k[22], 1.5), row(0.45, k[20], k[22], 1.7)]
+    assert study_strength(tie) == 0.4                # equal means tie whatever the float rounding: the gentler wins
 
 
 def test_set_ups_name_one_layer_or_a_span(ev):

@@ -113,7 +113,7 @@ def main() -> None:
     # chosen on the choosing prompts alone (ties to the set-up chosen for both), then held out.
     own = {}
     for i, e in enumerate(GOAL):
-        rate, row, name = max(((*score(second[n][i]), n) for n in sorted(finalists, key=lambda n: n != best)),
+        _, row, name = max(((*score(second[n][i]), n) for n in sorted(finalists, key=lambda n: n != best)),
                               key=lambda t: t[0])
         if row:
             own[e] = cells("report", name, e, [row["strength"]])[0]
@@ -136,7 +136,7 @@ def goal_met(row: dict) -> bool:
 
 
 def rank(per_emotion: list[list[dict]]) -> tuple[float, float]:
-    """A set-up's worth: the best of its worse emotion, ties broken by the mean of both."""
+    """A set-up's worth: the best rate of its worse emotion, ties broken by the sum of both."""
     best = [score(r)[0] for r in per_emotion]
     return min(best), sum(best)
 
@@ -267,15 +267,15 @@ def figure(out: dict, png: Path) -> None:
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=1)
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=2)
     fig.update_yaxes(type="log", row=1, col=3)
-    fig.update_layout(title=f"Steering {out['model']}: {out['chosen_setup']}, {layers_label(out['layers'])} · "
-                            f"{len(out['report_prompts'])} report prompts × 3 seeds per point"
-                            + (" · ★ strength chosen on the choosing prompts" if chosen else ""),
-                      width=1300, height=430)
+    fig.update_layout(title=f"Steering {out['model']}: {out['chosen_setup']}, {layers_label(out['layers'])}<br>"
+                            f"<sup>{len(out['report_prompts'])} report prompts × 3 seeds per point"
+                            + (" · ★ the strength chosen for that emotion on the choosing prompts" if chosen else "") + "</sup>",
+                      width=1300, height=450, margin=dict(t=110))
     html = png.with_suffix(".html")
     html.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
     try:
         from tools.browser import chromium
-        with chromium(1320, 450) as page:
+        with chromium(1320, 470) as page:
             page.goto(html.as_uri())
             page.wait_for_timeout(1500)
             page.screenshot(path=str(png))
