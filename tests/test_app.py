@@ -139,12 +139,13 @@ def test_steering_page_shows_baseline_and_steered_read_back_by_the_readout():
     assert len([m for m in at.metric if m.label == "readout: sad"]) == 2
 
 
-def test_steering_page_offers_three_directions_and_defaults_to_the_studys_choice(ev):
+def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(ev):
     from core.effects import layers_label, study_setup
     study = study_setup(ev)
     at = run("pages/8_Steering.py")
     kind = at.radio(key="steer_kind")
-    assert kind.options == ["concept vectors (paper)", "readout directions", "contrast (model's own chats)"]
+    assert kind.options == ["concept vectors (paper)", "readout directions", "contrast (model's own chats)",
+                            "contrast + ¼ readout"]
     assert kind.value == study["kind"]
     assert at.select_slider(key="steer_layers").value == (study["layers"][0], study["layers"][-1])
     assert at.slider(key="steer-calm").value == study["strength"]

@@ -1,5 +1,6 @@
 """The three measures of a steered reply, on the real model."""
 import numpy as np
+import pytest
 
 from core.effects import reply_perplexity, reply_reading, sweep, vader_compound
 from core.steering import steer_generate
@@ -92,3 +93,16 @@ def test_set_ups_name_one_layer_or_a_span(ev):
     assert layers_label(span) == f"layers {span[0]}–{span[-1]} (strength split evenly)"
     assert layers_label([12]) == "layer 12"
     assert setup_layers(ev, SETUPS["contrast, spread over layers at 27–53% depth"]) == list(range(8, 17))   # SmolLM2's 30 layers
+
+
+@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
+def test_each_shipped_study_holds_out_the_strengths_it_chose(model):
+    import json
+    from core.vectors import vectors_dir
+    study = json.loads((vectors_dir(model) / "steering.json").read_text())
+    assert study["chosen_setup"] in study["finalists"] and set(study["chosen_strengths"]) == {"happy", "sad"}
+    for emotion, strength in study["chosen_strengths"].items():
+        chose = [r for r in study["choose"] if (r["setup"], r["emotion"]) == (study["chosen_setup"], emotion)]
+        assert strength in [r["strength"] for r in chose]                   # chosen among the choosing rows
+        assert strength in [r["strength"] for r in study["report"] if r["emotion"] == emotion]   # and held out
+    assert {r["emotion"] for r in study["own_report"]} == {"happy", "sad"}
