@@ -10,8 +10,8 @@ from core.steering import KINDS, steer_generate
 
 name, lm, ev = page_header("Steering")
 st.markdown("Add an emotion's direction (the paper's concept vector, the readout's, a contrast from the "
-            "model's own chats, or that contrast blended with a little of the readout's) to the model's residual stream while it writes, in units of that layer's mean "
-            "residual norm (the paper's unit), "
+            "model's own chats, or that contrast blended with a little of the readout's) to the model's "
+            "residual stream while it writes, in units of that layer's mean residual norm (the paper's unit), "
             "and compare the reply with the one the same seed gives unsteered. Each reply is read back by the "
             "readout, so you see whether the model's own emotion signal moved. These are small models: small "
             "strengths often change little, large ones break the text — the sweep shows where.")

@@ -104,7 +104,7 @@ def main() -> None:
         finalists = sorted(args.setups, key=lambda n: rank(first[n]), reverse=True)[:FINALISTS]
     second = {n: [cells("choose", n, e, fine) for e in GOAL] for n in finalists}
     best = max(finalists, key=lambda n: rank(second[n]))
-    chosen = {e: score(r)[1]["strength"] if score(r)[1] else min(fine) for e, r in zip(GOAL, second[best])}
+    chosen = {e: row["strength"] if row else min(fine) for e, (_, row) in zip(GOAL, map(score, second[best]))}
     layers = setup_layers(ev, SETUPS[best])
     print("set-up:", best, layers_label(layers), "strengths:", chosen, flush=True)
     report = {e: cells("report", best, e, sorted(set(args.strengths) | ({chosen[e]} if e in chosen else set())))
