@@ -96,6 +96,17 @@ REPORT_PROMPTS = ["Tell me about your last trip to the shops.", "What are you do
                   "Describe a typical Tuesday.", "How was your commute today?", "Tell me about your neighbourhood.",
                   "What did you cook last night?", "Describe the view from your window.",
                   "What happened at work this week?"]
+# More prompts for the held-out check alone: the chosen strengths run on REPORT_PROMPTS and these
+# (32 prompts × 3 seeds = 96 pairs), so a verdict does not rest on 24 pairs' ±10 points.
+CHECK_PROMPTS = ["Tell me about the last film you watched.", "What is in your fridge?", "Describe your front door.",
+                 "How do you spend your lunch break?", "Tell me about your favourite chair.",
+                 "What did you do last Sunday?", "Describe the bus stop near you.", "How do you do your laundry?",
+                 "Tell me about the town hall.", "What did you buy at the market?", "Describe your garden.",
+                 "How do you plan your week?", "Tell me about the train station.", "What did you wear yesterday?",
+                 "Describe a corner of the library.", "How do you make tea?", "Tell me about your bicycle.",
+                 "What is on the menu at the café?", "Describe the car park.", "How do you tidy your desk?",
+                 "Tell me about the post office.", "What did you read this morning?", "Describe your hallway.",
+                 "How do you water the plants?"]
 # Steering set-ups compared on CHOOSE_PROMPTS: which directions, added where (all positions).
 # "depth" is one layer (None: the vectors' default layer, about two-thirds deep, as in the
 # paper); "span" is every layer between two depths, the strength split evenly over them.

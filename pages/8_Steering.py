@@ -41,7 +41,8 @@ positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
                      format_func={"all": "prompt and reply", "generated": "only the reply"}.get)
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",
                            help="The same seed gives the baseline and the steered reply the same dice"))
-n_tokens = c4.slider("Reply length (tokens)", 10, 120, 40, key="steer_tokens")
+n_tokens = c4.slider("Reply length (tokens)", 10, 120, 60, key="steer_tokens",
+                     help="60 is the API's default, and the length of the replies SmolLM2's steering study measured")
 setup = dict(layers=layers, max_new_tokens=n_tokens, seed=seed, positions=positions, kind=kind)
 units = (f"that layer's mean residual norm ({lm.residual_norms[first]:.1f})" if len(layers) == 1
          else "each layer's mean residual norm")

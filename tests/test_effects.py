@@ -101,8 +101,13 @@ def test_each_shipped_study_holds_out_the_strengths_it_chose(model):
     from core.vectors import vectors_dir
     study = json.loads((vectors_dir(model) / "steering.json").read_text())
     assert study["chosen_setup"] in study["finalists"] and set(study["chosen_strengths"]) == {"happy", "sad"}
+    held_pairs = 3 * (len(study["report_prompts"]) + len(study["check_prompts"]))
+    assert not set(study["choose_prompts"]) & set(study["report_prompts"] + study["check_prompts"])
     for emotion, strength in study["chosen_strengths"].items():
         chose = [r for r in study["choose"] if (r["setup"], r["emotion"]) == (study["chosen_setup"], emotion)]
         assert strength in [r["strength"] for r in chose]                   # chosen among the choosing rows
-        assert strength in [r["strength"] for r in study["report"] if r["emotion"] == emotion]   # and held out
-    assert {r["emotion"] for r in study["own_report"]} == {"happy", "sad"}
+        assert strength in [r["strength"] for r in study["report"] if r["emotion"] == emotion]   # on the curve
+        [held] = [r for r in study["held_out"] if r["emotion"] == emotion]   # and held out on 96 pairs
+        assert (held["setup"], held["strength"], held["pairs"]) == (study["chosen_setup"], strength, held_pairs)
+    assert {r["emotion"] for r in study["own_held_out"]} == {"happy", "sad"}
+    assert all(r["pairs"] == held_pairs and r["setup"] in study["finalists"] for r in study["own_held_out"])

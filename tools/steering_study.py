@@ -1,11 +1,12 @@
 """Effect sizes of steering: choose the set-up and strength on one prompt set, report on another.
 
-Usage: .venv/bin/python tools/steering_study.py [--model smollm2-135m-instruct] [--tokens 30]
+Usage: .venv/bin/python tools/steering_study.py [--model smollm2-135m-instruct] [--tokens 60]
        [--setups NAME ...] [--use-setup NAME] [--strengths S ...] [--choose-strengths S ...]
-       [--fine-strengths S ...] [--name steering] [--redraw] [--fresh]
+       [--fine-strengths S ...] [--name steering] [--redraw] [--fresh] [--jobs 2]
 On the choosing prompts every set-up runs at the coarse strengths; the best few (FINALISTS) also
 at the fine ones, and from all their rows come the set-up and each of happy's and sad's
-strength. The report prompts then only report: the curves, and the chosen strengths held out.
+strength. Then the report prompts only report: the curves; and the chosen strengths are held
+out on them and 24 check prompts (96 pairs), the verdict.
 Writes cached_vectors/<model>/<name>.json and .md, and docs/<name>-<model>.png (Chromium
 screenshot); the app's default set-up is read from steering.json. ``--use-setup`` skips the
 set-up choice and reports a set-up chosen elsewhere (e.g. on another model), saying so.
@@ -19,6 +20,8 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,17 +29,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from core import EmotionVectors, load_model, load_vectors  # noqa: E402
-from core.effects import (CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, REPORT_PROMPTS, SETUPS,  # noqa: E402
-                          effect_cells, layers_label, setup_layers)
+from core.effects import (CHECK_PROMPTS, CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, REPORT_PROMPTS,  # noqa: E402
+                          SETUPS, effect_cells, layers_label, setup_layers)
 from core.steering import KINDS  # noqa: E402
 from core.paths import ROOT, write_text_atomic  # noqa: E402
 from core.vectors import BLEND_READOUT_WEIGHT, vectors_dir  # noqa: E402
 
-CHOOSE_STRENGTHS = [0.15, 0.3]
-FINE_STRENGTHS = [0.35, 0.4, 0.45]
+CHOOSE_STRENGTHS = [0.2, 0.4]
+FINE_STRENGTHS = [0.3, 0.5]
 FINALISTS = 3
 REPORT_STRENGTHS = [0.1, 0.2, 0.3, 0.4, 0.5]
 GOAL = ("happy", "sad")           # the issue's goal: both move both measures within 2× perplexity
+# Each stage's prompts: choose on one set; draw the curves on another; hold the chosen strengths
+# out on that set and 24 more.
+STAGE_PROMPTS = {"choose": CHOOSE_PROMPTS, "report": REPORT_PROMPTS, "held": REPORT_PROMPTS + CHECK_PROMPTS}
 
 
 def score(rows):
@@ -49,7 +55,7 @@ def score(rows):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--tokens", type=int, default=30)
+    ap.add_argument("--tokens", type=int, default=60, help="reply length (the API's and CLI's default)")
     ap.add_argument("--setups", nargs="*", default=list(SETUPS), choices=list(SETUPS),
                     help="which set-ups to compare on the choosing prompts")
     ap.add_argument("--use-setup", choices=list(SETUPS), default=None,
@@ -64,6 +70,8 @@ def main() -> None:
     ap.add_argument("--redraw", action="store_true", help="recompute the valence loadings into the stored <name>.json, then rewrite the .md "
                          "and the figure from it (no model run)")
     ap.add_argument("--fresh", action="store_true", help="rerun every cell, reusing no stored rows")
+    ap.add_argument("--jobs", type=int, default=1, help="processes running cells at once, one thread each "
+                    "(e.g. one per core)")
     args = ap.parse_args()
     if args.redraw:
         out = json.loads((vectors_dir(args.model) / f"{args.name}.json").read_text())
@@ -73,26 +81,34 @@ def main() -> None:
         return publish(out, args.name)
     lm = load_model(args.model)
     ev = load_vectors(lm)
-    start, done = time.time(), [0]
+    start = time.time()
     made = directions_made(ev)
     rows = {} if args.fresh else stored_rows(lm.name, args.name, args.tokens, made)
     checkpoint = vectors_dir(lm.name) / f"{args.name}.partial.json"
-    baselines = {}
+    baselines, pool = {}, None
 
-    def tick():
-        done[0] += 1
-        if done[0] % 24 == 0:
-            print(f"  {done[0]} replies, {time.time() - start:.0f} s", flush=True)
-
-    def cells(stage: str, name: str, emotion: str, strengths) -> list[dict]:
-        """Rows for these strengths, run only where no stored row has them; each run is saved at once."""
-        missing = [s for s in strengths if (stage, name, emotion, s) not in rows]
-        print(f"{stage}: {name}, {emotion}: " + (f"running {missing}" if missing else "reusing the stored rows"), flush=True)
-        for s in missing:
-            [row] = effect_cells(lm, ev, CHOOSE_PROMPTS if stage == "choose" else REPORT_PROMPTS, emotion, [s],
-                                 SETUPS[name], max_new_tokens=args.tokens, baselines=baselines, progress=tick)
-            rows[(stage, name, emotion, s)] = {"setup": name, **row}
+    def cells(keys: list[tuple]) -> None:
+        """Run the cells (stage, set-up, emotion, strength) no stored row has, in ``--jobs``
+        processes; each row is saved as it arrives, so an interrupted study resumes."""
+        nonlocal pool
+        keys = list(dict.fromkeys(keys))
+        missing = [k for k in keys if k not in rows]
+        print(f"{len(keys) - len(missing)} cells stored, {len(missing)} to run", flush=True)
+        if missing and args.jobs > 1 and pool is None:
+            pool = ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=worker_start,
+                                       initargs=(args.model,))
+        # all submitted at once, so every process is busy; without a pool each runs as it is reached
+        done = ([(k, pool.submit(worker_cell, k, args.tokens)) for k in missing] if pool else
+                ((k, run_cell(lm, ev, k, args.tokens, baselines)) for k in missing))
+        for n, (key, row) in enumerate(done, 1):
+            rows[key] = row.result() if pool else row
             write_text_atomic(checkpoint, json.dumps(dump(args.tokens, made, rows)))
+            r = rows[key]
+            print(f"  {n}/{len(missing)} {key[0]}: {key[1]}, {key[2]} {key[3]}: VADER {r['vader_moved']:.0%}, "
+                  f"reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}x "
+                  f"({time.time() - start:.0f} s)", flush=True)
+
+    def got(stage: str, name: str, emotion: str, strengths) -> list[dict]:
         return [rows[(stage, name, emotion, s)] for s in strengths]
 
     coarse = sorted(set(args.choose_strengths))
@@ -100,35 +116,70 @@ def main() -> None:
     if args.use_setup:
         finalists = [args.use_setup]
     else:
-        first = {n: [cells("choose", n, e, coarse) for e in GOAL] for n in args.setups}
+        cells([("choose", n, e, x) for n in args.setups for e in GOAL for x in coarse])
+        first = {n: [got("choose", n, e, coarse) for e in GOAL] for n in args.setups}
         finalists = sorted(args.setups, key=lambda n: rank(first[n]), reverse=True)[:FINALISTS]
-    second = {n: [cells("choose", n, e, fine) for e in GOAL] for n in finalists}
+    cells([("choose", n, e, x) for n in finalists for e in GOAL for x in fine])
+    second = {n: [got("choose", n, e, fine) for e in GOAL] for n in finalists}
     best = max(finalists, key=lambda n: rank(second[n]))
     chosen = {e: row["strength"] if row else min(fine) for e, (_, row) in zip(GOAL, map(score, second[best]))}
     layers = setup_layers(ev, SETUPS[best])
     print("set-up:", best, layers_label(layers), "strengths:", chosen, flush=True)
-    report = {e: cells("report", best, e, sorted(set(args.strengths) | ({chosen[e]} if e in chosen else set())))
-              for e in EXPECTED}
+    reported = {e: sorted(set(args.strengths) | ({chosen[e]} if e in chosen else set())) for e in EXPECTED}
+    held_keys = [("held", best, e, x) for e, x in chosen.items()]
     # For someone steering one emotion at a time: each emotion's own best finalist and strength,
     # chosen on the choosing prompts alone (ties to the set-up chosen for both), then held out.
-    own = {}
+    own_keys = []
     for i, e in enumerate(GOAL):
         _, row, name = max(((*score(second[n][i]), n) for n in sorted(finalists, key=lambda n: n != best)),
-                              key=lambda t: t[0])
+                           key=lambda t: t[0])
         if row:
-            own[e] = cells("report", name, e, [row["strength"]])[0]
+            own_keys.append(("held", name, e, row["strength"]))
+    cells([("report", best, e, x) for e, xs in reported.items() for x in xs] + held_keys + own_keys)
+    if pool:
+        pool.shutdown()
+    report = {e: got("report", best, e, xs) for e, xs in reported.items()}
     out = {"model": lm.name, "tokens": args.tokens, "seeds": [0, 1, 2], "choose_strengths": coarse,
            "fine_strengths": fine, "finalists": finalists, "report_strengths": args.strengths,
-           "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS,
+           "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS, "check_prompts": CHECK_PROMPTS,
            "chosen_setup": best, "chosen_elsewhere": bool(args.use_setup), "chosen_strengths": chosen, "layers": layers,
            "setup_layers": {n: setup_layers(ev, SETUPS[n]) for n in SETUPS},
            "choose": [r for (stage, n, _, _), r in sorted(rows.items()) if stage == "choose" and n in args.setups + finalists],
-           "report": [r for rs in report.values() for r in rs], "own_report": list(own.values()),
+           "report": [r for rs in report.values() for r in rs], "held_out": [rows[k] for k in held_keys],
+           "own_held_out": [rows[k] for k in own_keys],
            "seconds": round(time.time() - start),
            "valence_loading": valence_loadings(ev, layers), "directions": made}
     write_text_atomic(vectors_dir(lm.name) / f"{args.name}.json", json.dumps(out, indent=1))
     checkpoint.unlink(missing_ok=True)
     publish(out, args.name)
+
+
+def run_cell(lm, ev, key: tuple, tokens: int, baselines: dict) -> dict:
+    """One row: the set-up's effect at one strength on the stage's prompts."""
+    stage, name, emotion, strength = key
+    [row] = effect_cells(lm, ev, STAGE_PROMPTS[stage], emotion, [strength],
+                         SETUPS[name], max_new_tokens=tokens, baselines=baselines)
+    return {"setup": name, **row}
+
+
+_worker: dict = {}
+
+
+def worker_start(model: str) -> None:
+    """A worker process: one thread (the machine's cores are shared out between processes), its own model."""
+    import torch
+    torch.set_num_threads(1)
+    lm = load_model(model)
+    _worker.update(lm=lm, ev=load_vectors(lm), baselines={})
+
+
+def worker_cell(key: tuple, tokens: int) -> dict:
+    return run_cell(_worker["lm"], _worker["ev"], key, tokens, _worker["baselines"])
+
+
+def verdict(r: dict) -> str:
+    return (f"VADER {r['vader_moved']:.0%}, reading {r['reading_moved']:.0%}, perplexity "
+            f"{r['median_perplexity_ratio']:.2f}× — " + ("met" if goal_met(r) else "not met"))
 
 
 def goal_met(row: dict) -> bool:
@@ -143,9 +194,9 @@ def rank(per_emotion: list[list[dict]]) -> tuple[float, float]:
 
 def dump(tokens: int, made: dict, rows: dict) -> dict:
     """The rows run so far, in the stored study's shape, so an interrupted study resumes."""
-    return {"tokens": tokens, "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS, "directions": made,
-            "choose": [r for (stage, *_), r in rows.items() if stage == "choose"],
-            "report": [r for (stage, *_), r in rows.items() if stage == "report"]}
+    return {"tokens": tokens, "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS,
+            "check_prompts": CHECK_PROMPTS, "directions": made,
+            **{key: [r for (stage, *_), r in rows.items() if stage == s] for s, key in STORED}}
 
 
 def valence_loadings(ev, layers: list[int]) -> dict:
@@ -168,21 +219,17 @@ def publish(out: dict, name: str) -> None:
     pairs = 3 * len(out["report_prompts"])
     chosen = out.get("chosen_strengths", {})
     lines = [f"# Steering effect sizes: {out['model']}", "",
-             f"{len(out['report_prompts'])} report prompts × 3 seeds = {pairs} pairs per cell; sampling (T 0.8, top-p 0.95), "
+             f"Curves: {len(out['report_prompts'])} report prompts × 3 seeds = {pairs} pairs per cell; sampling (T 0.8, top-p 0.95), "
              f"{out['tokens']} tokens; strengths in units of the layer's mean residual norm (attention sink left out; "
              f"split evenly when spread over layers); set-up {how}, at {layers_label(out['layers'])}."]
-    held = [(e, s, next(r for r in out["report"] if r["emotion"] == e and r["strength"] == s)) for e, s in chosen.items()]
-    if held:
-        lines += ["", "Held out: each emotion at the strength chosen for it on the choosing prompts (goal: both rates "
-                  f"≥ 90% with median perplexity within {FLUENT_PERPLEXITY_RATIO:g}×):", ""]
-        lines += [f"- **{e}** at {s}: VADER {r['vader_moved']:.0%}, reading {r['reading_moved']:.0%}, perplexity "
-                  f"{r['median_perplexity_ratio']:.2f}× — " + ("met" if goal_met(r) else "not met") for e, s, r in held]
-    if out.get("own_report"):
-        lines += ["", "Held out, each emotion with its own set-up and strength (the best finalist for it alone on the "
-                  "choosing prompts; for steering one emotion at a time):", ""]
-        lines += [f"- **{r['emotion']}**, {r['setup']} at {r['strength']}: VADER {r['vader_moved']:.0%}, reading "
-                  f"{r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}× — "
-                  + ("met" if goal_met(r) else "not met") for r in out["own_report"]]
+    held_pairs = 3 * (len(out["report_prompts"]) + len(out.get("check_prompts", [])))
+    lines += ["", f"Held out on the {held_pairs // 3} report and check prompts × 3 seeds = {held_pairs} pairs (goal: both "
+              f"rates ≥ 90% with median perplexity within {FLUENT_PERPLEXITY_RATIO:g}×):", ""]
+    lines += [f"- **{r['emotion']}** at {r['strength']}, the strength chosen for it on the choosing prompts: "
+              + verdict(r) for r in out.get("held_out", [])]
+    lines += [f"- **{r['emotion']}** with its own set-up and strength, the best finalist for it alone on the choosing "
+              f"prompts (for steering one emotion at a time), {r['setup']} at {r['strength']}: " + verdict(r)
+              for r in out.get("own_held_out", []) if r not in out.get("held_out", [])]
     lines += ["", "| emotion | strength | VADER moved the expected way | readout reading rose | median perplexity ÷ baseline |",
              "|---|---|---|---|---|"]
     lines += [f"| {r['emotion']} | {r['strength']}{' (chosen)' if chosen.get(r['emotion']) == r['strength'] else ''} | "
@@ -223,6 +270,9 @@ def directions_made(ev) -> dict:
     return {"contrast": created, "blend": f"{created}, readout weight {BLEND_READOUT_WEIGHT}"}
 
 
+STORED = (("choose", "choose"), ("report", "report"), ("held", "held_out"), ("held", "own_held_out"))
+
+
 def stored_rows(model: str, name: str, tokens: int, made: dict) -> dict:
     """{(stage, set-up, emotion, strength): row} from the stored study and any interrupted run,
     where made with the same prompts, reply length and directions (``directions_made``; concept
@@ -234,9 +284,13 @@ def stored_rows(model: str, name: str, tokens: int, made: dict) -> dict:
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if (old.get("tokens"), old.get("choose_prompts"), old.get("report_prompts")) != (tokens, CHOOSE_PROMPTS, REPORT_PROMPTS):
+        if old.get("tokens") != tokens:
             continue
-        for stage, key in (("choose", "choose"), ("report", "report"), ("report", "own_report")):
+        prompts = {"choose": old.get("choose_prompts"), "report": old.get("report_prompts"),
+                   "held": (old.get("report_prompts") or []) + (old.get("check_prompts") or [])}
+        for stage, key in STORED:
+            if prompts[stage] != STAGE_PROMPTS[stage]:
+                continue
             for r in old.get(key, []):
                 setup = r.get("setup", old.get("chosen_setup"))
                 kind = SETUPS.get(setup, {}).get("kind")
@@ -260,6 +314,13 @@ def figure(out: dict, png: Path) -> None:
         for col, key in enumerate(("vader_moved", "reading_moved", "median_perplexity_ratio"), 1):
             fig.add_trace(go.Scatter(x=x, y=[r[key] for r in rows], mode="lines+markers", name=emotion, marker=marker,
                                      line=dict(color=colours[emotion]), showlegend=col == 1), row=1, col=col)
+    held = out.get("held_out", [])
+    for i, r in enumerate(held):                           # the verdict's cells: the chosen strengths on 96 pairs
+        for col, key in enumerate(("vader_moved", "reading_moved", "median_perplexity_ratio"), 1):
+            fig.add_trace(go.Scatter(x=[r["strength"]], y=[r[key]], mode="markers", name=f"held out ({r['pairs']} pairs)",
+                                     marker=dict(symbol="diamond-open", size=14, line=dict(width=2),
+                                                 color=colours[r["emotion"]]),
+                                     legendgroup="held", showlegend=col == 1 and i == 0), row=1, col=col)
     fig.add_hline(y=0.9, line_dash="dash", line_color="#999", row=1, col=1)
     fig.add_hline(y=0.9, line_dash="dash", line_color="#999", row=1, col=2)
     fig.add_hline(y=FLUENT_PERPLEXITY_RATIO, line_dash="dash", line_color="#999", row=1, col=3)
@@ -269,7 +330,8 @@ def figure(out: dict, png: Path) -> None:
     fig.update_yaxes(type="log", row=1, col=3)
     fig.update_layout(title=f"Steering {out['model']}: {out['chosen_setup']}, {layers_label(out['layers'])}<br>"
                             f"<sup>{len(out['report_prompts'])} report prompts × 3 seeds per point"
-                            + (" · ★ the strength chosen for that emotion on the choosing prompts" if chosen else "") + "</sup>",
+                            + (" · ★ the strength chosen for that emotion on the choosing prompts" if chosen else "")
+                            + (f" · ◇ that strength held out on {held[0]['pairs']} pairs" if held else "") + "</sup>",
                       width=1300, height=450, margin=dict(t=110))
     html = png.with_suffix(".html")
     html.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
