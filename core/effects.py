@@ -180,7 +180,7 @@ def _setup_kwargs(ev, setup: dict) -> dict:
 
 
 def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float], setup: dict,
-                 seeds=(0, 1, 2), max_new_tokens: int = 40, baselines: dict | None = None, progress=None) -> list[dict]:
+                 seeds=(0, 1, 2), max_new_tokens: int = 60, baselines: dict | None = None) -> list[dict]:
     """Per strength: in how many (prompt, seed) pairs the judge and the readout moved the expected
     way against the unsteered reply, and the median perplexity ratio.
 
@@ -207,8 +207,6 @@ def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float
                 read_up += np.sign(s) * (m["reading"] - base["reading"]) > 0
                 ratios.append(m["perplexity"] / base["perplexity"])
                 n += 1
-                if progress:
-                    progress()
         rows.append({"emotion": emotion, "strength": s, "pairs": n, "vader_moved": vader_up / n,
                      "reading_moved": read_up / n, "median_perplexity_ratio": float(np.median(ratios))})
     return rows
