@@ -15,7 +15,7 @@ def test_a_rerun_of_each_shipped_study_finds_every_cell_stored(model):
                 | {("report", r["setup"], r["emotion"], r["strength"]) for r in study["report"]}
                 | {("held", r["setup"], r["emotion"], r["strength"]) for r in study["held_out"] + study["own_held_out"]})
     assert set(rows) == expected                      # the documented command reruns nothing
-    assert all(rows[("held", *k[1:])]["pairs"] == 96 for k in expected if k[0] == "held")
+    assert all(rows[k]["pairs"] == 96 for k in expected if k[0] == "held")
     assert stored_rows(model, "steering", study["tokens"] + 1, made) == {}        # another reply length: nothing
     rebuilt = stored_rows(model, "steering", study["tokens"], {kind: "rebuilt" for kind in made})
     assert set(rebuilt) == {k for k in expected if not k[1].startswith(("contrast", "blend"))}   # theirs go, the rest stay

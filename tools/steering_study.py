@@ -292,7 +292,7 @@ def stored_rows(model: str, name: str, tokens: int, made: dict) -> dict:
             if prompts[stage] != STAGE_PROMPTS[stage]:
                 continue
             for r in old.get(key, []):
-                setup = r.get("setup", old.get("chosen_setup"))
+                setup = r.get("setup")
                 kind = SETUPS.get(setup, {}).get("kind")
                 if kind and old.get("directions", {}).get(kind) == made.get(kind):
                     out[(stage, setup, r["emotion"], r["strength"])] = {**r, "setup": setup}
