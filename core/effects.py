@@ -107,6 +107,26 @@ CHECK_PROMPTS = ["Tell me about the last film you watched.", "What is in your fr
                  "What is on the menu at the café?", "Describe the car park.", "How do you tidy your desk?",
                  "Tell me about the post office.", "What did you read this morning?", "Describe your hallway.",
                  "How do you water the plants?"]
+# A second held-out set, written after the first verdict (on REPORT_PROMPTS + CHECK_PROMPTS) had
+# been seen: a set-up chosen after that verdict is judged on prompts nobody has looked at.
+SECOND_CHECK_PROMPTS = ["Tell me about the bakery on your street.", "What is in your wardrobe?",
+                        "Describe the stairs in your building.", "How do you pack for a short trip?",
+                        "Tell me about the clock in your living room.", "What did you do last Thursday?",
+                        "Describe the pavement outside your house.", "How do you sort your post?",
+                        "Tell me about your local swimming pool.", "What did you have for dinner on Monday?",
+                        "Describe your bathroom.", "How do you choose a birthday card?",
+                        "Tell me about the petrol station nearby.", "What is on your bookshelf?",
+                        "Describe the lift in an office building.", "How do you boil an egg?",
+                        "Tell me about the umbrella you use.", "What did you see from the bus today?",
+                        "Describe a supermarket checkout.", "How do you iron a shirt?",
+                        "Tell me about the bench in the square.", "What did you write on your shopping list?",
+                        "Describe your kitchen table.", "How do you set an alarm clock?",
+                        "Tell me about the hardware shop.", "What did you hear on the radio this morning?",
+                        "Describe the landing outside your flat.", "How do you fold a towel?",
+                        "Tell me about the village hall.", "What did you pack for lunch today?",
+                        "Describe the roundabout near you.", "How do you clean your windows?"]
+# The held-out sets a verdict can use (tools/steering_study.py --held); each model's study says which.
+HELD_SETS = {"first": REPORT_PROMPTS + CHECK_PROMPTS, "second": SECOND_CHECK_PROMPTS}
 # Steering set-ups compared on CHOOSE_PROMPTS: which directions, added where (all positions).
 # "depth" is one layer (None: the vectors' default layer, about two-thirds deep, as in the
 # paper); "span" is every layer between two depths, the strength split evenly over them.
@@ -118,7 +138,20 @@ SETUPS.update({f"{kind}, spread over layers at 13–67% depth": {"kind": kind, "
                for kind in ("concept", "contrast", "blend")})
 SETUPS.update({f"{kind}, spread over layers at 27–53% depth": {"kind": kind, "span": (0.27, 0.53), "positions": "all"}
                for kind in ("contrast", "blend")})
+# The issue's "happy vs sad versions of the same prompt": the emotion pushed up and its opposite
+# down at half the strength, so the direction loses what the two share (on SmolLM2's layer 8 the
+# contrast directions of "happy" and "sad" have cosine 0.7) and points along valence.
+SETUPS["blend, spread over layers at 27–53% depth, against its opposite at half strength"] = {
+    "kind": "blend", "span": (0.27, 0.53), "positions": "all", "against": 0.5}
 EXPECTED = {"happy": 1, "sad": -1, "calm": 1, "desperate": -1}      # the direction VADER should move
+OPPOSITE = {"happy": "sad", "sad": "happy", "calm": "desperate", "desperate": "calm"}
+
+
+def setup_strengths(setup: dict, emotion: str, strength: float) -> dict[str, float]:
+    """What a set-up steers for one emotion at one strength: the emotion, and its opposite
+    pushed the other way when the set-up steers against it."""
+    against = setup.get("against", 0.0)
+    return {emotion: strength, OPPOSITE[emotion]: -against * strength} if against else {emotion: strength}
 
 
 def setup_layers(ev, setup: dict) -> list[int]:
@@ -133,13 +166,15 @@ def setup_layers(ev, setup: dict) -> list[int]:
 
 def study_setup(ev) -> dict:
     """The steering set-up this model's effect study chose (``tools/steering_study.py`` writes
-    ``steering.json`` beside the vectors): ``{"kind", "layers", "setup", "strength"}``; without a
+    ``steering.json`` beside the vectors): ``{"kind", "layers", "setup", "strength", "against"}``
+    (``against``: the share of the strength its opposite is pushed the other way); without a
     study, or when its directions are missing here, the paper's concept vectors at the default
     layer. ``strength`` is a sensible starting strength (``study_strength`` over the chosen
     set-up's rows on the choosing prompts; the report prompts only report)."""
     import json
     from .vectors import vectors_dir
-    fallback = {"kind": "concept", "layers": [ev.default_layer], "setup": None, "strength": DEFAULT_STRENGTH}
+    fallback = {"kind": "concept", "layers": [ev.default_layer], "setup": None, "strength": DEFAULT_STRENGTH,
+                "against": 0.0}
     try:
         study = json.loads((vectors_dir(ev.model_name) / "steering.json").read_text(encoding="utf-8"))
         setup = SETUPS[study["chosen_setup"]]
@@ -148,6 +183,7 @@ def study_setup(ev) -> dict:
     if not ev.has_directions(setup["kind"]):
         return fallback
     return {"kind": setup["kind"], "layers": setup_layers(ev, setup), "setup": study["chosen_setup"],
+            "against": setup.get("against", 0.0),
             "strength": study_strength([r for r in study.get("choose", []) if r.get("setup") == study["chosen_setup"]])}
 
 
@@ -201,7 +237,7 @@ def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float
                 if (p, seed, emotion) not in baselines:
                     baselines[(p, seed, emotion)] = measure(lm, ev, prompt, baselines[(p, seed)], emotion)
                 base = baselines[(p, seed, emotion)]
-                reply = steer_generate(lm, ev, prompt, {emotion: s}, max_new_tokens=max_new_tokens, seed=seed, **kw)
+                reply = steer_generate(lm, ev, prompt, setup_strengths(setup, emotion, s), max_new_tokens=max_new_tokens, seed=seed, **kw)
                 m = measure(lm, ev, prompt, reply, emotion)
                 vader_up += np.sign(s) * sign * (m["vader"] - base["vader"]) > 0
                 read_up += np.sign(s) * (m["reading"] - base["reading"]) > 0

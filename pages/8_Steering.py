@@ -36,7 +36,9 @@ layers = list(range(first, last + 1))
 if study["setup"]:
     st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at {layers_label(study['layers'])} and strength "
                f"{study['strength']:g}, the set-up the steering study chose and the strength at which its replies "
-               "moved most while staying fluent (README, \"Steering\").")
+               "moved most while staying fluent (README, \"Steering\")"
+               + (f"; it steered each emotion against its opposite, pushed the other way at {study['against']:g}× the "
+                  "strength: add that emotion with a negative strength to do the same" if study["against"] else "") + ".")
 positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
                      format_func={"all": "prompt and reply", "generated": "only the reply"}.get)
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",

@@ -64,7 +64,9 @@ def test_study_setup_follows_the_shipped_study_and_falls_back_without_one(ev):
     assert got["setup"] == study["chosen_setup"] and got["kind"] == SETUPS[got["setup"]]["kind"]
     assert got["layers"] == setup_layers(ev, SETUPS[got["setup"]]) == study["layers"]
     elsewhere = replace(ev, meta={**ev.meta, "model": "no-such-model"})
-    assert study_setup(elsewhere) == {"kind": "concept", "layers": [ev.default_layer], "setup": None, "strength": 0.3}
+    assert study_setup(elsewhere) == {"kind": "concept", "layers": [ev.default_layer], "setup": None, "strength": 0.3,
+                                      "against": 0.0}
+    assert got["against"] == SETUPS[got["setup"]].get("against", 0.0)
     tried = study.get("fine_strengths", study["choose_strengths"])
     assert got["strength"] in tried                                # chosen on the choosing prompts, not the report
 
@@ -101,8 +103,9 @@ def test_each_shipped_study_holds_out_the_strengths_it_chose(model):
     from core.vectors import vectors_dir
     study = json.loads((vectors_dir(model) / "steering.json").read_text())
     assert study["chosen_setup"] in study["finalists"] and set(study["chosen_strengths"]) == {"happy", "sad"}
-    held_pairs = 3 * (len(study["report_prompts"]) + len(study["check_prompts"]))
-    assert not set(study["choose_prompts"]) & set(study["report_prompts"] + study["check_prompts"])
+    held_prompts = study.get("held_prompts", study["report_prompts"] + study["check_prompts"])   # the first set
+    held_pairs = 3 * len(held_prompts)
+    assert held_pairs == 96 and not set(study["choose_prompts"]) & set(held_prompts)
     for emotion, strength in study["chosen_strengths"].items():
         chose = [r for r in study["choose"] if (r["setup"], r["emotion"]) == (study["chosen_setup"], emotion)]
         assert strength in [r["strength"] for r in chose]                   # chosen among the choosing rows
@@ -111,3 +114,30 @@ def test_each_shipped_study_holds_out_the_strengths_it_chose(model):
         assert (held["setup"], held["strength"], held["pairs"]) == (study["chosen_setup"], strength, held_pairs)
     assert {r["emotion"] for r in study["own_held_out"]} == {"happy", "sad"}
     assert all(r["pairs"] == held_pairs and r["setup"] in study["finalists"] for r in study["own_held_out"])
+
+
+def test_the_prompt_sets_share_nothing():
+    from core.contrast import BUILD_PROMPTS
+    from core.effects import CHECK_PROMPTS, CHOOSE_PROMPTS, HELD_SETS, REPORT_PROMPTS, SECOND_CHECK_PROMPTS
+    sets = [CHOOSE_PROMPTS, REPORT_PROMPTS, CHECK_PROMPTS, SECOND_CHECK_PROMPTS, BUILD_PROMPTS]
+    every = [p for s in sets for p in s]
+    assert len(set(every)) == len(every)
+    assert [len(p) for p in HELD_SETS.values()] == [32, 32]            # 96 pairs each at 3 seeds
+
+
+def test_steering_against_the_opposite_points_further_along_valence(lm, ev):
+    from core.effects import SETUPS, setup_layers, setup_strengths
+    from core.geometry import valence_loading
+    from core.ratings import human_valence
+    from core.steering import steering_additions
+    against = SETUPS["blend, spread over layers at 27–53% depth, against its opposite at half strength"]
+    alone = SETUPS["blend, spread over layers at 27–53% depth"]
+    assert setup_strengths(against, "sad", 0.4) == {"sad": 0.4, "happy": -0.2}
+    assert setup_strengths(alone, "sad", 0.4) == {"sad": 0.4}
+    valence = np.append(human_valence(ev.emotions).valence, np.nan)
+    layers = setup_layers(ev, against)
+
+    def loading(setup):
+        add = steering_additions(lm, ev, setup_strengths(setup, "sad", 0.4), layers, "blend")
+        return np.mean([valence_loading(np.vstack([ev.directions("blend", l), add[l]]), valence)[-1] for l in layers])
+    assert loading(against) < loading(alone) - 0.1 < 0          # "sad" away from "happy" is more negative

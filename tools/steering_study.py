@@ -2,11 +2,13 @@
 
 Usage: .venv/bin/python tools/steering_study.py [--model smollm2-135m-instruct] [--tokens 60]
        [--setups NAME ...] [--use-setup NAME] [--strengths S ...] [--choose-strengths S ...]
-       [--fine-strengths S ...] [--name steering] [--redraw] [--fresh] [--jobs 2]
+       [--fine-strengths S ...] [--name steering] [--redraw] [--fresh] [--jobs 2] [--held first|second]
 On the choosing prompts every set-up runs at the coarse strengths; the best few (FINALISTS) also
 at the fine ones, and from all their rows come the set-up and each of happy's and sad's
 strength. Then the report prompts only report: the curves; and the chosen strengths are held
-out on them and 24 check prompts (96 pairs), the verdict.
+out on a held-out set of 32 prompts (96 pairs), the verdict: ``--held first`` is the report
+prompts and 24 check prompts, ``second`` (the default) 32 prompts written after the first
+verdict had been seen.
 Writes cached_vectors/<model>/<name>.json and .md, and docs/<name>-<model>.png (Chromium
 screenshot); the app's default set-up is read from steering.json. ``--use-setup`` skips the
 set-up choice and reports a set-up chosen elsewhere (e.g. on another model), saying so.
@@ -29,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from core import EmotionVectors, load_model, load_vectors  # noqa: E402
-from core.effects import (CHECK_PROMPTS, CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, REPORT_PROMPTS,  # noqa: E402
-                          SETUPS, effect_cells, layers_label, setup_layers)
+from core.effects import (CHECK_PROMPTS, CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, HELD_SETS,  # noqa: E402
+                          REPORT_PROMPTS, SETUPS, effect_cells, layers_label, setup_layers)
 from core.steering import KINDS  # noqa: E402
 from core.paths import ROOT, write_text_atomic  # noqa: E402
 from core.vectors import BLEND_READOUT_WEIGHT, vectors_dir  # noqa: E402
@@ -40,16 +42,27 @@ FINE_STRENGTHS = [0.3, 0.5]
 FINALISTS = 3
 REPORT_STRENGTHS = [0.1, 0.2, 0.3, 0.4, 0.5]
 GOAL = ("happy", "sad")           # the issue's goal: both move both measures within 2× perplexity
-# Each stage's prompts: choose on one set; draw the curves on another; hold the chosen strengths
-# out on that set and 24 more.
-STAGE_PROMPTS = {"choose": CHOOSE_PROMPTS, "report": REPORT_PROMPTS, "held": REPORT_PROMPTS + CHECK_PROMPTS}
+
+
+def stage_prompts(held: str) -> dict[str, list[str]]:
+    """Each stage's prompts: choose on one set; draw the curves on another; hold the chosen
+    strengths out on a held-out set (core.effects.HELD_SETS)."""
+    return {"choose": CHOOSE_PROMPTS, "report": REPORT_PROMPTS, "held": HELD_SETS[held]}
 
 
 def score(rows):
-    """Best cell whose median perplexity stays within 2× the baseline: (min of the two rates, row)."""
+    """Best cell whose median perplexity stays within 2× the baseline: (min of the two rates, row).
+    Of cells that move as often, the more fluent wins: a cell at the edge of the 2× line on the
+    choosing prompts can cross it held out (SmolLM2's "sad" at 0.5 did: 1.98×, then 2.10×)."""
     ok = [r for r in rows if r["median_perplexity_ratio"] <= FLUENT_PERPLEXITY_RATIO]
-    return max(((min(r["vader_moved"], r["reading_moved"]), r) for r in ok), default=(0.0, None),
-               key=lambda t: t[0])
+    return max(((min(r["vader_moved"], r["reading_moved"]), r) for r in ok), default=(0.0, None), key=merit)
+
+
+def merit(scored: tuple) -> tuple:
+    """A scored cell's order: its rate (rounded, so rates equal as fractions of the same pairs
+    tie), then the lower perplexity."""
+    rate, row = scored[:2]
+    return round(rate, 9), -row["median_perplexity_ratio"] if row else 0.0
 
 
 def main() -> None:
@@ -70,6 +83,9 @@ def main() -> None:
     ap.add_argument("--redraw", action="store_true", help="recompute the valence loadings into the stored <name>.json, then rewrite the .md "
                          "and the figure from it (no model run)")
     ap.add_argument("--fresh", action="store_true", help="rerun every cell, reusing no stored rows")
+    ap.add_argument("--held", choices=list(HELD_SETS), default="second",
+                    help="the held-out prompt set of the verdict: 'first' is the report prompts and 24 check prompts, "
+                         "'second' 32 prompts written after the first verdict had been seen")
     ap.add_argument("--jobs", type=int, default=1, help="processes running cells at once, one thread each "
                     "(e.g. one per core)")
     args = ap.parse_args()
@@ -83,7 +99,7 @@ def main() -> None:
     ev = load_vectors(lm)
     start = time.time()
     made = directions_made(ev)
-    rows = {} if args.fresh else stored_rows(lm.name, args.name, args.tokens, made)
+    rows = {} if args.fresh else stored_rows(lm.name, args.name, args.tokens, made, args.held)
     checkpoint = vectors_dir(lm.name) / f"{args.name}.partial.json"
     baselines, pool = {}, None
 
@@ -96,13 +112,13 @@ def main() -> None:
         print(f"{len(keys) - len(missing)} cells stored, {len(missing)} to run", flush=True)
         if missing and args.jobs > 1 and pool is None:
             pool = ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=worker_start,
-                                       initargs=(args.model,))
+                                       initargs=(args.model, args.held))
         # all submitted at once, so every process is busy; without a pool each runs as it is reached
         done = ([(k, pool.submit(worker_cell, k, args.tokens)) for k in missing] if pool else
-                ((k, run_cell(lm, ev, k, args.tokens, baselines)) for k in missing))
+                ((k, run_cell(lm, ev, k, args.tokens, baselines, args.held)) for k in missing))
         for n, (key, row) in enumerate(done, 1):
             rows[key] = row.result() if pool else row
-            write_text_atomic(checkpoint, json.dumps(dump(args.tokens, made, rows)))
+            write_text_atomic(checkpoint, json.dumps(dump(args.tokens, made, rows, args.held)))
             r = rows[key]
             print(f"  {n}/{len(missing)} {key[0]}: {key[1]}, {key[2]} {key[3]}: VADER {r['vader_moved']:.0%}, "
                   f"reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}x "
@@ -128,11 +144,12 @@ def main() -> None:
     reported = {e: sorted(set(args.strengths) | ({chosen[e]} if e in chosen else set())) for e in EXPECTED}
     held_keys = [("held", best, e, x) for e, x in chosen.items()]
     # For someone steering one emotion at a time: each emotion's own best finalist and strength,
-    # chosen on the choosing prompts alone (ties to the set-up chosen for both), then held out.
+    # chosen on the choosing prompts alone by ``score``'s rule (full ties to the set-up chosen for
+    # both), then held out.
     own_keys = []
     for i, e in enumerate(GOAL):
         _, row, name = max(((*score(second[n][i]), n) for n in sorted(finalists, key=lambda n: n != best)),
-                           key=lambda t: t[0])
+                           key=merit)
         if row:
             own_keys.append(("held", name, e, row["strength"]))
     cells([("report", best, e, x) for e, xs in reported.items() for x in xs] + held_keys + own_keys)
@@ -142,6 +159,7 @@ def main() -> None:
     out = {"model": lm.name, "tokens": args.tokens, "seeds": [0, 1, 2], "choose_strengths": coarse,
            "fine_strengths": fine, "finalists": finalists, "report_strengths": args.strengths,
            "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS, "check_prompts": CHECK_PROMPTS,
+           "held_set": args.held, "held_prompts": HELD_SETS[args.held],
            "chosen_setup": best, "chosen_elsewhere": bool(args.use_setup), "chosen_strengths": chosen, "layers": layers,
            "setup_layers": {n: setup_layers(ev, SETUPS[n]) for n in SETUPS},
            "choose": [r for (stage, n, _, _), r in sorted(rows.items()) if stage == "choose" and n in args.setups + finalists],
@@ -154,10 +172,10 @@ def main() -> None:
     publish(out, args.name)
 
 
-def run_cell(lm, ev, key: tuple, tokens: int, baselines: dict) -> dict:
+def run_cell(lm, ev, key: tuple, tokens: int, baselines: dict, held: str) -> dict:
     """One row: the set-up's effect at one strength on the stage's prompts."""
     stage, name, emotion, strength = key
-    [row] = effect_cells(lm, ev, STAGE_PROMPTS[stage], emotion, [strength],
+    [row] = effect_cells(lm, ev, stage_prompts(held)[stage], emotion, [strength],
                          SETUPS[name], max_new_tokens=tokens, baselines=baselines)
     return {"setup": name, **row}
 
@@ -165,16 +183,16 @@ def run_cell(lm, ev, key: tuple, tokens: int, baselines: dict) -> dict:
 _worker: dict = {}
 
 
-def worker_start(model: str) -> None:
+def worker_start(model: str, held: str) -> None:
     """A worker process: one thread (the machine's cores are shared out between processes), its own model."""
     import torch
     torch.set_num_threads(1)
     lm = load_model(model)
-    _worker.update(lm=lm, ev=load_vectors(lm), baselines={})
+    _worker.update(lm=lm, ev=load_vectors(lm), baselines={}, held=held)
 
 
 def worker_cell(key: tuple, tokens: int) -> dict:
-    return run_cell(_worker["lm"], _worker["ev"], key, tokens, _worker["baselines"])
+    return run_cell(_worker["lm"], _worker["ev"], key, tokens, _worker["baselines"], _worker["held"])
 
 
 def verdict(r: dict) -> str:
@@ -192,10 +210,10 @@ def rank(per_emotion: list[list[dict]]) -> tuple[float, float]:
     return min(best), sum(best)
 
 
-def dump(tokens: int, made: dict, rows: dict) -> dict:
+def dump(tokens: int, made: dict, rows: dict, held: str) -> dict:
     """The rows run so far, in the stored study's shape, so an interrupted study resumes."""
     return {"tokens": tokens, "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS,
-            "check_prompts": CHECK_PROMPTS, "directions": made,
+            "check_prompts": CHECK_PROMPTS, "held_set": held, "held_prompts": HELD_SETS[held], "directions": made,
             **{key: [r for (stage, *_), r in rows.items() if stage == s] for s, key in STORED}}
 
 
@@ -222,8 +240,11 @@ def publish(out: dict, name: str) -> None:
              f"Curves: {len(out['report_prompts'])} report prompts × 3 seeds = {pairs} pairs per cell; sampling (T 0.8, top-p 0.95), "
              f"{out['tokens']} tokens; strengths in units of the layer's mean residual norm (attention sink left out; "
              f"split evenly when spread over layers); set-up {how}, at {layers_label(out['layers'])}."]
-    held_pairs = 3 * (len(out["report_prompts"]) + len(out.get("check_prompts", [])))
-    lines += ["", f"Held out on the {held_pairs // 3} report and check prompts × 3 seeds = {held_pairs} pairs (goal: both "
+    held = out.get("held_set", "first")
+    where = ("report and check prompts" if held == "first" else
+             "prompts of the second held-out set (written after the first verdict had been seen)")
+    held_pairs = 3 * len(out.get("held_prompts", HELD_SETS["first"]))
+    lines += ["", f"Held out on the {held_pairs // 3} {where} × 3 seeds = {held_pairs} pairs (goal: both "
               f"rates ≥ 90% with median perplexity within {FLUENT_PERPLEXITY_RATIO:g}×):", ""]
     lines += [f"- **{r['emotion']}** at {r['strength']}, the strength chosen for it on the choosing prompts: "
               + verdict(r) for r in out.get("held_out", [])]
@@ -273,7 +294,7 @@ def directions_made(ev) -> dict:
 STORED = (("choose", "choose"), ("report", "report"), ("held", "held_out"), ("held", "own_held_out"))
 
 
-def stored_rows(model: str, name: str, tokens: int, made: dict) -> dict:
+def stored_rows(model: str, name: str, tokens: int, made: dict, held: str) -> dict:
     """{(stage, set-up, emotion, strength): row} from the stored study and any interrupted run,
     where made with the same prompts, reply length and directions (``directions_made``; concept
     and readout directions come with the vectors). Sampling is seeded, so a rerun would write
@@ -286,10 +307,11 @@ def stored_rows(model: str, name: str, tokens: int, made: dict) -> dict:
             continue
         if old.get("tokens") != tokens:
             continue
+        # a study from before the second held-out set held out on the report and check prompts
         prompts = {"choose": old.get("choose_prompts"), "report": old.get("report_prompts"),
-                   "held": (old.get("report_prompts") or []) + (old.get("check_prompts") or [])}
+                   "held": old.get("held_prompts", (old.get("report_prompts") or []) + (old.get("check_prompts") or []))}
         for stage, key in STORED:
-            if prompts[stage] != STAGE_PROMPTS[stage]:
+            if prompts[stage] != stage_prompts(held)[stage]:
                 continue
             for r in old.get(key, []):
                 setup = r.get("setup")
