@@ -353,7 +353,8 @@ def figure(out: dict, png: Path) -> None:
     fig.update_layout(title=f"Steering {out['model']}: {out['chosen_setup']}, {layers_label(out['layers'])}<br>"
                             f"<sup>{len(out['report_prompts'])} report prompts × 3 seeds per point"
                             + (" · ★ the strength chosen for that emotion on the choosing prompts" if chosen else "")
-                            + (f" · ◇ that strength held out on {held[0]['pairs']} pairs" if held else "") + "</sup>",
+                            + (f" · ◇ that strength held out on {held[0]['pairs']} pairs of the "
+                               f"{out.get('held_set', 'first')} held-out set" if held else "") + "</sup>",
                       width=1300, height=450, margin=dict(t=110))
     html = png.with_suffix(".html")
     html.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
