@@ -148,10 +148,13 @@ OPPOSITE = {"happy": "sad", "sad": "happy", "calm": "desperate", "desperate": "c
 
 
 def setup_strengths(setup: dict, emotion: str, strength: float) -> dict[str, float]:
-    """What a set-up steers for one emotion at one strength: the emotion, and its opposite
-    pushed the other way when the set-up steers against it."""
+    """What a set-up (or ``study_setup``'s answer) steers for one emotion at one strength: the
+    emotion, and its opposite (``OPPOSITE``, where it has one) pushed the other way when the
+    set-up steers against it."""
     against = setup.get("against", 0.0)
-    return {emotion: strength, OPPOSITE[emotion]: -against * strength} if against else {emotion: strength}
+    if against and emotion in OPPOSITE and strength:
+        return {emotion: strength, OPPOSITE[emotion]: -against * strength}
+    return {emotion: strength}
 
 
 def setup_layers(ev, setup: dict) -> list[int]:
@@ -237,7 +240,8 @@ def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float
                 if (p, seed, emotion) not in baselines:
                     baselines[(p, seed, emotion)] = measure(lm, ev, prompt, baselines[(p, seed)], emotion)
                 base = baselines[(p, seed, emotion)]
-                reply = steer_generate(lm, ev, prompt, setup_strengths(setup, emotion, s), max_new_tokens=max_new_tokens, seed=seed, **kw)
+                reply = steer_generate(lm, ev, prompt, setup_strengths(setup, emotion, s), max_new_tokens=max_new_tokens,
+                                       seed=seed, **kw)
                 m = measure(lm, ev, prompt, reply, emotion)
                 vader_up += np.sign(s) * sign * (m["vader"] - base["vader"]) > 0
                 read_up += np.sign(s) * (m["reading"] - base["reading"]) > 0

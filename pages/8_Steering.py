@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_state import highlight_view, page_header, steering_setup, user_errors, what
 from core import plots
-from core.effects import conversation, layers_label, measure, sweep
+from core.effects import OPPOSITE, conversation, layers_label, measure, setup_strengths, sweep
 from core.probe import score
 from core.render import highlight_payload
 from core.steering import KINDS, steer_generate
@@ -37,8 +37,9 @@ if study["setup"]:
     st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at {layers_label(study['layers'])} and strength "
                f"{study['strength']:g}, the set-up the steering study chose and the strength at which its replies "
                "moved most while staying fluent (README, \"Steering\")"
-               + (f"; it steered each emotion against its opposite, pushed the other way at {study['against']:g}× the "
-                  "strength: add that emotion with a negative strength to do the same" if study["against"] else "") + ".")
+               + (f"; it steered {', '.join(OPPOSITE)} each against its opposite, pushed the other way at "
+                  f"{study['against']:g}× the strength, so \"desperate\" starts against \"calm\"" if study["against"] else "")
+               + ".")
 positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
                      format_func={"all": "prompt and reply", "generated": "only the reply"}.get)
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",
@@ -70,8 +71,10 @@ def read_back(model: str, prompt: str, reply: str, emotion: str, key: str):
 tab_one, tab_sweep = st.tabs(["Baseline and steered", "Sweep strengths"])
 
 with tab_one:
-    chosen = st.multiselect("Emotions to steer", ev.emotions, ["calm"], max_selections=4, key="steer_emotions")
-    strengths = {e: st.slider(e, -1.0, 1.0, float(study["strength"]), 0.01, key=f"steer-{e}") for e in chosen}
+    defaults = setup_strengths(study, "calm", study["strength"])      # with "desperate" against it, if the study did so
+    chosen = st.multiselect("Emotions to steer", ev.emotions, list(defaults), max_selections=4, key="steer_emotions")
+    strengths = {e: st.slider(e, -1.0, 1.0, float(defaults.get(e, study["strength"])), 0.005, key=f"steer-{e}")
+                 for e in chosen}
     if st.button("Generate both", type="primary", key="steer_go") and prompt.strip():
         with user_errors(), st.spinner("Writing both replies…"):
             plain = generate(name, prompt, (), **setup)

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app_state import page_header, steering_setup, user_errors, what
-from core.effects import layers_label
+from core.effects import OPPOSITE, layers_label, setup_strengths
 from core.monitor import monitor_stream, new_result, parse_watch
 from core.render import live_html
 
@@ -26,10 +26,13 @@ seed = int(c3.number_input("Seed", 0, 100_000, 0, key="live_seed"))
 steer = steering_setup(name)
 with st.expander("Steer at the same time (closed loop)"):
     st.caption(f"{steer['kind']} directions at {layers_label(steer['layers'])}"
-               + (" (the set-up the steering study chose)" if steer["setup"] else ""))
+               + (" (the set-up the steering study chose)" if steer["setup"] else "")
+               + (f"; {', '.join(OPPOSITE)} are steered against their opposites, pushed the other way at "
+                  f"{steer['against']:g}× the strength, as the study did" if steer["against"] else ""))
     s1, s2 = st.columns(2)
     steer_emotion = s1.selectbox("Emotion", ev.emotions, index=ev.emotions.index("calm"), key="live_steer_e")
     steer_strength = s2.slider("Strength (× mean residual norm)", -1.0, 1.0, 0.0, 0.05, key="live_steer_s")
+    steering = setup_strengths(steer, steer_emotion, steer_strength)
 
 
 
@@ -50,12 +53,12 @@ if st.button("Start", type="primary", key="live_go") and prompt.strip():
         watch = parse_watch(watch, ev.emotions)
         result = new_result(lm, ev, watch)
         st.caption(f"{result.method} · watching {', '.join(f'{e} ≥ {t:g}' for e, t in watch.items()) or 'nothing'}"
-                   + (f" · steering {steer_emotion} {steer_strength:+.2f} ({steer['kind']} directions) at {layers_label(steer['layers'])}"
-                      if steer_strength else ""))
+                   + (f" · steering {', '.join(f'{e} {s:+.2f}' for e, s in steering.items())} ({steer['kind']} "
+                      f"directions) at {layers_label(steer['layers'])}" if steer_strength else ""))
         area, alert = st.empty(), st.empty()
         j, flagged = ev.index(colour), set()
         for step in monitor_stream(lm, ev, prompt, watch, result, stop=stop, max_new_tokens=n_tokens, seed=seed,
-                                   strengths={steer_emotion: steer_strength} if steer_strength else None,
+                                   strengths=steering if steer_strength else None,
                                    steer_layers=steer["layers"], steer_kind=steer["kind"]):
             if step.crossed:
                 flagged.add(step.index)

@@ -15,10 +15,10 @@ PAGES = ["pages/home.py", "pages/1_Transcript_viewer.py", "pages/2_Emotion_space
          "pages/8_Steering.py", "pages/9_Live.py"]
 
 
-def run(path, **state):
+def run(path, model=MODEL, **state):
     """Open the app (app.py routes every page) and go to ``path``, with some session state set."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.session_state["model"] = MODEL
+    at.session_state["model"] = model
     for k, v in state.items():
         at.session_state[k] = v
     at.run()
@@ -152,6 +152,19 @@ def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(
     assert any(c.value.startswith("Defaults:") and layers_label(study["layers"]) in c.value for c in at.caption)
 
 
+@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
+def test_steering_page_starts_calm_against_desperate_where_the_study_steered_against_opposites(model):
+    from core.effects import study_setup
+    from core.vectors import EmotionVectors, vectors_dir
+    study = study_setup(EmotionVectors.load(vectors_dir(model)))
+    at = run("pages/8_Steering.py", model=model)
+    expected = {"calm": study["strength"], "desperate": -study["against"] * study["strength"]} if study["against"] else \
+        {"calm": study["strength"]}
+    assert at.multiselect(key="steer_emotions").value == list(expected)
+    assert {e: at.slider(key=f"steer-{e}").value for e in expected} == pytest.approx(expected)
+    assert any("against its opposite" in c.value for c in at.caption) == bool(study["against"])
+
+
 def test_sweep_plots_reading_judge_and_fluency_against_strength():
     at = run("pages/8_Steering.py", steer_tokens=10, sweep_max=0.5)
     at.button(key="sweep_go").click().run()
@@ -169,11 +182,14 @@ def test_live_page_stops_at_the_crossing_token():
     assert any('class="el-tok el-flag"' in m.value for m in at.markdown)
 
 
-def test_live_page_steers_with_the_studys_directions_and_says_so(ev):
+@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
+def test_live_page_steers_with_the_studys_directions_and_says_so(model):
     from core.effects import layers_label, study_setup
-    study = study_setup(ev)
-    at = run("pages/9_Live.py", live_tokens=10, live_watch=["calm"], live_steer_s=0.3)
+    from core.vectors import EmotionVectors, vectors_dir
+    study = study_setup(EmotionVectors.load(vectors_dir(model)))
+    at = run("pages/9_Live.py", model=model, live_tokens=10, live_watch=["calm"], live_steer_s=0.3)
     at.button(key="live_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any(f"steering calm +0.30 ({study['kind']} directions) at {layers_label(study['layers'])}" in c.value
+    steering = "calm +0.30" + (f", desperate {-0.3 * study['against']:+.2f}" if study["against"] else "")
+    assert any(f"steering {steering} ({study['kind']} directions) at {layers_label(study['layers'])}" in c.value
                for c in at.caption)
