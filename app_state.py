@@ -222,3 +222,8 @@ export default function (component) {
 def highlight_view(payload: dict) -> None:
     """Mount the interactive highlights for one payload (``core.render.highlight_payload``)."""
     _highlights(data=payload, key=f"hl-{payload['key']}")
+
+
+def strength_text(value: float) -> str:
+    """A steering strength as its slider shows it: two decimals, three where it has them (Gemma's −0.025)."""
+    return f"{value:+.2f}" if round(value, 2) == value else f"{value:+.3f}"

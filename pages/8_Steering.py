@@ -1,7 +1,7 @@
 """Steering: add emotion vectors while the model writes; see what changes, and where text breaks."""
 import streamlit as st
 
-from app_state import highlight_view, page_header, steering_setup, user_errors, what
+from app_state import highlight_view, page_header, steering_setup, strength_text, user_errors, what
 from core import plots
 from core.effects import OPPOSITE, conversation, layers_label, measure, setup_strengths, sweep
 from core.probe import score
@@ -73,8 +73,8 @@ tab_one, tab_sweep = st.tabs(["Baseline and steered", "Sweep strengths"])
 with tab_one:
     defaults = setup_strengths(study, "calm", study["strength"])      # with "desperate" against it, if the study did so
     chosen = st.multiselect("Emotions to steer", ev.emotions, list(defaults), max_selections=4, key="steer_emotions")
-    strengths = {e: st.slider(e, -1.0, 1.0, float(defaults.get(e, study["strength"])), 0.005, key=f"steer-{e}")
-                 for e in chosen}
+    strengths = {e: st.slider(e, -1.0, 1.0, float(defaults.get(e, study["strength"])), 0.005, format="%.3g",
+                              key=f"steer-{e}") for e in chosen}
     if st.button("Generate both", type="primary", key="steer_go") and prompt.strip():
         with user_errors(), st.spinner("Writing both replies…"):
             plain = generate(name, prompt, (), **setup)
@@ -86,7 +86,7 @@ with tab_one:
         focus = next(iter(used), "calm")
         with user_errors():
             cols = st.columns(2)
-            steered_label = "Steered: " + ", ".join(f"{e} {v:+.2f}" for e, v in used.items())
+            steered_label = "Steered: " + ", ".join(f"{e} {strength_text(v)}" for e, v in used.items())
             for col, label, reply, key in ((cols[0], "Baseline (no steering)", plain, "steer_base"),
                                            (cols[1], steered_label, steered, "steer_steered")):
                 with col:

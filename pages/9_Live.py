@@ -1,7 +1,7 @@
 """Live: watch the model's emotion readings while it writes, and stop it when one crosses a line."""
 import streamlit as st
 
-from app_state import page_header, steering_setup, user_errors, what
+from app_state import page_header, steering_setup, strength_text, user_errors, what
 from core.effects import OPPOSITE, layers_label, setup_strengths
 from core.monitor import monitor_stream, new_result, parse_watch
 from core.render import live_html
@@ -53,7 +53,7 @@ if st.button("Start", type="primary", key="live_go") and prompt.strip():
         watch = parse_watch(watch, ev.emotions)
         result = new_result(lm, ev, watch)
         st.caption(f"{result.method} · watching {', '.join(f'{e} ≥ {t:g}' for e, t in watch.items()) or 'nothing'}"
-                   + (f" · steering {', '.join(f'{e} {s:+.2f}' for e, s in steering.items())} ({steer['kind']} "
+                   + (f" · steering {', '.join(f'{e} {strength_text(s)}' for e, s in steering.items())} ({steer['kind']} "
                       f"directions) at {layers_label(steer['layers'])}" if steer_strength else ""))
         area, alert = st.empty(), st.empty()
         j, flagged = ev.index(colour), set()

@@ -163,6 +163,11 @@ def test_steering_page_starts_calm_against_desperate_where_the_study_steered_aga
     assert at.multiselect(key="steer_emotions").value == list(expected)
     assert {e: at.slider(key=f"steer-{e}").value for e in expected} == pytest.approx(expected)
     assert any("against its opposite" in c.value for c in at.caption) == bool(study["against"])
+    if study["against"]:
+        at.button(key="steer_go").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        shown = " ".join(m.value for m in at.markdown)
+        assert f"Steered: calm +{study['strength']:.2f}, desperate {-study['against'] * study['strength']:+.3f}" in shown
 
 
 def test_sweep_plots_reading_judge_and_fluency_against_strength():
