@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from core import DEFAULT_MODEL, EmotionLensError, PRESETS, load_model, load_vectors
+from core.effects import OPPOSITE
 from core.paths import ASSETS
 from core.render import CSS, HIGHLIGHT_JS
 from core.probe import forward
@@ -227,3 +228,8 @@ def highlight_view(payload: dict) -> None:
 def strength_text(value: float) -> str:
     """A steering strength as its slider shows it: two decimals, three where it has them (Gemma's −0.025)."""
     return f"{value:+.2f}" if round(value, 2) == value else f"{value:+.3f}"
+
+
+def against_text(against: float) -> str:
+    """How a study that steers against opposites pairs the emotions, for both steering pages' captions."""
+    return f"{', '.join(OPPOSITE)} each against its opposite, pushed the other way at {against:g}× the strength"

@@ -1,9 +1,9 @@
 """Steering: add emotion vectors while the model writes; see what changes, and where text breaks."""
 import streamlit as st
 
-from app_state import highlight_view, page_header, steering_setup, strength_text, user_errors, what
+from app_state import against_text, highlight_view, page_header, steering_setup, strength_text, user_errors, what
 from core import plots
-from core.effects import OPPOSITE, conversation, layers_label, measure, setup_strengths, sweep
+from core.effects import conversation, layers_label, measure, setup_strengths, sweep
 from core.probe import score
 from core.render import highlight_payload
 from core.steering import KINDS, steer_generate
@@ -37,8 +37,8 @@ if study["setup"]:
     st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at {layers_label(study['layers'])} and strength "
                f"{study['strength']:g}, the set-up the steering study chose and the strength at which its replies "
                "moved most while staying fluent (README, \"Steering\")"
-               + (f"; it steered {', '.join(OPPOSITE)} each against its opposite, pushed the other way at "
-                  f"{study['against']:g}× the strength, so \"desperate\" starts against \"calm\"" if study["against"] else "")
+               + (f"; it steered {against_text(study['against'])}, so \"desperate\" starts against \"calm\""
+                  if study["against"] else "")
                + ".")
 positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
                      format_func={"all": "prompt and reply", "generated": "only the reply"}.get)

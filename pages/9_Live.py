@@ -1,8 +1,8 @@
 """Live: watch the model's emotion readings while it writes, and stop it when one crosses a line."""
 import streamlit as st
 
-from app_state import page_header, steering_setup, strength_text, user_errors, what
-from core.effects import OPPOSITE, layers_label, setup_strengths
+from app_state import against_text, page_header, steering_setup, strength_text, user_errors, what
+from core.effects import layers_label, setup_strengths
 from core.monitor import monitor_stream, new_result, parse_watch
 from core.render import live_html
 
@@ -27,8 +27,7 @@ steer = steering_setup(name)
 with st.expander("Steer at the same time (closed loop)"):
     st.caption(f"{steer['kind']} directions at {layers_label(steer['layers'])}"
                + (" (the set-up the steering study chose)" if steer["setup"] else "")
-               + (f"; {', '.join(OPPOSITE)} are steered against their opposites, pushed the other way at "
-                  f"{steer['against']:g}× the strength, as the study did" if steer["against"] else ""))
+               + (f"; it steers {against_text(steer['against'])}, as the study did" if steer["against"] else ""))
     s1, s2 = st.columns(2)
     steer_emotion = s1.selectbox("Emotion", ev.emotions, index=ev.emotions.index("calm"), key="live_steer_e")
     steer_strength = s2.slider("Strength (× mean residual norm)", -1.0, 1.0, 0.0, 0.05, key="live_steer_s")

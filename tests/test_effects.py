@@ -103,7 +103,7 @@ def test_each_shipped_study_holds_out_the_strengths_it_chose(model):
     from core.vectors import vectors_dir
     study = json.loads((vectors_dir(model) / "steering.json").read_text())
     assert study["chosen_setup"] in study["finalists"] and set(study["chosen_strengths"]) == {"happy", "sad"}
-    held_prompts = study.get("held_prompts", study["report_prompts"] + study["check_prompts"])   # the first set
+    held_prompts = study["held_prompts"]
     held_pairs = 3 * len(held_prompts)
     assert held_pairs == 96 and not set(study["choose_prompts"]) & set(held_prompts)
     for emotion, strength in study["chosen_strengths"].items():

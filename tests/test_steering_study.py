@@ -11,7 +11,7 @@ def test_a_rerun_of_each_shipped_study_finds_every_cell_stored(model):
     from tools.steering_study import directions_made, stored_rows
     study = json.loads((vectors_dir(model) / "steering.json").read_text())
     made = directions_made(EmotionVectors.load(vectors_dir(model)))
-    held = study.get("held_set", "first")
+    held = study["held_set"]
     rows = stored_rows(model, "steering", study["tokens"], made, held)
     expected = ({("choose", r["setup"], r["emotion"], r["strength"]) for r in study["choose"]}
                 | {("report", r["setup"], r["emotion"], r["strength"]) for r in study["report"]}

@@ -240,10 +240,9 @@ def publish(out: dict, name: str) -> None:
              f"Curves: {len(out['report_prompts'])} report prompts × 3 seeds = {pairs} pairs per cell; sampling (T 0.8, top-p 0.95), "
              f"{out['tokens']} tokens; strengths in units of the layer's mean residual norm (attention sink left out; "
              f"split evenly when spread over layers); set-up {how}, at {layers_label(out['layers'])}."]
-    held = out.get("held_set", "first")
-    where = ("report and check prompts" if held == "first" else
+    where = ("report and check prompts" if out["held_set"] == "first" else
              "prompts of the second held-out set (written after the first verdict had been seen)")
-    held_pairs = 3 * len(out.get("held_prompts", HELD_SETS["first"]))
+    held_pairs = 3 * len(out["held_prompts"])
     lines += ["", f"Held out on the {held_pairs // 3} {where} × 3 seeds = {held_pairs} pairs (goal: both "
               f"rates ≥ 90% with median perplexity within {FLUENT_PERPLEXITY_RATIO:g}×):", ""]
     lines += [f"- **{r['emotion']}** at {r['strength']}, the strength chosen for it on the choosing prompts: "
@@ -307,9 +306,7 @@ def stored_rows(model: str, name: str, tokens: int, made: dict, held: str) -> di
             continue
         if old.get("tokens") != tokens:
             continue
-        # a study from before the second held-out set held out on the report and check prompts
-        prompts = {"choose": old.get("choose_prompts"), "report": old.get("report_prompts"),
-                   "held": old.get("held_prompts", (old.get("report_prompts") or []) + (old.get("check_prompts") or []))}
+        prompts = {"choose": old.get("choose_prompts"), "report": old.get("report_prompts"), "held": old.get("held_prompts")}
         for stage, key in STORED:
             if prompts[stage] != stage_prompts(held)[stage]:
                 continue
@@ -354,7 +351,7 @@ def figure(out: dict, png: Path) -> None:
                             f"<sup>{len(out['report_prompts'])} report prompts × 3 seeds per point"
                             + (" · ★ the strength chosen for that emotion on the choosing prompts" if chosen else "")
                             + (f" · ◇ that strength held out on {held[0]['pairs']} pairs of the "
-                               f"{out.get('held_set', 'first')} held-out set" if held else "") + "</sup>",
+                               f"{out['held_set']} held-out set" if held else "") + "</sup>",
                       width=1300, height=450, margin=dict(t=110))
     html = png.with_suffix(".html")
     html.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
