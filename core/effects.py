@@ -125,8 +125,26 @@ SECOND_CHECK_PROMPTS = ["Tell me about the bakery on your street.", "What is in 
                         "Describe the landing outside your flat.", "How do you fold a towel?",
                         "Tell me about the village hall.", "What did you pack for lunch today?",
                         "Describe the roundabout near you.", "How do you clean your windows?"]
+# A third held-out set, written after the second verdict had been seen (before anything ran on
+# it), for set-ups or reply lengths chosen after that verdict.
+THIRD_CHECK_PROMPTS = ["Tell me about the newsagent on the corner.", "What is in your kitchen drawer?",
+                       "Describe the gate to your garden.", "How do you wash up after dinner?",
+                       "Tell me about the rug in your hallway.", "What did you do last Wednesday?",
+                       "Describe the doorbell of your building.", "How do you charge your phone?",
+                       "Tell me about the launderette in town.", "What did you have for lunch on Friday?",
+                       "Describe your bedside table.", "How do you wrap a parcel?",
+                       "Tell me about the chemist's near you.", "What is on your windowsill?",
+                       "Describe the waiting room at the dentist.", "How do you make toast?",
+                       "Tell me about the kettle you use.", "What did you see from the train window?",
+                       "Describe a ticket machine at a station.", "How do you sharpen a pencil?",
+                       "Tell me about the fountain in the park.", "What did you put in your bag this morning?",
+                       "Describe your coat hooks.", "How do you read a bus timetable?",
+                       "Tell me about the butcher's shop.", "What did you watch on television last night?",
+                       "Describe the car wash on the high street.", "How do you peel a potato?",
+                       "Tell me about the recycling bins outside.", "What did you fetch from the shed?",
+                       "Describe the pedestrian crossing near you.", "How do you hang up a picture?"]
 # The held-out sets a verdict can use (tools/steering_study.py --held); each model's study says which.
-HELD_SETS = {"first": REPORT_PROMPTS + CHECK_PROMPTS, "second": SECOND_CHECK_PROMPTS}
+HELD_SETS = {"first": REPORT_PROMPTS + CHECK_PROMPTS, "second": SECOND_CHECK_PROMPTS, "third": THIRD_CHECK_PROMPTS}
 # Steering set-ups compared on CHOOSE_PROMPTS: which directions, added where (all positions).
 # "depth" is one layer (None: the vectors' default layer, about two-thirds deep, as in the
 # paper); "span" is every layer between two depths, the strength split evenly over them.

@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python tools/steering_study.py [--model smollm2-135m-instruct] [--tokens 60]
        [--setups NAME ...] [--use-setup NAME] [--strengths S ...] [--choose-strengths S ...]
-       [--fine-strengths S ...] [--name steering] [--redraw] [--fresh] [--jobs 2] [--held first|second]
+       [--fine-strengths S ...] [--name steering] [--redraw] [--fresh] [--jobs 2] [--held first|second|third]
 On the choosing prompts every set-up runs at the coarse strengths; the best few (FINALISTS) also
 at the fine ones, and from all their rows come the set-up and each of happy's and sad's
 strength. Then the report prompts only report: the curves; and the chosen strengths are held
@@ -85,7 +85,8 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="rerun every cell, reusing no stored rows")
     ap.add_argument("--held", choices=list(HELD_SETS), default="second",
                     help="the held-out prompt set of the verdict: 'first' is the report prompts and 24 check prompts, "
-                         "'second' 32 prompts written after the first verdict had been seen")
+                         "'second' 32 prompts written after the first verdict had been seen, 'third' 32 written after "
+                         "the second verdict had been seen")
     ap.add_argument("--jobs", type=int, default=1, help="processes running cells at once, one thread each "
                     "(e.g. one per core)")
     args = ap.parse_args()
