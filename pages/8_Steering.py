@@ -83,7 +83,9 @@ with tab_one:
     pair = st.session_state.get("steer_pair")
     if pair and pair[0] == prompt and pair[1] == setup:
         _, _, used, plain, steered = pair
-        focus = next(iter(used), "calm")
+        pushed = list(used) or ["calm"]           # the one pushed hardest first: a 0 slider moves nothing
+        focus = st.selectbox("Read back", pushed, index=pushed.index(max(pushed, key=lambda e: abs(used.get(e, 0)))),
+                             key="steer_focus", help="the emotion whose reading colours both replies")
         with user_errors():
             cols = st.columns(2)
             steered_label = "Steered: " + ", ".join(f"{e} {strength_text(v)}" for e, v in used.items())
@@ -99,7 +101,7 @@ with tab_one:
                              "less like the model's own fluent text")
                     highlight_view(payload)
         what("the same prompt answered twice with the same seed, without and with the emotion vectors added. "
-             "Each reply is coloured by the model's own reading of the first steered emotion (z; red = stronger "
+             "Each reply is coloured by the model's own reading of the emotion under Read back (z; red = stronger "
              "than in typical emotional text), so you can see whether steering moved the internal signal, not "
              "only the words.")
         st.caption(method)

@@ -128,15 +128,20 @@ def test_presentation_mode_shows_your_own_transcript_then_the_examples():
 
 
 def test_steering_page_shows_baseline_and_steered_read_back_by_the_readout():
-    at = run("pages/8_Steering.py", steer_tokens=12, steer_emotions=["sad"])
+    at = run("pages/8_Steering.py", steer_tokens=12, steer_emotions=["calm", "sad"])
+    at.slider(key="steer-calm").set_value(0.0)
     at.slider(key="steer-sad").set_value(1.0)
     at.button(key="steer_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
     shown = payloads(at)
     base, steered = "".join(shown["steer_base"]["tokens"]), "".join(shown["steer_steered"]["tokens"])
+    # read back by the emotion pushed hardest, not by the first one listed (calm, at 0)
     assert base != steered and shown["steer_steered"]["initial"]["emotion"] == "sad"
     assert any("layer" in c.value and "seed 0" in c.value for c in at.caption)
     assert len([m for m in at.metric if m.label == "readout: sad"]) == 2
+    at.selectbox(key="steer_focus").set_value("calm").run()
+    assert payloads(at)["steer_steered"]["initial"]["emotion"] == "calm"
+    assert len([m for m in at.metric if m.label == "readout: calm"]) == 2
 
 
 def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(ev):

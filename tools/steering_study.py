@@ -8,7 +8,8 @@ at the fine ones, and from all their rows come the set-up and each of happy's an
 strength. Then the report prompts only report: the curves; and the chosen strengths are held
 out on a held-out set of 32 prompts (96 pairs), the verdict: ``--held first`` is the report
 prompts and 24 check prompts, ``second`` (the default) 32 prompts written after the first
-verdict had been seen.
+verdict had been seen, ``third`` 32 written after the second (``tools/steering_cell.py`` tries
+one cell on the choosing prompts first).
 Writes cached_vectors/<model>/<name>.json and .md, and docs/<name>-<model>.png (Chromium
 screenshot); the app's default set-up is read from steering.json. ``--use-setup`` skips the
 set-up choice and reports a set-up chosen elsewhere (e.g. on another model), saying so.
@@ -241,8 +242,9 @@ def publish(out: dict, name: str) -> None:
              f"Curves: {len(out['report_prompts'])} report prompts × 3 seeds = {pairs} pairs per cell; sampling (T 0.8, top-p 0.95), "
              f"{out['tokens']} tokens; strengths in units of the layer's mean residual norm (attention sink left out; "
              f"split evenly when spread over layers); set-up {how}, at {layers_label(out['layers'])}."]
-    where = ("report and check prompts" if out["held_set"] == "first" else
-             "prompts of the second held-out set (written after the first verdict had been seen)")
+    where = {"first": "report and check prompts",
+             "second": "prompts of the second held-out set (written after the first verdict had been seen)",
+             "third": "prompts of the third held-out set (written after the second verdict had been seen)"}[out["held_set"]]
     held_pairs = 3 * len(out["held_prompts"])
     lines += ["", f"Held out on the {held_pairs // 3} {where} × 3 seeds = {held_pairs} pairs (goal: both "
               f"rates ≥ 90% with median perplexity within {FLUENT_PERPLEXITY_RATIO:g}×):", ""]
