@@ -52,11 +52,14 @@ function elSelect(cls, label, options, value) {
 function mountHighlights(root, d) {
   window.__emotionLens = window.__emotionLens || {};
   const saved = window.__emotionLens[d.key] || {};
+  // A choice made in the browser survives a redraw while the app still asks for what it asked
+  // before; when the app asks for something new (another emotion to read back), the app wins.
+  const keep = f => d.controls && saved[f] !== undefined && saved.sent && saved.sent[f] === d.initial[f];
   const st = {
-    emotion: d.emotions.includes(saved.emotion) && d.controls ? saved.emotion : d.initial.emotion,
-    mode: d.controls && saved.mode ? saved.mode : d.initial.mode,
-    window: d.controls && saved.window ? saved.window : d.initial.window,
-    markers: d.controls && saved.markers !== undefined ? saved.markers : d.initial.markers,
+    emotion: keep("emotion") && d.emotions.includes(saved.emotion) ? saved.emotion : d.initial.emotion,
+    mode: keep("mode") ? saved.mode : d.initial.mode,
+    window: keep("window") ? saved.window : d.initial.window,
+    markers: keep("markers") ? saved.markers : d.initial.markers,
   };
   const T = d.tokens.length, E = d.emotions.length;
   const z = elDecodeZ(d.z, T * E);
@@ -170,7 +173,7 @@ function mountHighlights(root, d) {
     legendText.textContent = d.plain ? d.legend.plain.replaceAll("{emotion}", st.emotion)
                                      : `${st.emotion}: ${d.legend[st.mode]}`;
     box.classList.toggle("el-hide-markers", !st.markers);
-    window.__emotionLens[d.key] = Object.assign({}, st);
+    window.__emotionLens[d.key] = Object.assign({sent: d.initial}, st);
     box.dataset.emotion = st.emotion;
     box.dataset.mode = st.mode;
     box.dataset.window = st.window;

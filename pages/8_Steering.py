@@ -84,7 +84,7 @@ with tab_one:
     if pair and pair[0] == prompt and pair[1] == setup:
         _, _, used, plain, steered = pair
         pushed = list(used) or ["calm"]           # the one pushed hardest first: a 0 slider moves nothing
-        focus = st.selectbox("Read back", pushed, index=pushed.index(max(pushed, key=lambda e: abs(used.get(e, 0)))),
+        focus = st.columns([1, 3])[0].selectbox("Read back", pushed, index=pushed.index(max(pushed, key=lambda e: abs(used.get(e, 0)))),
                              key="steer_focus", help="the emotion whose reading colours both replies")
         with user_errors():
             cols = st.columns(2)

@@ -190,3 +190,26 @@ def test_the_exported_page_works_offline_and_recolours(page, lm, ev, tmp_path):
         pg.screenshot(path=str(ARTIFACTS / "export-offline.png"), full_page=True)
     finally:
         pg.close()
+
+
+def test_steering_read_back_recolours_both_replies_over_a_choice_made_in_the_browser(page):
+    open_page(page, "Steering", lambda: page.get_by_role("button", name="Generate both").count())
+    idle(page)
+    steer = page.locator("div[data-testid='stMultiSelect'] input").first
+    steer.click()
+    steer.type("sad", delay=50)
+    page.get_by_role("option", name="sad", exact=True).click()
+    page.keyboard.press("Escape")
+    idle(page)
+    page.get_by_role("button", name="Generate both").click()
+    views = ("steer_base", "steer_steered")
+    emotion = lambda: [deep(page, f".el-view[data-key='{v}']", "e => e.dataset.emotion") for v in views]
+    wait_for(lambda: emotion() == [["calm"], ["calm"]], timeout=300)    # calm and sad start equal: the first
+    page.locator(".el-view[data-key='steer_base'] select.el-emotion").select_option("afraid")
+    wait_for(lambda: emotion() == [["afraid"], ["calm"]], timeout=10)
+    page.get_by_role("combobox", name="Read back").press("ArrowDown")
+    page.get_by_role("listbox").get_by_role("option", name="sad", exact=True).click()
+    wait_for(lambda: emotion() == [["sad"], ["sad"]], timeout=120)      # the app's new question wins
+    idle(page)
+    shot(page, "steering-read-back")
+    assert not page.problems, page.problems
