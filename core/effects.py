@@ -145,6 +145,9 @@ THIRD_CHECK_PROMPTS = ["Tell me about the newsagent on the corner.", "What is in
                        "Describe the pedestrian crossing near you.", "How do you hang up a picture?"]
 # The held-out sets a verdict can use (tools/steering_study.py --held); each model's study says which.
 HELD_SETS = {"first": REPORT_PROMPTS + CHECK_PROMPTS, "second": SECOND_CHECK_PROMPTS, "third": THIRD_CHECK_PROMPTS}
+HELD_SET_LABELS = {"first": "report and check prompts",
+                   "second": "prompts of the second held-out set (written after the first verdict had been seen)",
+                   "third": "prompts of the third held-out set (written after the second verdict had been seen)"}
 # Steering set-ups compared on CHOOSE_PROMPTS: which directions, added where (all positions).
 # "depth" is one layer (None: the vectors' default layer, about two-thirds deep, as in the
 # paper); "span" is every layer between two depths, the strength split evenly over them.

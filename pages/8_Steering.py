@@ -83,9 +83,10 @@ with tab_one:
     pair = st.session_state.get("steer_pair")
     if pair and pair[0] == prompt and pair[1] == setup:
         _, _, used, plain, steered = pair
-        pushed = list(used) or ["calm"]           # the one pushed hardest first: a 0 slider moves nothing
-        focus = st.columns([1, 3])[0].selectbox("Read back", pushed, index=pushed.index(max(pushed, key=lambda e: abs(used.get(e, 0)))),
-                             key="steer_focus", help="the emotion whose reading colours both replies")
+        pushed = list(used) or ["calm"]
+        hardest = max(pushed, key=lambda e: abs(used.get(e, 0)))     # not the first listed: it may be at 0
+        focus = st.columns([1, 3])[0].selectbox("Read back", pushed, index=pushed.index(hardest), key="steer_focus",
+                                                help="the emotion whose reading colours both replies")
         with user_errors():
             cols = st.columns(2)
             steered_label = "Steered: " + ", ".join(f"{e} {strength_text(v)}" for e, v in used.items())

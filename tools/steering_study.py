@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from core import EmotionVectors, load_model, load_vectors  # noqa: E402
-from core.effects import (CHECK_PROMPTS, CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, HELD_SETS,  # noqa: E402
-                          REPORT_PROMPTS, SETUPS, effect_cells, layers_label, setup_layers)
+from core.effects import (CHECK_PROMPTS, CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, HELD_SET_LABELS,  # noqa: E402
+                          HELD_SETS, REPORT_PROMPTS, SETUPS, effect_cells, layers_label, setup_layers)
 from core.steering import KINDS  # noqa: E402
 from core.paths import ROOT, write_text_atomic  # noqa: E402
 from core.vectors import BLEND_READOUT_WEIGHT, vectors_dir  # noqa: E402
@@ -85,9 +85,7 @@ def main() -> None:
                          "and the figure from it (no model run)")
     ap.add_argument("--fresh", action="store_true", help="rerun every cell, reusing no stored rows")
     ap.add_argument("--held", choices=list(HELD_SETS), default="second",
-                    help="the held-out prompt set of the verdict: 'first' is the report prompts and 24 check prompts, "
-                         "'second' 32 prompts written after the first verdict had been seen, 'third' 32 written after "
-                         "the second verdict had been seen")
+                    help="the held-out prompt set of the verdict: " + "; ".join(f"'{k}': the {v}" for k, v in HELD_SET_LABELS.items()))
     ap.add_argument("--jobs", type=int, default=1, help="processes running cells at once, one thread each "
                     "(e.g. one per core)")
     args = ap.parse_args()
@@ -242,9 +240,7 @@ def publish(out: dict, name: str) -> None:
              f"Curves: {len(out['report_prompts'])} report prompts × 3 seeds = {pairs} pairs per cell; sampling (T 0.8, top-p 0.95), "
              f"{out['tokens']} tokens; strengths in units of the layer's mean residual norm (attention sink left out; "
              f"split evenly when spread over layers); set-up {how}, at {layers_label(out['layers'])}."]
-    where = {"first": "report and check prompts",
-             "second": "prompts of the second held-out set (written after the first verdict had been seen)",
-             "third": "prompts of the third held-out set (written after the second verdict had been seen)"}[out["held_set"]]
+    where = HELD_SET_LABELS[out["held_set"]]
     held_pairs = 3 * len(out["held_prompts"])
     lines += ["", f"Held out on the {held_pairs // 3} {where} × 3 seeds = {held_pairs} pairs (goal: both "
               f"rates ≥ 90% with median perplexity within {FLUENT_PERPLEXITY_RATIO:g}×):", ""]
