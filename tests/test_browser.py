@@ -207,8 +207,17 @@ def test_steering_read_back_recolours_both_replies_over_a_choice_made_in_the_bro
     wait_for(lambda: emotion() == [["calm"], ["calm"]], timeout=300)    # calm and sad start equal: the first
     page.locator(".el-view[data-key='steer_base'] select.el-emotion").select_option("afraid")
     wait_for(lambda: emotion() == [["afraid"], ["calm"]], timeout=10)
-    page.get_by_role("combobox", name="Read back").press("ArrowDown")
-    page.get_by_role("listbox").get_by_role("option", name="sad", exact=True).click()
+    idle(page)
+    read_back, listbox = page.get_by_role("combobox", name="Read back"), page.get_by_role("listbox")
+
+    def opened():
+        if not listbox.count():
+            read_back.click()
+            read_back.press("ArrowDown")
+            page.wait_for_timeout(300)
+        return listbox.count()
+    wait_for(opened, timeout=60)
+    listbox.get_by_role("option", name="sad", exact=True).click()
     wait_for(lambda: emotion() == [["sad"], ["sad"]], timeout=120)      # the app's new question wins
     idle(page)
     shot(page, "steering-read-back")
