@@ -54,7 +54,7 @@ function mountHighlights(root, d) {
   const saved = window.__emotionLens[d.key] || {};
   // A choice made in the browser survives a redraw while the app still asks for what it asked
   // before; when the app asks for something new (another emotion to read back), the app wins.
-  const keep = f => d.controls && saved[f] !== undefined && saved.sent && saved.sent[f] === d.initial[f];
+  const keep = f => d.controls && saved.sent && saved.sent[f] === d.initial[f];
   const st = {
     emotion: keep("emotion") && d.emotions.includes(saved.emotion) ? saved.emotion : d.initial.emotion,
     mode: keep("mode") ? saved.mode : d.initial.mode,

@@ -80,6 +80,7 @@ with tab_one:
             plain = generate(name, prompt, (), **setup)
             steered = generate(name, prompt, tuple(sorted(strengths.items())), **setup)
             st.session_state.steer_pair = (prompt, setup, dict(strengths), plain, steered)
+            st.session_state.pop("steer_focus", None)      # a new pair is read back by its own hardest push
     pair = st.session_state.get("steer_pair")
     if pair and pair[0] == prompt and pair[1] == setup:
         _, _, used, plain, steered = pair

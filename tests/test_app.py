@@ -142,6 +142,13 @@ def test_steering_page_shows_baseline_and_steered_read_back_by_the_readout():
     at.selectbox(key="steer_focus").set_value("calm").run()
     assert payloads(at)["steer_steered"]["initial"]["emotion"] == "calm"
     assert len([m for m in at.metric if m.label == "readout: calm"]) == 2
+    # a new pair starts from its own hardest push, not the last pair's read-back
+    at.selectbox(key="steer_focus").set_value("sad").run()
+    at.slider(key="steer-calm").set_value(1.0)
+    at.slider(key="steer-sad").set_value(0.1)
+    at.button(key="steer_go").click().run()
+    assert at.selectbox(key="steer_focus").value == "calm"
+    assert payloads(at)["steer_steered"]["initial"]["emotion"] == "calm"
 
 
 def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(ev):
