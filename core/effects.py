@@ -143,6 +143,25 @@ THIRD_CHECK_PROMPTS = ["Tell me about the newsagent on the corner.", "What is in
                        "Describe the car wash on the high street.", "How do you peel a potato?",
                        "Tell me about the recycling bins outside.", "What did you fetch from the shed?",
                        "Describe the pedestrian crossing near you.", "How do you hang up a picture?"]
+# More choosing prompts, written after the second verdict: on 24 pairs two cells near the 2× line
+# cannot be told apart (SmolLM2's "sad" read 1.98× at 0.5 and 2.10× at 0.45 on the same prompts),
+# so a cell meant for a held-out verdict is first chosen on these as well (120 choosing pairs).
+MORE_CHOOSE_PROMPTS = ["Tell me about the greengrocer's in your town.", "What is in your pencil case?",
+                       "Describe the letterbox on your street.", "How do you make a salad?",
+                       "Tell me about the lamp on your desk.", "What did you do last Saturday morning?",
+                       "Describe the entrance of the museum.", "How do you lay the table for dinner?",
+                       "Tell me about the tram stop in the centre.", "What did you have for supper on Saturday?",
+                       "Describe your living-room curtains.", "How do you brew coffee?",
+                       "Tell me about the florist's near the station.", "What is on your notice board?",
+                       "Describe the queue at the bank.", "How do you mend a puncture?",
+                       "Tell me about the taxi rank outside the station.", "What did you notice on your way to work?",
+                       "Describe a parking meter.", "How do you sew on a button?",
+                       "Tell me about the stationery shop.", "What did you pick up from the dry cleaner's?",
+                       "Describe the cupboard under your stairs.", "How do you check the tyre pressure on a car?",
+                       "Tell me about the allotments near you.", "What did you leave on the kitchen counter?",
+                       "Describe the lobby of a hotel.", "How do you make porridge?",
+                       "Tell me about the cinema in your town.", "What did you order at the sandwich bar?",
+                       "Describe the loading bay behind a shop.", "How do you plan a train journey?"]
 # The held-out sets a verdict can use (tools/steering_study.py --held); each model's study says which.
 HELD_SETS = {"first": REPORT_PROMPTS + CHECK_PROMPTS, "second": SECOND_CHECK_PROMPTS, "third": THIRD_CHECK_PROMPTS}
 HELD_SET_LABELS = {"first": "report and check prompts",

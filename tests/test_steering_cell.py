@@ -1,4 +1,6 @@
 """The exploratory cell tool: one set-up's effect on the choosing prompts, as the study counts it."""
+import json
+
 import pytest
 
 
@@ -21,3 +23,32 @@ def test_a_cell_refuses_an_unknown_set_up_with_a_message(capsys):
     with pytest.raises(SystemExit):
         main(["--setup", "sideways", "--emotion", "sad", "--strength", "0.4"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("held", ["first", "second"])
+def test_a_held_out_set_gives_an_emotion_one_verdict_only(held, capsys):
+    from tools.steering_cell import main
+    with pytest.raises(SystemExit):
+        main(["--setup", "contrast, spread over layers at 27–53% depth", "--emotion", "sad", "--strength", "0.4",
+              "--held", held])
+    assert "already gave 'sad' a verdict" in capsys.readouterr().err       # refused before any model runs
+
+
+def test_a_verdict_is_one_strength_on_the_held_out_prompts_alone(capsys):
+    from tools.steering_cell import main
+    for extra in (["--strength", "0.4", "0.5"], ["--strength", "0.4", "--more"], ["--strength", "0.4", "--prompts", "2"]):
+        with pytest.raises(SystemExit):
+            main(["--setup", "contrast, spread over layers at 27–53% depth", "--emotion", "happy", "--held", "third",
+                  *extra])
+        assert "--held takes one strength" in capsys.readouterr().err
+
+
+def test_recorded_verdicts_accumulate_and_mark_their_set_spent(tmp_path):
+    from tools.steering_cell import record_verdict, spent
+    path = tmp_path / "steering-verdicts.json"
+    assert spent(tmp_path, "third", "sad") is None
+    record_verdict(path, {"emotion": "sad", "held": "third", "strength": 0.4})
+    record_verdict(path, {"emotion": "happy", "held": "third", "strength": 0.3})
+    assert [v["emotion"] for v in json.loads(path.read_text())["verdicts"]] == ["sad", "happy"]
+    assert spent(tmp_path, "third", "sad") == "steering-verdicts.json"
+    assert spent(tmp_path, "second", "sad") is None and spent(tmp_path, "third", "calm") is None

@@ -1,16 +1,22 @@
-"""One exploratory steering cell on the choosing prompts: try an idea before it joins a study.
+"""One steering cell: try an idea on the choosing prompts before it joins a study, or hold out
+once a cell chosen there.
 
 Usage: .venv/bin/python tools/steering_cell.py --setup NAME --emotion sad --strength 0.4
        [--model smollm2-135m-instruct] [--tokens 60] [--against 0.5] [--positions all|generated]
-       [--prompts 8]
-Runs only on ``core.effects.CHOOSE_PROMPTS`` (3 seeds each), never on a held-out set, so what it
-shows can steer the next study's choices without spending a verdict's prompts. Prints, per
-strength, how often the judge and the readout moved the expected way and the median perplexity
-ratio, as the study counts them (``core.effects.effect_cells``).
+       [--prompts 8] [--more] [--held first|second|third]
+By default it runs on ``core.effects.CHOOSE_PROMPTS`` (3 seeds each; ``--more`` adds
+``MORE_CHOOSE_PROMPTS``), so what it shows can steer the next choice without spending a held-out
+set. ``--held`` runs one strength on a held-out set instead and records the verdict in
+``steering-verdicts.json`` beside the vectors; a set that already gave a verdict for that emotion
+(there, or as the stored study's held-out set) is refused, as a second look would not be held out.
+Prints, per strength, how often the judge and the readout moved the expected way and the median
+perplexity ratio, as the study counts them (``core.effects.effect_cells``).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import sys
 import time
 from pathlib import Path
@@ -18,8 +24,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import load_model, load_vectors  # noqa: E402
-from core.effects import CHOOSE_PROMPTS, EXPECTED, SETUPS, effect_cells, layers_label, setup_layers  # noqa: E402
+from core.effects import (CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, HELD_SETS, MORE_CHOOSE_PROMPTS,  # noqa: E402
+                          SETUPS, effect_cells, layers_label, setup_layers)
+from core.paths import write_text_atomic  # noqa: E402
 from core.steering import POSITIONS  # noqa: E402
+from core.vectors import vectors_dir  # noqa: E402
 
 
 def cell_setup(name: str, against: float | None = None, positions: str | None = None) -> dict:
@@ -30,6 +39,31 @@ def cell_setup(name: str, against: float | None = None, positions: str | None = 
     if positions is not None:
         setup["positions"] = positions
     return setup
+
+
+def spent(folder: Path, held: str, emotion: str) -> str | None:
+    """Where ``held`` already gave ``emotion`` a verdict (the stored study or an earlier cell), if anywhere."""
+    if held == "first":
+        return "each model's first study, before the second set was written"
+    for name, key in (("steering.json", "held_out"), ("steering-verdicts.json", "verdicts")):
+        try:
+            stored = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        rows = stored.get(key, []) + stored.get("own_held_out", [])
+        if any(r.get("emotion") == emotion and r.get("held", stored.get("held_set")) == held for r in rows):
+            return name
+    return None
+
+
+def record_verdict(path: Path, row: dict) -> None:
+    """Append a held-out verdict to ``path`` (written atomically, earlier verdicts kept)."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = {"verdicts": []}
+    stored["verdicts"].append(row)
+    write_text_atomic(path, json.dumps(stored, indent=1))
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -43,18 +77,39 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     "of the strength (default: as the set-up does)")
     ap.add_argument("--positions", choices=POSITIONS, default=None, help="steer every position or only the reply's")
     ap.add_argument("--prompts", type=int, default=len(CHOOSE_PROMPTS), help="use the first N choosing prompts")
+    ap.add_argument("--more", action="store_true", help=f"also the {len(MORE_CHOOSE_PROMPTS)} further choosing prompts "
+                    "(core.effects.MORE_CHOOSE_PROMPTS), to tell apart cells a few points apart")
+    ap.add_argument("--held", choices=list(HELD_SETS), default=None, help="hold one strength, chosen on the choosing "
+                    "prompts, out on this set instead, once per emotion, and record the verdict")
     args = ap.parse_args(argv)
+    folder = vectors_dir(args.model)
+    if args.held:
+        if len(args.strength) != 1 or args.more or args.prompts != len(CHOOSE_PROMPTS):
+            ap.error("--held takes one strength, chosen beforehand, and no choosing-prompt options")
+        where = spent(folder, args.held, args.emotion)
+        if where:
+            ap.error(f"the {args.held} held-out set already gave '{args.emotion}' a verdict ({where}): "
+                     "look again and it is no longer held out")
     lm = load_model(args.model)
     ev = load_vectors(lm)
     setup = cell_setup(args.setup, args.against, args.positions)
+    prompts = (HELD_SETS[args.held] if args.held else
+               CHOOSE_PROMPTS[:max(1, args.prompts)] + (MORE_CHOOSE_PROMPTS if args.more else []))
     start = time.time()
-    rows = effect_cells(lm, ev, CHOOSE_PROMPTS[:max(1, args.prompts)], args.emotion, args.strength, setup,
-                        max_new_tokens=args.tokens)
+    rows = effect_cells(lm, ev, prompts, args.emotion, args.strength, setup, max_new_tokens=args.tokens)
+    where = f"the {args.held} held-out set" if args.held else "choosing prompts"
     print(f"{lm.name}, {args.setup}: {layers_label(setup_layers(ev, setup))}, against {setup.get('against', 0.0):g}, "
-          f"{setup['positions']} positions, {args.tokens} tokens, choosing prompts ({time.time() - start:.0f} s):")
+          f"{setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):")
     for r in rows:
+        met = min(r["vader_moved"], r["reading_moved"]) >= 0.9 and r["median_perplexity_ratio"] <= FLUENT_PERPLEXITY_RATIO
         print(f"  {r['emotion']} {r['strength']:g}: VADER {r['vader_moved']:.0%}, reading {r['reading_moved']:.0%}, "
-              f"perplexity {r['median_perplexity_ratio']:.2f}× over {r['pairs']} pairs")
+              f"perplexity {r['median_perplexity_ratio']:.2f}× over {r['pairs']} pairs"
+              + (f" — {'met' if met else 'not met'}" if args.held else ""))
+    if args.held:
+        record_verdict(folder / "steering-verdicts.json",
+                       {**rows[0], "setup": args.setup, "against": setup.get("against", 0.0),
+                        "positions": setup["positions"], "layers": setup_layers(ev, setup), "tokens": args.tokens,
+                        "held": args.held, "date": datetime.date.today().isoformat()})
     return rows
 
 
