@@ -234,6 +234,11 @@ DEFAULT_STRENGTH = 0.3
 FLUENT_PERPLEXITY_RATIO = 2.0       # the issue's line: a steered reply's median perplexity within 2× baseline
 
 
+def goal_met(row: dict) -> bool:
+    """The issue's goal for one cell: judge and readout both moved in ≥ 90% of pairs, within 2× perplexity."""
+    return min(row["vader_moved"], row["reading_moved"]) >= 0.9 and row["median_perplexity_ratio"] <= FLUENT_PERPLEXITY_RATIO
+
+
 def study_strength(rows: list[dict]) -> float:
     """The strength that moved the emotions in ``rows`` most (mean over them of the worse of
     judge and reading) while every one stayed within 2× perplexity: where a model's text still

@@ -142,3 +142,12 @@ def test_steering_against_the_opposite_points_further_along_valence(lm, ev):
         add = steering_additions(lm, ev, setup_strengths(setup, "sad", 0.4), layers, "blend")
         return np.mean([valence_loading(np.vstack([ev.directions("blend", l), add[l]]), valence)[-1] for l in layers])
     assert loading(against) < loading(alone) - 0.1 < 0          # "sad" away from "happy" is more negative
+
+
+def test_the_goal_needs_both_measures_at_90_percent_within_twice_the_perplexity():
+    from core.effects import goal_met
+    row = {"vader_moved": 0.9, "reading_moved": 0.96, "median_perplexity_ratio": 2.0}
+    assert goal_met(row)
+    assert not goal_met({**row, "vader_moved": 0.89})
+    assert not goal_met({**row, "reading_moved": 0.5})
+    assert not goal_met({**row, "median_perplexity_ratio": 2.01})

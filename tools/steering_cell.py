@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import load_model, load_vectors  # noqa: E402
-from core.effects import (CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, HELD_SETS, MORE_CHOOSE_PROMPTS,  # noqa: E402
-                          SETUPS, effect_cells, layers_label, setup_layers)
+from core.effects import (CHOOSE_PROMPTS, EXPECTED, HELD_SETS, MORE_CHOOSE_PROMPTS, SETUPS, effect_cells,  # noqa: E402
+                          goal_met, layers_label, setup_layers)
 from core.paths import write_text_atomic  # noqa: E402
 from core.steering import POSITIONS  # noqa: E402
 from core.vectors import vectors_dir  # noqa: E402
@@ -101,10 +101,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"{lm.name}, {args.setup}: {layers_label(setup_layers(ev, setup))}, against {setup.get('against', 0.0):g}, "
           f"{setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):")
     for r in rows:
-        met = min(r["vader_moved"], r["reading_moved"]) >= 0.9 and r["median_perplexity_ratio"] <= FLUENT_PERPLEXITY_RATIO
         print(f"  {r['emotion']} {r['strength']:g}: VADER {r['vader_moved']:.0%}, reading {r['reading_moved']:.0%}, "
               f"perplexity {r['median_perplexity_ratio']:.2f}× over {r['pairs']} pairs"
-              + (f" — {'met' if met else 'not met'}" if args.held else ""))
+              + (f" — {'met' if goal_met(r) else 'not met'}" if args.held else ""))
     if args.held:
         record_verdict(folder / "steering-verdicts.json",
                        {**rows[0], "setup": args.setup, "against": setup.get("against", 0.0),

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 
 from core import EmotionVectors, load_model, load_vectors  # noqa: E402
 from core.effects import (CHECK_PROMPTS, CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, HELD_SET_LABELS,  # noqa: E402
-                          HELD_SETS, REPORT_PROMPTS, SETUPS, effect_cells, layers_label, setup_layers)
+                          HELD_SETS, REPORT_PROMPTS, SETUPS, effect_cells, goal_met, layers_label, setup_layers)
 from core.steering import KINDS  # noqa: E402
 from core.paths import ROOT, write_text_atomic  # noqa: E402
 from core.vectors import BLEND_READOUT_WEIGHT, vectors_dir  # noqa: E402
@@ -198,10 +198,6 @@ def worker_cell(key: tuple, tokens: int) -> dict:
 def verdict(r: dict) -> str:
     return (f"VADER {r['vader_moved']:.0%}, reading {r['reading_moved']:.0%}, perplexity "
             f"{r['median_perplexity_ratio']:.2f}× — " + ("met" if goal_met(r) else "not met"))
-
-
-def goal_met(row: dict) -> bool:
-    return min(row["vader_moved"], row["reading_moved"]) >= 0.9 and row["median_perplexity_ratio"] <= FLUENT_PERPLEXITY_RATIO
 
 
 def rank(per_emotion: list[list[dict]]) -> tuple[float, float]:
