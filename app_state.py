@@ -160,6 +160,14 @@ def steering_setup(name: str) -> dict:
     return study_setup(get_vectors(name))
 
 
+@st.cache_data(show_spinner=False)
+def steering_verdicts(name: str) -> list[dict]:
+    """The model's held-out steering verdicts (core.effects.study_verdicts), read once per process."""
+    from core.effects import study_verdicts
+    from core.vectors import vectors_dir
+    return study_verdicts(vectors_dir(name))
+
+
 def reading_help(ev) -> str:
     from core.validate import reading_summary
     return reading_summary(report(ev.model_name))

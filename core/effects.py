@@ -239,6 +239,30 @@ def goal_met(row: dict) -> bool:
     return min(row["vader_moved"], row["reading_moved"]) >= 0.9 and row["median_perplexity_ratio"] <= FLUENT_PERPLEXITY_RATIO
 
 
+def verdict_text(row: dict) -> str:
+    """"VADER 93%, reading 93%, perplexity 1.68× — met": one held-out cell, as the study and the app say it."""
+    return (f"VADER {row['vader_moved']:.0%}, reading {row['reading_moved']:.0%}, perplexity "
+            f"{row['median_perplexity_ratio']:.2f}× — " + ("met" if goal_met(row) else "not met"))
+
+
+def study_verdicts(folder) -> list[dict]:
+    """Every held-out verdict on steering the model whose vectors are in ``folder``: its study's (the chosen
+    set-up, then each emotion's own best finalist) and those recorded since by ``tools/steering_cell.py
+    --held``; each row with its ``held`` set. Empty without a study."""
+    import json
+    out = []
+    for name in ("steering.json", "steering-verdicts.json"):
+        try:
+            stored = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for r in stored.get("held_out", []) + stored.get("own_held_out", []) + stored.get("verdicts", []):
+            row = {**r, "held": r.get("held", stored.get("held_set"))}
+            if row not in out:
+                out.append(row)
+    return out
+
+
 def study_strength(rows: list[dict]) -> float:
     """The strength that moved the emotions in ``rows`` most (mean over them of the worse of
     judge and reading) while every one stayed within 2× perplexity: where a model's text still

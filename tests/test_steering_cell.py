@@ -46,9 +46,9 @@ def test_a_verdict_is_one_strength_on_the_held_out_prompts_alone(capsys):
 def test_recorded_verdicts_accumulate_and_mark_their_set_spent(tmp_path):
     from tools.steering_cell import record_verdict, spent
     path = tmp_path / "steering-verdicts.json"
-    assert spent(tmp_path, "third", "sad") is None
+    assert not spent(tmp_path, "third", "sad") and spent(tmp_path, "first", "sad")
     record_verdict(path, {"emotion": "sad", "held": "third", "strength": 0.4})
     record_verdict(path, {"emotion": "happy", "held": "third", "strength": 0.3})
     assert [v["emotion"] for v in json.loads(path.read_text())["verdicts"]] == ["sad", "happy"]
-    assert spent(tmp_path, "third", "sad") == "steering-verdicts.json"
-    assert spent(tmp_path, "second", "sad") is None and spent(tmp_path, "third", "calm") is None
+    assert spent(tmp_path, "third", "sad") and spent(tmp_path, "third", "happy")
+    assert not spent(tmp_path, "second", "sad") and not spent(tmp_path, "third", "calm")

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import load_model, load_vectors  # noqa: E402
 from core.effects import (CHOOSE_PROMPTS, EXPECTED, HELD_SETS, MORE_CHOOSE_PROMPTS, SETUPS, effect_cells,  # noqa: E402
-                          goal_met, layers_label, setup_layers)
+                          goal_met, layers_label, setup_layers, study_verdicts)
 from core.paths import write_text_atomic  # noqa: E402
 from core.steering import POSITIONS  # noqa: E402
 from core.vectors import vectors_dir  # noqa: E402
@@ -41,19 +41,10 @@ def cell_setup(name: str, against: float | None = None, positions: str | None = 
     return setup
 
 
-def spent(folder: Path, held: str, emotion: str) -> str | None:
-    """Where ``held`` already gave ``emotion`` a verdict (the stored study or an earlier cell), if anywhere."""
-    if held == "first":
-        return "each model's first study, before the second set was written"
-    for name, key in (("steering.json", "held_out"), ("steering-verdicts.json", "verdicts")):
-        try:
-            stored = json.loads((folder / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        rows = stored.get(key, []) + stored.get("own_held_out", [])
-        if any(r.get("emotion") == emotion and r.get("held", stored.get("held_set")) == held for r in rows):
-            return name
-    return None
+def spent(folder: Path, held: str, emotion: str) -> bool:
+    """Whether ``held`` already gave ``emotion`` a verdict: the first set in each model's first study, the
+    others in the stored study or an earlier cell."""
+    return held == "first" or any(r["emotion"] == emotion and r["held"] == held for r in study_verdicts(folder))
 
 
 def record_verdict(path: Path, row: dict) -> None:
@@ -86,10 +77,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.held:
         if len(args.strength) != 1 or args.more or args.prompts != len(CHOOSE_PROMPTS):
             ap.error("--held takes one strength, chosen beforehand, and no choosing-prompt options")
-        where = spent(folder, args.held, args.emotion)
-        if where:
-            ap.error(f"the {args.held} held-out set already gave '{args.emotion}' a verdict ({where}): "
-                     "look again and it is no longer held out")
+        if spent(folder, args.held, args.emotion):
+            ap.error(f"the {args.held} held-out set already gave '{args.emotion}' a verdict: look again and it is "
+                     "no longer held out")
     lm = load_model(args.model)
     ev = load_vectors(lm)
     setup = cell_setup(args.setup, args.against, args.positions)

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 
 from core import EmotionVectors, load_model, load_vectors  # noqa: E402
 from core.effects import (CHECK_PROMPTS, CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, HELD_SET_LABELS,  # noqa: E402
-                          HELD_SETS, REPORT_PROMPTS, SETUPS, effect_cells, goal_met, layers_label, setup_layers)
+                          HELD_SETS, REPORT_PROMPTS, SETUPS, effect_cells, layers_label, setup_layers, verdict_text)
 from core.steering import KINDS  # noqa: E402
 from core.paths import ROOT, write_text_atomic  # noqa: E402
 from core.vectors import BLEND_READOUT_WEIGHT, vectors_dir  # noqa: E402
@@ -195,11 +195,6 @@ def worker_cell(key: tuple, tokens: int) -> dict:
     return run_cell(_worker["lm"], _worker["ev"], key, tokens, _worker["baselines"], _worker["held"])
 
 
-def verdict(r: dict) -> str:
-    return (f"VADER {r['vader_moved']:.0%}, reading {r['reading_moved']:.0%}, perplexity "
-            f"{r['median_perplexity_ratio']:.2f}× — " + ("met" if goal_met(r) else "not met"))
-
-
 def rank(per_emotion: list[list[dict]]) -> tuple[float, float]:
     """A set-up's worth: the best rate of its worse emotion, ties broken by the sum of both."""
     best = [score(r)[0] for r in per_emotion]
@@ -241,9 +236,9 @@ def publish(out: dict, name: str) -> None:
     lines += ["", f"Held out on the {held_pairs // 3} {where} × 3 seeds = {held_pairs} pairs (goal: both "
               f"rates ≥ 90% with median perplexity within {FLUENT_PERPLEXITY_RATIO:g}×):", ""]
     lines += [f"- **{r['emotion']}** at {r['strength']}, the strength chosen for it on the choosing prompts: "
-              + verdict(r) for r in out.get("held_out", [])]
+              + verdict_text(r) for r in out.get("held_out", [])]
     lines += [f"- **{r['emotion']}** with its own set-up and strength, the best finalist for it alone on the choosing "
-              f"prompts (for steering one emotion at a time), {r['setup']} at {r['strength']}: " + verdict(r)
+              f"prompts (for steering one emotion at a time), {r['setup']} at {r['strength']}: " + verdict_text(r)
               for r in out.get("own_held_out", []) if r not in out.get("held_out", [])]
     lines += ["", "| emotion | strength | VADER moved the expected way | readout reading rose | median perplexity ÷ baseline |",
              "|---|---|---|---|---|"]
