@@ -151,3 +151,18 @@ def test_the_goal_needs_both_measures_at_90_percent_within_twice_the_perplexity(
     assert not goal_met({**row, "vader_moved": 0.89})
     assert not goal_met({**row, "reading_moved": 0.5})
     assert not goal_met({**row, "median_perplexity_ratio": 2.01})
+
+
+def test_study_verdicts_gather_the_study_and_later_cells_and_say_them_plainly(tmp_path):
+    import json
+    from core.effects import study_verdicts, verdict_text
+    from core.vectors import vectors_dir
+    shipped = study_verdicts(vectors_dir("smollm2-135m-instruct"))
+    assert {(r["emotion"], r["held"]) for r in shipped} == {("happy", "second"), ("sad", "second")}
+    assert [verdict_text(r).endswith("— met") for r in shipped if r["emotion"] == "happy"] == [True]
+    assert study_verdicts(tmp_path) == []
+    (tmp_path / "steering-verdicts.json").write_text(json.dumps({"verdicts": [
+        {"emotion": "sad", "held": "third", "strength": 0.4, "vader_moved": 0.5, "reading_moved": 1.0,
+         "median_perplexity_ratio": 1.2}]}))
+    [row] = study_verdicts(tmp_path)
+    assert row["held"] == "third" and verdict_text(row) == "VADER 50%, reading 100%, perplexity 1.20× — not met"
