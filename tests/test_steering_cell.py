@@ -1,4 +1,4 @@
-"""The exploratory cell tool: one set-up's effect on the choosing prompts, as the study counts it."""
+"""The cell tool: one set-up's effect on the choosing prompts, as the study counts it, or once on a held-out set."""
 import json
 
 import pytest
