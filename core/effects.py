@@ -189,11 +189,11 @@ OPPOSITE = {"happy": "sad", "sad": "happy", "calm": "desperate", "desperate": "c
 
 def setup_strengths(setup: dict, emotion: str, strength: float) -> dict[str, float]:
     """What a set-up (or ``study_setup``'s answer) steers for one emotion at one strength: the
-    emotion, and its opposite (``OPPOSITE``, where it has one) pushed the other way when the
-    set-up steers against it."""
-    against = setup.get("against", 0.0)
-    if against and emotion in OPPOSITE and strength:
-        return {emotion: strength, OPPOSITE[emotion]: -against * strength}
+    emotion, and its opposite (the set-up's ``opposite`` map, else ``OPPOSITE``, where it has one)
+    pushed the other way when the set-up steers against it."""
+    against, opposite = setup.get("against", 0.0), setup.get("opposite", OPPOSITE)
+    if against and emotion in opposite and strength:
+        return {emotion: strength, opposite[emotion]: -against * strength}
     return {emotion: strength}
 
 

@@ -31,11 +31,14 @@ from core.steering import POSITIONS  # noqa: E402
 from core.vectors import vectors_dir  # noqa: E402
 
 
-def cell_setup(name: str, against: float | None = None, positions: str | None = None) -> dict:
-    """A study set-up with its opposite's share or its positions changed."""
+def cell_setup(name: str, against: float | None = None, positions: str | None = None,
+               opposite: dict[str, str] | None = None) -> dict:
+    """A study set-up with its opposite's share, the emotion it is steered against, or its positions changed."""
     setup = dict(SETUPS[name])
     if against is not None:
         setup["against"] = against
+    if opposite:
+        setup["opposite"] = opposite
     if positions is not None:
         setup["positions"] = positions
     return setup
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--tokens", type=int, default=60, help="reply length")
     ap.add_argument("--against", type=float, default=None, help="push the opposite the other way at this share "
                     "of the strength (default: as the set-up does)")
+    ap.add_argument("--opposite", default=None, help="steer against this emotion instead of the emotion's opposite "
+                    "(with --against; e.g. 'loving' for sad replies that VADER reads as tender)")
     ap.add_argument("--positions", choices=POSITIONS, default=None, help="steer every position or only the reply's")
     ap.add_argument("--prompts", type=int, default=len(CHOOSE_PROMPTS), help="use the first N choosing prompts")
     ap.add_argument("--more", action="store_true", help=f"also the {len(MORE_CHOOSE_PROMPTS)} further choosing prompts "
@@ -82,21 +87,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
                      "no longer held out")
     lm = load_model(args.model)
     ev = load_vectors(lm)
-    setup = cell_setup(args.setup, args.against, args.positions)
+    if args.opposite and args.opposite not in ev.emotions:
+        ap.error(f"'{args.opposite}' is not one of {lm.name}'s {len(ev.emotions)} emotions")
+    setup = cell_setup(args.setup, args.against, args.positions, {args.emotion: args.opposite} if args.opposite else None)
     prompts = (HELD_SETS[args.held] if args.held else
                CHOOSE_PROMPTS[:max(1, args.prompts)] + (MORE_CHOOSE_PROMPTS if args.more else []))
     start = time.time()
     rows = effect_cells(lm, ev, prompts, args.emotion, args.strength, setup, max_new_tokens=args.tokens)
     where = f"the {args.held} held-out set" if args.held else "choosing prompts"
-    print(f"{lm.name}, {args.setup}: {layers_label(setup_layers(ev, setup))}, against {setup.get('against', 0.0):g}, "
-          f"{setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):")
+    print(f"{lm.name}, {args.setup}: {layers_label(setup_layers(ev, setup))}, against {setup.get('against', 0.0):g}"
+          + (f" ({args.opposite})" if args.opposite else "") + f", {setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):")
     for r in rows:
         print(f"  {r['emotion']} {r['strength']:g}: VADER {r['vader_moved']:.0%}, reading {r['reading_moved']:.0%}, "
               f"perplexity {r['median_perplexity_ratio']:.2f}× over {r['pairs']} pairs"
               + (f" — {'met' if goal_met(r) else 'not met'}" if args.held else ""))
     if args.held:
         record_verdict(folder / "steering-verdicts.json",
-                       {**rows[0], "setup": args.setup, "against": setup.get("against", 0.0),
+                       {**rows[0], "setup": args.setup, "against": setup.get("against", 0.0), "opposite": args.opposite,
                         "positions": setup["positions"], "layers": setup_layers(ev, setup), "tokens": args.tokens,
                         "held": args.held, "date": datetime.date.today().isoformat()})
     return rows
