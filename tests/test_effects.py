@@ -135,6 +135,9 @@ def test_steering_against_the_opposite_points_further_along_valence(lm, ev):
     alone = SETUPS["blend, spread over layers at 27–53% depth"]
     assert setup_strengths(against, "sad", 0.4) == {"sad": 0.4, "happy": -0.2}
     assert setup_strengths(alone, "sad", 0.4) == {"sad": 0.4}
+    away = {**against, "opposite": {"sad": "loving"}}          # steered against another emotion, for sad alone
+    assert setup_strengths(away, "sad", 0.4) == {"sad": 0.4, "loving": -0.2}
+    assert setup_strengths(away, "happy", 0.4) == {"happy": 0.4}
     valence = np.append(human_valence(ev.emotions).valence, np.nan)
     layers = setup_layers(ev, against)
 
