@@ -245,6 +245,15 @@ def verdict_text(row: dict) -> str:
             f"{row['median_perplexity_ratio']:.2f}× — " + ("met" if goal_met(row) else "not met"))
 
 
+def verdict_label(row: dict) -> str:
+    """"**sad** at 0.3, <set-up>, against "loving" at 0.5× the strength, over 96 pairs": what a verdict held out,
+    with the against-share a cell set beside its set-up's name (``tools/steering_cell.py``)."""
+    against = (f', against "{row["opposite"]}"' if row.get("opposite") else
+               ", against its opposite" if row.get("against") and "against" not in row["setup"] else "")
+    return (f"**{row['emotion']}** at {row['strength']:g}, {row['setup']}"
+            + (f"{against} at {row['against']:g}× the strength" if against else "") + f", over {row['pairs']} pairs")
+
+
 def study_verdicts(folder) -> list[dict]:
     """Every held-out verdict on steering the model whose vectors are in ``folder``: its study's (the chosen
     set-up, then each emotion's own best finalist) and those recorded since by ``tools/steering_cell.py

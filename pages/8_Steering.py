@@ -4,7 +4,7 @@ import streamlit as st
 from app_state import (against_text, highlight_view, page_header, steering_setup, steering_verdicts, strength_text,
                        user_errors, what)
 from core import plots
-from core.effects import conversation, layers_label, measure, setup_strengths, sweep, verdict_text
+from core.effects import conversation, layers_label, measure, setup_strengths, sweep, verdict_label, verdict_text
 from core.probe import score
 from core.render import highlight_payload
 from core.steering import KINDS, steer_generate
@@ -45,8 +45,7 @@ verdicts = steering_verdicts(name)
 if verdicts:
     st.caption(f"Held out on {lm.name}, on prompts none of these choices saw (the goal: the judge and the readout "
                "both move the expected way in ≥ 90% of pairs within 2× perplexity): "
-               + "".join(f"  \n· **{r['emotion']}** at {r['strength']:g}, {r['setup']}, over {r['pairs']} pairs: "
-                         f"{verdict_text(r)}" for r in verdicts))
+               + "".join(f"  \n· {verdict_label(r)}: {verdict_text(r)}" for r in verdicts))
 positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
                      format_func={"all": "prompt and reply", "generated": "only the reply"}.get)
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",

@@ -158,7 +158,7 @@ def test_the_goal_needs_both_measures_at_90_percent_within_twice_the_perplexity(
 
 def test_study_verdicts_gather_the_study_and_later_cells_and_say_them_plainly(tmp_path):
     import json
-    from core.effects import study_verdicts, verdict_text
+    from core.effects import study_verdicts, verdict_label, verdict_text
     from core.vectors import vectors_dir
     shipped = study_verdicts(vectors_dir("smollm2-135m-instruct"))
     assert {(r["emotion"], r["held"]) for r in shipped} == {("happy", "second"), ("sad", "second")}
@@ -169,3 +169,7 @@ def test_study_verdicts_gather_the_study_and_later_cells_and_say_them_plainly(tm
          "median_perplexity_ratio": 1.2}]}))
     [row] = study_verdicts(tmp_path)
     assert row["held"] == "third" and verdict_text(row) == "VADER 50%, reading 100%, perplexity 1.20× — not met"
+    assert verdict_label({**row, "setup": "contrast, spread", "pairs": 96, "against": 0.5, "opposite": "loving"}) == \
+        '**sad** at 0.4, contrast, spread, against "loving" at 0.5× the strength, over 96 pairs'
+    assert verdict_label({**row, "setup": "contrast, spread", "pairs": 96, "against": 0.0}) == \
+        "**sad** at 0.4, contrast, spread, over 96 pairs"
