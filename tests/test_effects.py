@@ -161,7 +161,7 @@ def test_study_verdicts_gather_the_study_and_later_cells_and_say_them_plainly(tm
     from core.effects import study_verdicts, verdict_label, verdict_text
     from core.vectors import vectors_dir
     shipped = study_verdicts(vectors_dir("smollm2-135m-instruct"))
-    assert {(r["emotion"], r["held"]) for r in shipped} == {("happy", "second"), ("sad", "second")}
+    assert {(r["emotion"], r["held"]) for r in shipped} == {("happy", "second"), ("sad", "second"), ("sad", "third")}
     assert [verdict_text(r).endswith("— met") for r in shipped if r["emotion"] == "happy"] == [True]
     assert study_verdicts(tmp_path) == []
     (tmp_path / "steering-verdicts.json").write_text(json.dumps({"verdicts": [
@@ -169,6 +169,7 @@ def test_study_verdicts_gather_the_study_and_later_cells_and_say_them_plainly(tm
          "median_perplexity_ratio": 1.2}]}))
     [row] = study_verdicts(tmp_path)
     assert row["held"] == "third" and verdict_text(row) == "VADER 50%, reading 100%, perplexity 1.20× — not met"
+    assert verdict_text({**row, "vader_moved": 86 / 96}).startswith("VADER 89.6%, ")      # not rounded up to the line
     assert verdict_label({**row, "setup": "contrast, spread", "pairs": 96, "against": 0.5, "opposite": "loving"}) == \
         '**sad** at 0.4, contrast, spread, against "loving" at 0.5× the strength, over 96 pairs'
     assert verdict_label({**row, "setup": "contrast, spread", "pairs": 96, "against": 0.0}) == \
