@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import load_model, load_vectors  # noqa: E402
 from core.effects import (CHOOSE_PROMPTS, EXPECTED, HELD_SETS, MORE_CHOOSE_PROMPTS, SETUPS, effect_cells,  # noqa: E402
-                          goal_met, layers_label, setup_layers, study_verdicts)
+                          layers_label, setup_layers, study_verdicts, verdict_text)
 from core.paths import write_text_atomic  # noqa: E402
 from core.steering import POSITIONS  # noqa: E402
 from core.vectors import vectors_dir  # noqa: E402
@@ -97,10 +97,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     where = f"the {args.held} held-out set" if args.held else "choosing prompts"
     print(f"{lm.name}, {args.setup}: {layers_label(setup_layers(ev, setup))}, against {setup.get('against', 0.0):g}"
           + (f" ({args.opposite})" if args.opposite else "") + f", {setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):")
-    for r in rows:
-        print(f"  {r['emotion']} {r['strength']:g}: VADER {r['vader_moved']:.0%}, reading {r['reading_moved']:.0%}, "
-              f"perplexity {r['median_perplexity_ratio']:.2f}× over {r['pairs']} pairs"
-              + (f" — {'met' if goal_met(r) else 'not met'}" if args.held else ""))
+    for r in rows:           # a held-out row is a verdict, said as the study and the app say it
+        print(f"  {r['emotion']} {r['strength']:g} over {r['pairs']} pairs: " + (verdict_text(r) if args.held else
+              f"VADER {r['vader_moved']:.0%}, reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}×"))
     if args.held:
         record_verdict(folder / "steering-verdicts.json",
                        {**rows[0], "setup": args.setup, "against": setup.get("against", 0.0), "opposite": args.opposite,
