@@ -143,6 +143,24 @@ THIRD_CHECK_PROMPTS = ["Tell me about the newsagent on the corner.", "What is in
                        "Describe the car wash on the high street.", "How do you peel a potato?",
                        "Tell me about the recycling bins outside.", "What did you fetch from the shed?",
                        "Describe the pedestrian crossing near you.", "How do you hang up a picture?"]
+# A fourth held-out set, written after the third verdict had been seen (before anything ran on it),
+# for a cell chosen on the 120 choosing pairs after that verdict.
+FOURTH_CHECK_PROMPTS = ["Tell me about the ironmonger's on the high street.", "What is in your glove compartment?",
+                        "Describe the porch of your house.", "How do you defrost a freezer?",
+                        "Tell me about the doormat at your front door.", "What did you do last Tuesday evening?",
+                        "Describe the noticeboard in a community centre.", "How do you change a light bulb?",
+                        "Tell me about the ticket office at the bus station.", "What did you have for tea on Sunday?",
+                        "Describe your chest of drawers.", "How do you address an envelope?",
+                        "Tell me about the key cutter's in the arcade.", "What is on your fridge door?",
+                        "Describe the reception desk at a doctor's surgery.", "How do you make a sandwich?",
+                        "Tell me about the toaster in your kitchen.", "What did you see from the car park roof?",
+                        "Describe a vending machine in a corridor.", "How do you clean a pair of shoes?",
+                        "Tell me about the clock tower in the square.", "What did you put in the recycling this week?",
+                        "Describe your umbrella stand.", "How do you top up a travel card?",
+                        "Tell me about the fishmonger's at the market.", "What did you listen to while cooking?",
+                        "Describe the multi-storey car park in town.", "How do you grate cheese?",
+                        "Tell me about the phone box on the green.", "What did you take out of the loft?",
+                        "Describe the level crossing outside the village.", "How do you put up a shelf?"]
 # More choosing prompts, written after the second verdict: on 24 pairs two cells near the 2× line
 # cannot be told apart (SmolLM2's "sad" read 1.98× at 0.5 and 2.10× at 0.45 on the same prompts),
 # so a cell meant for a held-out verdict is first chosen on these as well (120 choosing pairs).
@@ -163,10 +181,12 @@ MORE_CHOOSE_PROMPTS = ["Tell me about the greengrocer's in your town.", "What is
                        "Tell me about the cinema in your town.", "What did you order at the sandwich bar?",
                        "Describe the loading bay behind a shop.", "How do you plan a train journey?"]
 # The held-out sets a verdict can use (tools/steering_study.py --held); each model's study says which.
-HELD_SETS = {"first": REPORT_PROMPTS + CHECK_PROMPTS, "second": SECOND_CHECK_PROMPTS, "third": THIRD_CHECK_PROMPTS}
+HELD_SETS = {"first": REPORT_PROMPTS + CHECK_PROMPTS, "second": SECOND_CHECK_PROMPTS, "third": THIRD_CHECK_PROMPTS,
+             "fourth": FOURTH_CHECK_PROMPTS}
 HELD_SET_LABELS = {"first": "report and check prompts",
                    "second": "prompts of the second held-out set (written after the first verdict had been seen)",
-                   "third": "prompts of the third held-out set (written after the second verdict had been seen)"}
+                   "third": "prompts of the third held-out set (written after the second verdict had been seen)",
+                   "fourth": "prompts of the fourth held-out set (written after the third verdict had been seen)"}
 # Steering set-ups compared on CHOOSE_PROMPTS: which directions, added where (all positions).
 # "depth" is one layer (None: the vectors' default layer, about two-thirds deep, as in the
 # paper); "span" is every layer between two depths, the strength split evenly over them.

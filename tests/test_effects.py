@@ -119,11 +119,12 @@ def test_each_shipped_study_holds_out_the_strengths_it_chose(model):
 def test_the_prompt_sets_share_nothing():
     from core.contrast import BUILD_PROMPTS
     from core.effects import (CHECK_PROMPTS, CHOOSE_PROMPTS, HELD_SETS, MORE_CHOOSE_PROMPTS, REPORT_PROMPTS,
-                              SECOND_CHECK_PROMPTS, THIRD_CHECK_PROMPTS)
-    sets = [CHOOSE_PROMPTS, MORE_CHOOSE_PROMPTS, REPORT_PROMPTS, CHECK_PROMPTS, SECOND_CHECK_PROMPTS, THIRD_CHECK_PROMPTS, BUILD_PROMPTS]
+                              FOURTH_CHECK_PROMPTS, SECOND_CHECK_PROMPTS, THIRD_CHECK_PROMPTS)
+    sets = [CHOOSE_PROMPTS, MORE_CHOOSE_PROMPTS, REPORT_PROMPTS, CHECK_PROMPTS, SECOND_CHECK_PROMPTS, THIRD_CHECK_PROMPTS,
+            FOURTH_CHECK_PROMPTS, BUILD_PROMPTS]
     every = [p for s in sets for p in s]
     assert len(set(every)) == len(every)
-    assert [len(p) for p in HELD_SETS.values()] == [32, 32, 32]           # 96 pairs each at 3 seeds
+    assert [len(p) for p in HELD_SETS.values()] == [32, 32, 32, 32]       # 96 pairs each at 3 seeds
 
 
 def test_steering_against_the_opposite_points_further_along_valence(lm, ev):
