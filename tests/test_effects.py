@@ -162,7 +162,8 @@ def test_study_verdicts_gather_the_study_and_later_cells_and_say_them_plainly(tm
     from core.effects import study_verdicts, verdict_label, verdict_text
     from core.vectors import vectors_dir
     shipped = study_verdicts(vectors_dir("smollm2-135m-instruct"))
-    assert {(r["emotion"], r["held"]) for r in shipped} == {("happy", "second"), ("sad", "second"), ("sad", "third")}
+    assert {(r["emotion"], r["held"]) for r in shipped} == {("happy", "second"), ("sad", "second"), ("sad", "third"),
+                                                                ("sad", "fourth")}
     assert [verdict_text(r).endswith("— met") for r in shipped if r["emotion"] == "happy"] == [True]
     assert study_verdicts(tmp_path) == []
     (tmp_path / "steering-verdicts.json").write_text(json.dumps({"verdicts": [
