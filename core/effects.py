@@ -288,10 +288,21 @@ def study_verdicts(folder) -> list[dict]:
         except (OSError, ValueError):
             continue
         for r in stored.get("held_out", []) + stored.get("own_held_out", []) + stored.get("verdicts", []):
-            row = {**r, "held": r.get("held", stored.get("held_set"))}
+            row = {**r, "held": r.get("held", stored.get("held_set")), "tokens": r.get("tokens", stored.get("tokens"))}
             if row not in out:
                 out.append(row)
     return out
+
+
+def verdict_settings(ev, row: dict) -> dict:
+    """What a held-out verdict steered, as the Steering page's settings (``{"kind", "layers", "strengths",
+    "positions", "tokens"}``), so a user can try the very set-up a verdict judged."""
+    setup = {**SETUPS[row["setup"]], **({"against": row["against"]} if "against" in row else {})}
+    if row.get("opposite"):
+        setup["opposite"] = {row["emotion"]: row["opposite"]}
+    return {"kind": setup["kind"], "layers": row.get("layers") or setup_layers(ev, setup),
+            "strengths": setup_strengths(setup, row["emotion"], row["strength"]),
+            "positions": row.get("positions", setup.get("positions", "all")), "tokens": row.get("tokens") or 60}
 
 
 def study_strength(rows: list[dict]) -> float:

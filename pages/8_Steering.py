@@ -4,7 +4,8 @@ import streamlit as st
 from app_state import (against_text, highlight_view, page_header, steering_setup, steering_verdicts, strength_text,
                        user_errors, what)
 from core import plots
-from core.effects import conversation, layers_label, measure, setup_strengths, sweep, verdict_label, verdict_text
+from core.effects import (conversation, goal_met, layers_label, measure, setup_strengths, sweep, verdict_label,
+                          verdict_settings, verdict_text)
 from core.probe import score
 from core.render import highlight_payload
 from core.steering import KINDS, steer_generate
@@ -23,34 +24,73 @@ KIND_LABELS = {"concept": "concept vectors (paper)", "readout": "readout directi
                "contrast": "contrast (model's own chats)", "blend": "contrast + ¼ readout"}
 study = steering_setup(name)
 kinds = [k for k in KINDS if ev.has_directions(k)]
+verdicts = steering_verdicts(name)
+tryable = [r for r in verdicts if verdict_settings(ev, r)["kind"] in kinds]
+
+
+def start_from():
+    """Start the steering widgets again from a held-out verdict's set-up or from the study's defaults. They are
+    drawn afresh under new keys: the browser keeps showing a widget's old value when only its state is dropped,
+    and setting the state of a widget that has a default of its own makes Streamlit warn."""
+    choice = st.session_state[f"steer_start-{name}"]
+    st.session_state.steer_preset = (name, None if choice is None else verdict_settings(ev, tryable[choice]))
+    st.session_state.steer_round = st.session_state.get("steer_round", 0) + 1
+
+
+def widget_key(key: str) -> str:
+    """A steering widget's key in this round of Start from (the plain key before any)."""
+    rounds = st.session_state.get("steer_round", 0)
+    return f"{key}~{rounds}" if rounds else key
+
+
+preset = st.session_state.get("steer_preset", (name, None))
+preset = preset[1] if preset[0] == name else None
+start = preset or {"kind": study["kind"], "layers": study["layers"], "positions": "all", "tokens": 60,
+                   "strengths": setup_strengths(study, "calm", study["strength"])}  # "desperate" against it, if the study did so
 c0, c1, c2, c3, c4 = st.columns([1.3, 1, 1, 1, 1.4])
-kind = c0.radio("Direction", kinds, index=kinds.index(study["kind"]), key="steer_kind", format_func=KIND_LABELS.get,
+kind = c0.radio("Direction", kinds, index=kinds.index(start["kind"]), key=widget_key("steer_kind"), format_func=KIND_LABELS.get,
                 help="Concept vectors describe each emotion (the paper steers with these); the readout's "
                      "directions tell emotions apart; contrast directions are what the model itself does when asked "
                      "to answer in that emotion; the blend adds a quarter of the readout direction to the contrast, so "
                      "replies move toward what the readout reads as that emotion. All are used at unit length.")
-first, last = c1.select_slider("Layers", range(ev.n_layers), (study["layers"][0], study["layers"][-1]),
-                               key="steer_layers", help="One layer, or a range: the strength is then split evenly "
+first, last = c1.select_slider("Layers", range(ev.n_layers), (start["layers"][0], start["layers"][-1]),
+                               key=widget_key("steer_layers"), help="One layer, or a range: the strength is then split evenly "
                                "over its layers. The concept vectors' layer is "
                                f"{ev.default_layer}, about two-thirds deep")
 layers = list(range(first, last + 1))
-if study["setup"]:
+if preset:
+    st.caption(f"Started from a held-out verdict's set-up: {KIND_LABELS[preset['kind']]} at {layers_label(preset['layers'])}, "
+               + ", ".join(f"{e} {strength_text(v)}" for e, v in preset["strengths"].items())
+               + f", {preset['tokens']} tokens. Pick the study's defaults under Start from to go back.")
+elif study["setup"]:
     st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at {layers_label(study['layers'])} and strength "
                f"{study['strength']:g}, the set-up the steering study chose and the strength at which its replies "
                "moved most while staying fluent (README, \"Steering\")"
                + (f"; it steered {against_text(study['against'])}, so \"desperate\" starts against \"calm\""
                   if study["against"] else "")
                + ".")
-verdicts = steering_verdicts(name)
 if verdicts:
     st.caption(f"Held out on {lm.name}, on prompts none of these choices saw (the goal: the judge and the readout "
                "both move the expected way in ≥ 90% of pairs within 2× perplexity): "
                + "".join(f"  \n· {verdict_label(r)}: {verdict_text(r)}" for r in verdicts))
-positions = c2.radio("Steer", ["all", "generated"], key="steer_positions",
+if tryable:
+    def start_label(i):
+        if i is None:
+            return "the steering study's defaults"
+        r, got = tryable[i], verdict_settings(ev, tryable[i])
+        against = "".join(f", {e} {strength_text(v)}" for e, v in got["strengths"].items() if e != r["emotion"])
+        return (f"{r['emotion']} {strength_text(r['strength'])}{against}, {r['setup'].split(',')[0]} at layers "
+                f"{got['layers'][0]}–{got['layers'][-1]} — {r['held']} held-out set: "
+                + ("met" if goal_met(r) else "not met"))
+    st.selectbox("Start from", [None, *range(len(tryable))], format_func=start_label, key=f"steer_start-{name}",
+                 on_change=start_from, help="Set the direction, layers, emotions, strengths and reply length to "
+                 "what a held-out verdict steered, to see its replies for yourself")
+positions = c2.radio("Steer", ["all", "generated"], ["all", "generated"].index(start["positions"]),
+                     key=widget_key("steer_positions"),
                      format_func={"all": "prompt and reply", "generated": "only the reply"}.get)
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",
                            help="The same seed gives the baseline and the steered reply the same dice"))
-n_tokens = c4.slider("Reply length (tokens)", 10, 120, 60, key="steer_tokens",
+n_tokens = c4.slider("Reply length (tokens)", 10, 120, start["tokens"], key=widget_key("steer_tokens"),
                      help="60 is the API's default, and the length of the replies SmolLM2's steering study measured")
 setup = dict(layers=layers, max_new_tokens=n_tokens, seed=seed, positions=positions, kind=kind)
 units = (f"that layer's mean residual norm ({lm.residual_norms[first]:.1f})" if len(layers) == 1
@@ -77,10 +117,11 @@ def read_back(model: str, prompt: str, reply: str, emotion: str, key: str):
 tab_one, tab_sweep = st.tabs(["Baseline and steered", "Sweep strengths"])
 
 with tab_one:
-    defaults = setup_strengths(study, "calm", study["strength"])      # with "desperate" against it, if the study did so
-    chosen = st.multiselect("Emotions to steer", ev.emotions, list(defaults), max_selections=4, key="steer_emotions")
+    defaults = start["strengths"]
+    chosen = st.multiselect("Emotions to steer", ev.emotions, list(defaults), max_selections=4,
+                            key=widget_key("steer_emotions"))
     strengths = {e: st.slider(e, -1.0, 1.0, float(defaults.get(e, study["strength"])), 0.005, format="%.3g",
-                              key=f"steer-{e}") for e in chosen}
+                              key=widget_key(f"steer-{e}")) for e in chosen}
     if st.button("Generate both", type="primary", key="steer_go") and prompt.strip():
         with user_errors(), st.spinner("Writing both replies…"):
             plain = generate(name, prompt, (), **setup)
@@ -116,7 +157,8 @@ with tab_one:
 
 with tab_sweep:
     c1, c2 = st.columns([2, 3])
-    target = c1.selectbox("Emotion", ev.emotions, index=ev.emotions.index("happy"), key="sweep_emotion")
+    target = c1.selectbox("Emotion", ev.emotions, ev.emotions.index(next(iter(preset["strengths"])) if preset else "happy"),
+                          key=widget_key("sweep_emotion"))
     top = c2.select_slider("Strengths from −max to +max", [0.25, 0.5, 1.0, 1.5, 2.0], 1.0, key="sweep_max")
     grid = [round(top * k / 4, 4) for k in range(-4, 5)]
     if st.button(f"Run the sweep ({len(grid)} replies)", type="primary", key="sweep_go") and prompt.strip():

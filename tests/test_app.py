@@ -167,6 +167,33 @@ def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(
     assert "**happy** at 0.4" in held and "— met" in held and "**sad** at 0.5" in held and "— not met" in held
 
 
+def test_steering_page_starts_from_a_held_out_verdicts_set_up_and_back(ev):
+    from core.effects import study_setup
+    at = run("pages/8_Steering.py")
+    start = at.selectbox(key="steer_start-smollm2-135m-instruct")
+    labels = start.options
+    assert labels[0] == "the steering study's defaults" and len(labels) == 6
+    # the fourth set's verdict: "sad" against "loving" over layers 4-20
+    [fourth] = [label for label in labels if "fourth" in label]
+    assert fourth.startswith("sad +0.50, loving -0.25, contrast at layers 4–20") and fourth.endswith("not met")
+    start.set_value(labels.index(fourth) - 1).run()
+    assert not at.exception and not at.warning
+    # the widgets are drawn afresh (new keys), so the browser shows the verdict's values
+    assert at.radio(key="steer_kind~1").value == "contrast"
+    assert at.select_slider(key="steer_layers~1").value == (4, 20)
+    assert at.multiselect(key="steer_emotions~1").value == ["sad", "loving"]
+    assert (at.slider(key="steer-sad~1").value, at.slider(key="steer-loving~1").value) == (0.5, -0.25)
+    assert at.slider(key="steer_tokens~1").value == 60 and at.selectbox(key="sweep_emotion~1").value == "sad"
+    assert any(c.value.startswith("Started from a held-out verdict's set-up") for c in at.caption)
+    at.button(key="steer_go").click().run()
+    assert not at.exception and payloads(at)["steer_steered"]["initial"]["emotion"] == "sad"
+    at.selectbox(key="steer_start-smollm2-135m-instruct").set_value(None).run()
+    study = study_setup(ev)
+    assert at.select_slider(key="steer_layers~2").value == (study["layers"][0], study["layers"][-1])
+    assert at.slider(key="steer-calm~2").value == study["strength"]
+    assert any(c.value.startswith("Defaults:") for c in at.caption)
+
+
 @pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
 def test_steering_page_starts_calm_against_desperate_where_the_study_steered_against_opposites(model):
     from core.effects import study_setup

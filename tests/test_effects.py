@@ -176,3 +176,18 @@ def test_study_verdicts_gather_the_study_and_later_cells_and_say_them_plainly(tm
         '**sad** at 0.4, contrast, spread, against "loving" at 0.5× the strength, over 96 pairs'
     assert verdict_label({**row, "setup": "contrast, spread", "pairs": 96, "against": 0.0}) == \
         "**sad** at 0.4, contrast, spread, over 96 pairs"
+
+
+def test_verdict_settings_give_back_what_each_held_out_verdict_steered():
+    from core.effects import study_verdicts, verdict_settings
+    from core.vectors import EmotionVectors, vectors_dir
+    smol = EmotionVectors.load(vectors_dir("smollm2-135m-instruct"))
+    rows = {(r["emotion"], r["held"], r["setup"].split(",")[0]): r for r in study_verdicts(vectors_dir(smol.model_name))}
+    happy = verdict_settings(smol, rows["happy", "second", "contrast"])
+    assert happy == {"kind": "contrast", "layers": list(range(8, 17)), "strengths": {"happy": 0.4}, "positions": "all",
+                     "tokens": 60}
+    assert verdict_settings(smol, rows["sad", "second", "blend"])["strengths"] == {"sad": 0.4, "happy": -0.2}
+    fourth = verdict_settings(smol, rows["sad", "fourth", "contrast"])
+    assert fourth["layers"] == list(range(4, 21)) and fourth["strengths"] == {"sad": 0.5, "loving": -0.25}
+    gemma = EmotionVectors.load(vectors_dir("gemma3-270m"))
+    assert {verdict_settings(gemma, r)["tokens"] for r in study_verdicts(vectors_dir("gemma3-270m"))} == {30}
