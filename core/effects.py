@@ -288,7 +288,8 @@ def study_verdicts(folder) -> list[dict]:
         except (OSError, ValueError):
             continue
         for r in stored.get("held_out", []) + stored.get("own_held_out", []) + stored.get("verdicts", []):
-            row = {**r, "held": r.get("held", stored.get("held_set")), "tokens": r.get("tokens", stored.get("tokens"))}
+            row = {**r, "held": r.get("held", stored.get("held_set")),
+                   "tokens": r.get("tokens", stored.get("tokens"))}
             if row not in out:
                 out.append(row)
     return out

@@ -46,20 +46,23 @@ def widget_key(key: str) -> str:
 preset = st.session_state.get("steer_preset", (name, None))
 preset = preset[1] if preset[0] == name else None
 start = preset or {"kind": study["kind"], "layers": study["layers"], "positions": "all", "tokens": 60,
-                   "strengths": setup_strengths(study, "calm", study["strength"])}  # "desperate" against it, if the study did so
+                   # with "desperate" against "calm", if the study steered against opposites
+                   "strengths": setup_strengths(study, "calm", study["strength"])}
 c0, c1, c2, c3, c4 = st.columns([1.3, 1, 1, 1, 1.4])
-kind = c0.radio("Direction", kinds, index=kinds.index(start["kind"]), key=widget_key("steer_kind"), format_func=KIND_LABELS.get,
+kind = c0.radio("Direction", kinds, index=kinds.index(start["kind"]), key=widget_key("steer_kind"),
+                format_func=KIND_LABELS.get,
                 help="Concept vectors describe each emotion (the paper steers with these); the readout's "
                      "directions tell emotions apart; contrast directions are what the model itself does when asked "
                      "to answer in that emotion; the blend adds a quarter of the readout direction to the contrast, so "
                      "replies move toward what the readout reads as that emotion. All are used at unit length.")
 first, last = c1.select_slider("Layers", range(ev.n_layers), (start["layers"][0], start["layers"][-1]),
-                               key=widget_key("steer_layers"), help="One layer, or a range: the strength is then split evenly "
-                               "over its layers. The concept vectors' layer is "
+                               key=widget_key("steer_layers"), help="One layer, or a range: the strength is then "
+                               "split evenly over its layers. The concept vectors' layer is "
                                f"{ev.default_layer}, about two-thirds deep")
 layers = list(range(first, last + 1))
 if preset:
-    st.caption(f"Started from a held-out verdict's set-up: {KIND_LABELS[preset['kind']]} at {layers_label(preset['layers'])}, "
+    st.caption(f"Started from a held-out verdict's set-up: {KIND_LABELS[preset['kind']]} at "
+               f"{layers_label(preset['layers'])}, "
                + ", ".join(f"{e} {strength_text(v)}" for e, v in preset["strengths"].items())
                + f", {preset['tokens']} tokens. Pick the study's defaults under Start from to go back.")
 elif study["setup"]:
@@ -157,8 +160,8 @@ with tab_one:
 
 with tab_sweep:
     c1, c2 = st.columns([2, 3])
-    target = c1.selectbox("Emotion", ev.emotions, ev.emotions.index(next(iter(preset["strengths"])) if preset else "happy"),
-                          key=widget_key("sweep_emotion"))
+    swept = next(iter(preset["strengths"])) if preset else "happy"
+    target = c1.selectbox("Emotion", ev.emotions, ev.emotions.index(swept), key=widget_key("sweep_emotion"))
     top = c2.select_slider("Strengths from −max to +max", [0.25, 0.5, 1.0, 1.5, 2.0], 1.0, key="sweep_max")
     grid = [round(top * k / 4, 4) for k in range(-4, 5)]
     if st.button(f"Run the sweep ({len(grid)} replies)", type="primary", key="sweep_go") and prompt.strip():
