@@ -238,6 +238,11 @@ def strength_text(value: float) -> str:
     return f"{value:+.2f}" if round(value, 2) == value else f"{value:+.3f}"
 
 
+def strengths_text(strengths: dict[str, float]) -> str:
+    """"sad +0.50, loving -0.25": what is steered, as the sliders show it."""
+    return ", ".join(f"{e} {strength_text(v)}" for e, v in strengths.items())
+
+
 def against_text(against: float) -> str:
     """How a study that steers against opposites pairs the emotions, for both steering pages' captions."""
     return f"{', '.join(OPPOSITE)} each against its opposite, pushed the other way at {against:g}× the strength"

@@ -207,6 +207,19 @@ EXPECTED = {"happy": 1, "sad": -1, "calm": 1, "desperate": -1}      # the direct
 OPPOSITE = {"happy": "sad", "sad": "happy", "calm": "desperate", "desperate": "calm"}
 
 
+def cell_setup(name: str, against: float | None = None, positions: str | None = None,
+               opposite: dict[str, str] | None = None) -> dict:
+    """A study set-up (``SETUPS``) with its opposite's share, the emotion it is steered against, or its positions changed."""
+    setup = dict(SETUPS[name])
+    if against is not None:
+        setup["against"] = against
+    if opposite:
+        setup["opposite"] = opposite
+    if positions is not None:
+        setup["positions"] = positions
+    return setup
+
+
 def setup_strengths(setup: dict, emotion: str, strength: float) -> dict[str, float]:
     """What a set-up (or ``study_setup``'s answer) steers for one emotion at one strength: the
     emotion, and its opposite (the set-up's ``opposite`` map, else ``OPPOSITE``, where it has one)
@@ -298,12 +311,11 @@ def study_verdicts(folder) -> list[dict]:
 def verdict_settings(ev, row: dict) -> dict:
     """What a held-out verdict steered, as the Steering page's settings (``{"kind", "layers", "strengths",
     "positions", "tokens"}``), so a user can try the very set-up a verdict judged."""
-    setup = {**SETUPS[row["setup"]], **({"against": row["against"]} if "against" in row else {})}
-    if row.get("opposite"):
-        setup["opposite"] = {row["emotion"]: row["opposite"]}
+    setup = cell_setup(row["setup"], row.get("against"), row.get("positions"),
+                       {row["emotion"]: row["opposite"]} if row.get("opposite") else None)
     return {"kind": setup["kind"], "layers": row.get("layers") or setup_layers(ev, setup),
             "strengths": setup_strengths(setup, row["emotion"], row["strength"]),
-            "positions": row.get("positions", setup.get("positions", "all")), "tokens": row.get("tokens") or 60}
+            "positions": setup["positions"], "tokens": row.get("tokens") or 60}
 
 
 def study_strength(rows: list[dict]) -> float:

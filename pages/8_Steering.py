@@ -1,8 +1,8 @@
 """Steering: add emotion vectors while the model writes; see what changes, and where text breaks."""
 import streamlit as st
 
-from app_state import (against_text, highlight_view, page_header, steering_setup, steering_verdicts, strength_text,
-                       user_errors, what)
+from app_state import (against_text, highlight_view, page_header, steering_setup, steering_verdicts,
+                       strengths_text, user_errors, what)
 from core import plots
 from core.effects import (conversation, goal_met, layers_label, measure, setup_strengths, sweep, verdict_label,
                           verdict_settings, verdict_text)
@@ -25,7 +25,7 @@ KIND_LABELS = {"concept": "concept vectors (paper)", "readout": "readout directi
 study = steering_setup(name)
 kinds = [k for k in KINDS if ev.has_directions(k)]
 verdicts = steering_verdicts(name)
-tryable = [r for r in verdicts if verdict_settings(ev, r)["kind"] in kinds]
+tryable = [(r, got) for r in verdicts if (got := verdict_settings(ev, r))["kind"] in kinds]   # (verdict, its settings)
 
 
 def start_from():
@@ -33,7 +33,7 @@ def start_from():
     drawn afresh under new keys: the browser keeps showing a widget's old value when only its state is dropped,
     and setting the state of a widget that has a default of its own makes Streamlit warn."""
     choice = st.session_state[f"steer_start-{name}"]
-    st.session_state.steer_preset = (name, None if choice is None else verdict_settings(ev, tryable[choice]))
+    st.session_state[f"steer_preset-{name}"] = None if choice is None else tryable[choice][1]
     st.session_state.steer_round = st.session_state.get("steer_round", 0) + 1
 
 
@@ -43,8 +43,7 @@ def widget_key(key: str) -> str:
     return f"{key}~{rounds}" if rounds else key
 
 
-preset = st.session_state.get("steer_preset", (name, None))
-preset = preset[1] if preset[0] == name else None
+preset = st.session_state.get(f"steer_preset-{name}")
 start = preset or {"kind": study["kind"], "layers": study["layers"], "positions": "all", "tokens": 60,
                    # with "desperate" against "calm", if the study steered against opposites
                    "strengths": setup_strengths(study, "calm", study["strength"])}
@@ -62,9 +61,8 @@ first, last = c1.select_slider("Layers", range(ev.n_layers), (start["layers"][0]
 layers = list(range(first, last + 1))
 if preset:
     st.caption(f"Started from a held-out verdict's set-up: {KIND_LABELS[preset['kind']]} at "
-               f"{layers_label(preset['layers'])}, "
-               + ", ".join(f"{e} {strength_text(v)}" for e, v in preset["strengths"].items())
-               + f", {preset['tokens']} tokens. Pick the study's defaults under Start from to go back.")
+               f"{layers_label(preset['layers'])}, {strengths_text(preset['strengths'])}, {preset['tokens']} tokens. "
+               "Pick the study's defaults under Start from to go back.")
 elif study["setup"]:
     st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at {layers_label(study['layers'])} and strength "
                f"{study['strength']:g}, the set-up the steering study chose and the strength at which its replies "
@@ -80,9 +78,8 @@ if tryable:
     def start_label(i):
         if i is None:
             return "the steering study's defaults"
-        r, got = tryable[i], verdict_settings(ev, tryable[i])
-        against = "".join(f", {e} {strength_text(v)}" for e, v in got["strengths"].items() if e != r["emotion"])
-        return (f"{r['emotion']} {strength_text(r['strength'])}{against}, {r['setup'].split(',')[0]} at layers "
+        r, got = tryable[i]          # the verdict's emotion comes first in its strengths
+        return (f"{strengths_text(got['strengths'])}, {r['setup'].split(',')[0]} at layers "
                 f"{got['layers'][0]}–{got['layers'][-1]} — {r['held']} held-out set: "
                 + ("met" if goal_met(r) else "not met"))
     st.selectbox("Start from", [None, *range(len(tryable))], format_func=start_label, key=f"steer_start-{name}",
@@ -140,7 +137,7 @@ with tab_one:
                                                 help="the emotion whose reading colours both replies")
         with user_errors():
             cols = st.columns(2)
-            steered_label = "Steered: " + ", ".join(f"{e} {strength_text(v)}" for e, v in used.items())
+            steered_label = "Steered: " + strengths_text(used)
             for col, label, reply, key in ((cols[0], "Baseline (no steering)", plain, "steer_base"),
                                            (cols[1], steered_label, steered, "steer_steered")):
                 with col:

@@ -24,24 +24,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import load_model, load_vectors  # noqa: E402
-from core.effects import (CHOOSE_PROMPTS, EXPECTED, HELD_SETS, MORE_CHOOSE_PROMPTS, SETUPS, effect_cells,  # noqa: E402
-                          layers_label, setup_layers, study_verdicts, verdict_text)
+from core.effects import (CHOOSE_PROMPTS, EXPECTED, HELD_SETS, MORE_CHOOSE_PROMPTS, SETUPS, cell_setup,  # noqa: E402
+                          effect_cells, layers_label, setup_layers, study_verdicts, verdict_text)
 from core.paths import write_text_atomic  # noqa: E402
 from core.steering import POSITIONS  # noqa: E402
 from core.vectors import vectors_dir  # noqa: E402
-
-
-def cell_setup(name: str, against: float | None = None, positions: str | None = None,
-               opposite: dict[str, str] | None = None) -> dict:
-    """A study set-up with its opposite's share, the emotion it is steered against, or its positions changed."""
-    setup = dict(SETUPS[name])
-    if against is not None:
-        setup["against"] = against
-    if opposite:
-        setup["opposite"] = opposite
-    if positions is not None:
-        setup["positions"] = positions
-    return setup
 
 
 def spent(folder: Path, held: str, emotion: str) -> bool:
