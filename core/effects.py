@@ -1,7 +1,8 @@
-"""What steering did to a reply, measured three independent ways.
+"""What steering did to a reply, measured independently.
 
 - the readout's own reading of the steered emotion over the reply's words (closed loop);
-- an outside judge: the VADER compound sentiment of the reply's text;
+- an outside judge: the VADER compound sentiment of the reply's text (the issue's judge), and a
+  second one with other blind spots: the mean human-rated valence of its words (Warriner et al.);
 - fluency: the reply's perplexity under the *unsteered* model, so broken text shows up.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from .probe import forward, scores_from
+from .ratings import word_valence
 from .transcript import Turn, parse_transcript
 
 
@@ -61,10 +63,10 @@ def reply_perplexity(lm, prompt, reply: str) -> float:
 
 
 def measure(lm, ev, prompt, reply: str, emotion: str) -> dict:
-    """The three measures of one reply, for one steered emotion, from one forward pass."""
+    """The measures of one reply, for one steered emotion, from one forward pass."""
     fw = forward(lm, conversation(prompt, reply), [ev.reading_layer()], logits=True)
     return {"reading": _reading(ev, fw, [emotion])[emotion], "vader": vader_compound(reply),
-            "perplexity": _perplexity(fw)}
+            "valence": word_valence(reply), "perplexity": _perplexity(fw)}
 
 
 def sweep(lm, ev, prompt, emotion: str, strengths, seed: int | None = 0, max_new_tokens: int = 40,
@@ -276,7 +278,8 @@ def verdict_text(row: dict) -> str:
     """"VADER 93%, reading 93%, perplexity 1.68× — met": one held-out cell, as the study and the app say it."""
     def rate(x: float) -> str:         # 89.6% is not the goal's 90%, though it rounds to it
         return f"{x:.1%}" if 0.895 <= x < 0.9 else f"{x:.0%}"
-    return (f"VADER {rate(row['vader_moved'])}, reading {rate(row['reading_moved'])}, perplexity "
+    second = f" (word valence {rate(row['valence_moved'])})" if "valence_moved" in row else ""
+    return (f"VADER {rate(row['vader_moved'])}{second}, reading {rate(row['reading_moved'])}, perplexity "
             f"{row['median_perplexity_ratio']:.2f}× — " + ("met" if goal_met(row) else "not met"))
 
 
@@ -344,7 +347,7 @@ def _setup_kwargs(ev, setup: dict) -> dict:
 
 def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float], setup: dict,
                  seeds=(0, 1, 2), max_new_tokens: int = 60, baselines: dict | None = None) -> list[dict]:
-    """Per strength: in how many (prompt, seed) pairs the judge and the readout moved the expected
+    """Per strength: in how many (prompt, seed) pairs the judges and the readout moved the expected
     way against the unsteered reply, and the median perplexity ratio.
 
     ``baselines`` (shared between calls) keeps each unsteered reply and its measures, so a
@@ -354,7 +357,7 @@ def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float
     baselines = {} if baselines is None else baselines
     rows, sign = [], EXPECTED[emotion]
     for s in strengths:
-        vader_up = read_up = 0
+        vader_up = valence_up = read_up = 0
         ratios, n = [], 0
         for p in prompts:
             for seed in seeds:
@@ -368,9 +371,10 @@ def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float
                                        seed=seed, **kw)
                 m = measure(lm, ev, prompt, reply, emotion)
                 vader_up += np.sign(s) * sign * (m["vader"] - base["vader"]) > 0
+                valence_up += np.sign(s) * sign * (m["valence"] - base["valence"]) > 0
                 read_up += np.sign(s) * (m["reading"] - base["reading"]) > 0
                 ratios.append(m["perplexity"] / base["perplexity"])
                 n += 1
         rows.append({"emotion": emotion, "strength": s, "pairs": n, "vader_moved": vader_up / n,
-                     "reading_moved": read_up / n, "median_perplexity_ratio": float(np.median(ratios))})
+                     "valence_moved": valence_up / n, "reading_moved": read_up / n, "median_perplexity_ratio": float(np.median(ratios))})
     return rows

@@ -155,21 +155,23 @@ def density(x, y, labels, title, caption, xlab, ylab, n_marked: int = 12):
 
 
 def sweep_figure(rows: list[dict], emotion: str, caption: str):
-    """A steering sweep against strength: the readout's reading, the outside judge, fluency."""
+    """A steering sweep against strength: the readout's reading, two outside judges, fluency."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
     x = [r["strength"] for r in rows]
-    panels = [("reading", f"readout: '{emotion}' (mean z)", "#7570b3"), ("vader", "VADER compound", "#1b9e77"),
+    panels = [("reading", f"readout: '{emotion}' (mean z)", "#7570b3"), ("vader", "judge: VADER compound", "#1b9e77"),
+              ("valence", "judge: word valence (human norms, 1–9)", "#66a61e"),
               ("perplexity_ratio", "perplexity ÷ baseline", "#d95f02")]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[text(t) for _, t, _ in panels], horizontal_spacing=0.08)
-    for k, (key, label, colour) in enumerate(panels, 1):
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[text(t) for _, t, _ in panels], horizontal_spacing=0.1,
+                        vertical_spacing=0.2)
+    for k, (key, label, colour) in enumerate(panels):
+        at = dict(row=k // 2 + 1, col=k % 2 + 1)
         fig.add_trace(go.Scatter(x=x, y=[r[key] for r in rows], mode="lines+markers", name=text(label),
                                  line=dict(color=colour), customdata=_e(r["reply"][:80] for r in rows),
-                                 hovertemplate="strength %{x}: %{y:.2f}<br>%{customdata}<extra></extra>"),
-                      row=1, col=k)
-        fig.add_vline(x=0, line_dash="dot", line_color="#999", row=1, col=k)
-        fig.update_xaxes(title="strength (× mean residual norm)", row=1, col=k)
-    fig.add_hline(y=2, line_dash="dash", line_color="#d95f02", row=1, col=3,
+                                 hovertemplate="strength %{x}: %{y:.2f}<br>%{customdata}<extra></extra>"), **at)
+        fig.add_vline(x=0, line_dash="dot", line_color="#999", **at)
+        fig.update_xaxes(title="strength (× mean residual norm)", **at)
+    fig.add_hline(y=2, line_dash="dash", line_color="#d95f02", row=2, col=2,
                   annotation_text="2× baseline", annotation_position="top left")
     fig.update_layout(showlegend=False)
-    return _title(fig, f"Steering '{emotion}': what moves, and where the text breaks", caption, 420)
+    return _title(fig, f"Steering '{emotion}': what moves, and where the text breaks", caption, 720)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -80,16 +82,33 @@ WARRINER_CITATION = ("Warriner, Kuperman & Brysbaert (2013), Norms of valence, a
                      "ratings, 1..9")
 
 
-def warriner(emotions: list[str]) -> Ratings:
-    """Valence and arousal from the shipped Warriner et al. norms (exact lemma matches only)."""
+@lru_cache(maxsize=1)
+def warriner_norms() -> dict[str, tuple[float, float]]:
+    """Word → (valence, arousal) from the shipped Warriner et al. norms, read once."""
     import csv
     from .paths import ASSETS
-    val, aro = {}, {}
     with open(ASSETS / "ratings" / WARRINER_FILE, encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            val[row["Word"]], aro[row["Word"]] = float(row["V.Mean.Sum"]), float(row["A.Mean.Sum"])
-    pick = lambda d: np.array([d.get(e, np.nan) for e in emotions], dtype=np.float64)
-    return Ratings("Warriner valence/arousal", WARRINER_CITATION, pick(val), pick(aro))
+        return {row["Word"]: (float(row["V.Mean.Sum"]), float(row["A.Mean.Sum"])) for row in csv.DictReader(fh)}
+
+
+def warriner(emotions: list[str]) -> Ratings:
+    """Valence and arousal from the shipped Warriner et al. norms (exact lemma matches only)."""
+    norms = warriner_norms()
+    pick = lambda i: np.array([norms[e][i] if e in norms else np.nan for e in emotions], dtype=np.float64)
+    return Ratings("Warriner valence/arousal", WARRINER_CITATION, pick(0), pick(1))
+
+
+WORD = re.compile(r"[a-z]+(?:['’][a-z]+)*")
+
+
+def word_valence(text: str) -> float:
+    """Mean human-rated valence (1 unpleasant … 9 pleasant) of the text's words that Warriner et al.
+    rate; NaN if none. A second outside judge of a reply beside VADER, with other blind spots: it
+    ignores negation ("not happy" reads as happy), where VADER is swayed by a few strong words
+    (sad similes with "like" and "heart" read as positive)."""
+    norms = warriner_norms()
+    rated = [norms[w][0] for w in WORD.findall(text.lower()) if w in norms]
+    return float(np.mean(rated)) if rated else float("nan")
 
 
 def human_valence(emotions: list[str]) -> Ratings:

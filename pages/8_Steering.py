@@ -1,4 +1,6 @@
 """Steering: add emotion vectors while the model writes; see what changes, and where text breaks."""
+import math
+
 import streamlit as st
 
 from app_state import (against_text, highlight_view, page_header, steering_setup, steering_verdicts,
@@ -143,9 +145,12 @@ with tab_one:
                 with col:
                     st.markdown(f"**{label}**")
                     m, payload = read_back(name, prompt, reply, focus, key)
-                    a, b, c = st.columns(3)
+                    a, b, v, c = st.columns(4)
                     a.metric(f"readout: {focus}", f"{m['reading']:+.2f}", help="mean z over the reply's words")
                     b.metric("VADER", f"{m['vader']:+.2f}", help="an outside judge of the text's sentiment, −1…+1")
+                    v.metric("word valence", "—" if math.isnan(m["valence"]) else f"{m['valence']:.2f}", help="a second outside judge: the mean human "
+                             "rating (Warriner et al. 2013; 1 unpleasant … 9 pleasant) of the reply's rated words. "
+                             "Blind to negation, where VADER is not")
                     c.metric("perplexity", f"{m['perplexity']:.1f}", help="under the unsteered model; higher = "
                              "less like the model's own fluent text")
                     highlight_view(payload)
@@ -173,9 +178,10 @@ with tab_sweep:
         rows = done[3]
         fig = plots.sweep_figure(rows, target, method)
         st.plotly_chart(fig, key="sweep_fig")
-        what(f"how the reply changes as '{target}' is added more strongly (negative = subtracted). Left: the "
-             "model's own reading of that emotion over the reply. Middle: an outside judge (VADER sentiment). "
-             "Right: how surprising the reply is to the unsteered model, relative to the baseline — where it "
-             "shoots up, the text is breaking down.")
+        what(f"how the reply changes as '{target}' is added more strongly (negative = subtracted). Top left: the "
+             "model's own reading of that emotion over the reply. Then two outside judges of the text: VADER "
+             "sentiment, and the mean human-rated pleasantness of its words (they err in different places: "
+             "VADER on similes, word valence on negation). Last: how surprising the reply is to the unsteered "
+             "model, relative to the baseline — where it shoots up, the text is breaking down.")
         st.dataframe([{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
                      hide_index=True, width="stretch")

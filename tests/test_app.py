@@ -139,6 +139,7 @@ def test_steering_page_shows_baseline_and_steered_read_back_by_the_readout():
     assert base != steered and shown["steer_steered"]["initial"]["emotion"] == "sad"
     assert any("layer" in c.value and "seed 0" in c.value for c in at.caption)
     assert len([m for m in at.metric if m.label == "readout: sad"]) == 2
+    assert [m.label for m in at.metric].count("word valence") == 2
     at.selectbox(key="steer_focus").set_value("calm").run()
     assert payloads(at)["steer_steered"]["initial"]["emotion"] == "calm"
     assert len([m for m in at.metric if m.label == "readout: calm"]) == 2
@@ -213,12 +214,14 @@ def test_steering_page_starts_calm_against_desperate_where_the_study_steered_aga
         assert f"Steered: calm +{study['strength']:.2f}, desperate {-study['against'] * study['strength']:+.3f}" in shown
 
 
-def test_sweep_plots_reading_judge_and_fluency_against_strength():
+def test_sweep_plots_reading_judges_and_fluency_against_strength():
     at = run("pages/8_Steering.py", steer_tokens=10, sweep_max=0.5)
     at.button(key="sweep_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
     spec = json.loads(next(c.proto.spec for c in at.get("plotly_chart") if "Steering" in c.proto.spec))
-    assert len(spec["data"]) == 3 and spec["data"][0]["x"] == [-0.5, -0.375, -0.25, -0.125, 0.0, 0.125, 0.25, 0.375, 0.5]
+    assert len(spec["data"]) == 4 and spec["data"][0]["x"] == [-0.5, -0.375, -0.25, -0.125, 0.0, 0.125, 0.25, 0.375, 0.5]
+    assert [d["name"] for d in spec["data"]][1:3] == ["judge: VADER compound", "judge: word valence (human norms, 1–9)"]
+    assert all(1 <= y <= 9 for y in spec["data"][2]["y"])
 
 
 def test_live_page_stops_at_the_crossing_token():

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from core.effects import reply_perplexity, reply_reading, sweep, vader_compound
+from core.ratings import word_valence
 from core.steering import steer_generate
 
 PROMPT = "User: How was your day?"
@@ -27,7 +28,7 @@ def test_sweep_has_the_baseline_and_one_row_per_strength(lm, ev):
     base = rows[1]
     assert base["reply"] == steer_generate(lm, ev, PROMPT, {}, max_new_tokens=12, seed=1)
     assert base["perplexity_ratio"] == 1.0 and all(np.isfinite(r["perplexity"]) for r in rows)
-    assert {"reading", "vader", "perplexity"} <= set(base)
+    assert {"reading", "vader", "valence", "perplexity"} <= set(base)
 
 
 def test_effect_cells_count_pairs_and_reuse_the_unsteered_replies(lm, ev):
@@ -36,7 +37,7 @@ def test_effect_cells_count_pairs_and_reuse_the_unsteered_replies(lm, ev):
     rows = effect_cells(lm, ev, ["Tell me about your weekend."], "happy", [0.3], SETUPS["concept, layer at 2/3 depth"],
                         seeds=(0, 1), max_new_tokens=8, baselines=baselines)
     (row,) = rows
-    assert row["pairs"] == 2 and 0 <= row["vader_moved"] <= 1 and 0 <= row["reading_moved"] <= 1
+    assert row["pairs"] == 2 and all(0 <= row[k] <= 1 for k in ("vader_moved", "valence_moved", "reading_moved"))
     assert row["median_perplexity_ratio"] > 0
     plain = dict(baselines)
     effect_cells(lm, ev, ["Tell me about your weekend."], "sad", [0.3], SETUPS["contrast, layer at 40% depth"],
@@ -51,7 +52,7 @@ def test_one_pass_measure_equals_the_separate_measures(lm, ev):
     m = measure(lm, ev, PROMPT, reply, "happy")
     assert abs(m["reading"] - reply_reading(lm, ev, PROMPT, reply, ["happy"])["happy"]) < 1e-4
     assert abs(m["perplexity"] - reply_perplexity(lm, PROMPT, reply)) < 1e-3 * m["perplexity"]
-    assert m["vader"] == vader_compound(reply)
+    assert m["vader"] == vader_compound(reply) and m["valence"] == word_valence(reply)
 
 
 def test_study_setup_follows_the_shipped_study_and_falls_back_without_one(ev):
@@ -172,6 +173,8 @@ def test_study_verdicts_gather_the_study_and_later_cells_and_say_them_plainly(tm
     [row] = study_verdicts(tmp_path)
     assert row["held"] == "third" and verdict_text(row) == "VADER 50%, reading 100%, perplexity 1.20× — not met"
     assert verdict_text({**row, "vader_moved": 86 / 96}).startswith("VADER 89.6%, ")      # not rounded up to the line
+    assert verdict_text({**row, "valence_moved": 0.75}) == \
+        "VADER 50% (word valence 75%), reading 100%, perplexity 1.20× — not met"        # the second judge, beside the first
     assert verdict_label({**row, "setup": "contrast, spread", "pairs": 96, "against": 0.5, "opposite": "loving"}) == \
         '**sad** at 0.4, contrast, spread, against "loving" at 0.5× the strength, over 96 pairs'
     assert verdict_label({**row, "setup": "contrast, spread", "pairs": 96, "against": 0.0}) == \

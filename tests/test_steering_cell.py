@@ -56,3 +56,20 @@ def test_recorded_verdicts_accumulate_and_mark_their_set_spent(tmp_path):
     assert [v["emotion"] for v in json.loads(path.read_text())["verdicts"]] == ["sad", "happy"]
     assert spent(tmp_path, "third", "sad") and spent(tmp_path, "third", "happy")
     assert not spent(tmp_path, "second", "sad") and not spent(tmp_path, "third", "calm")
+
+
+def test_a_rejudged_verdict_gains_the_new_judge_only_if_its_figures_reproduce(tmp_path, capsys):
+    from tools.steering_cell import add_judges, main, record_verdict
+    path = tmp_path / "steering-verdicts.json"
+    old = {"emotion": "sad", "held": "third", "strength": 0.4, "pairs": 96, "vader_moved": 0.9, "reading_moved": 0.95,
+           "median_perplexity_ratio": 1.8}
+    record_verdict(path, {**old, "emotion": "happy"})
+    record_verdict(path, old)
+    rerun = {**old, "valence_moved": 0.85}
+    with pytest.raises(SystemExit, match="did not reproduce.*vader_moved 0.9 → 0.8"):
+        add_judges(path, old, {**rerun, "vader_moved": 0.8})
+    assert json.loads(path.read_text())["verdicts"][1] == old                  # refused: nothing written
+    assert add_judges(path, old, rerun) == rerun
+    assert json.loads(path.read_text())["verdicts"] == [{**old, "emotion": "happy"}, rerun]
+    with pytest.raises(SystemExit, match="no verdict for 'calm' on the third held-out set"):
+        main(["--rejudge", "third", "--emotion", "calm"])                     # refused before any model runs

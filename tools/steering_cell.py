@@ -3,13 +3,17 @@ once a cell chosen there.
 
 Usage: .venv/bin/python tools/steering_cell.py --setup NAME --emotion sad --strength 0.4
        [--model smollm2-135m-instruct] [--tokens 60] [--against 0.5] [--positions all|generated]
-       [--prompts 8] [--more] [--held first|second|third]
+       [--prompts 8] [--more] [--held first|second|third|fourth]
+       .venv/bin/python tools/steering_cell.py --rejudge fourth --emotion sad
 By default it runs on ``core.effects.CHOOSE_PROMPTS`` (3 seeds each; ``--more`` adds
 ``MORE_CHOOSE_PROMPTS``), so what it shows can steer the next choice without spending a held-out
 set. ``--held`` runs one strength on a held-out set instead and records the verdict in
 ``steering-verdicts.json`` beside the vectors; a set that already gave a verdict for that emotion
 (there, or as the stored study's held-out set) is refused, as a second look would not be held out.
-Prints, per strength, how often the judge and the readout moved the expected way and the median
+``--rejudge`` runs a verdict recorded there again, exactly as it was steered, and adds the judges it
+did not yet have (the word-valence judge came after the first verdicts) if the figures it had come out
+the same; nothing is chosen, so the set stays as held out as it was.
+Prints, per strength, how often the judges and the readout moved the expected way and the median
 perplexity ratio, as the study counts them (``core.effects.effect_cells``).
 """
 from __future__ import annotations
@@ -47,12 +51,46 @@ def record_verdict(path: Path, row: dict) -> None:
     write_text_atomic(path, json.dumps(stored, indent=1))
 
 
+def add_judges(path: Path, old: dict, row: dict) -> dict:
+    """Store in ``path`` what ``row``, a rerun of the recorded verdict ``old``, measured that ``old``
+    lacks, if the figures ``old`` had came out the same (else refuse: it would be another verdict)."""
+    kept = ("pairs", "vader_moved", "reading_moved", "median_perplexity_ratio")
+    if any(row[f] != old[f] for f in kept):
+        raise SystemExit("the verdict did not reproduce, so nothing was added: " +
+                         ", ".join(f"{f} {old[f]:.4g} → {row[f]:.4g}" for f in kept if row[f] != old[f]))
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    k = stored["verdicts"].index(old)
+    stored["verdicts"][k] = {**row, **old}
+    write_text_atomic(path, json.dumps(stored, indent=1))
+    return stored["verdicts"][k]
+
+
+def rejudge(model: str, held: str, emotion: str) -> dict:
+    """Run the verdict recorded for ``emotion`` on ``held`` again, exactly as it steered, and add the judges it lacks."""
+    path = vectors_dir(model) / "steering-verdicts.json"
+    try:
+        verdicts = json.loads(path.read_text(encoding="utf-8"))["verdicts"]
+    except (OSError, ValueError, KeyError):
+        verdicts = []
+    old = next((r for r in verdicts if r["emotion"] == emotion and r["held"] == held), None)
+    if old is None:
+        raise SystemExit(f"no verdict for '{emotion}' on the {held} held-out set in {path}")
+    lm = load_model(model)
+    ev = load_vectors(lm)
+    setup = cell_setup(old["setup"], old["against"], old["positions"],
+                       {emotion: old["opposite"]} if old.get("opposite") else None)
+    if setup_layers(ev, setup) != old["layers"]:
+        raise SystemExit(f"the set-up's layers are now {setup_layers(ev, setup)}, not {old['layers']}")
+    [row] = effect_cells(lm, ev, HELD_SETS[held], emotion, [old["strength"]], setup, max_new_tokens=old["tokens"])
+    return add_judges(path, old, row)
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--setup", required=True, choices=list(SETUPS))
+    ap.add_argument("--setup", choices=list(SETUPS))
     ap.add_argument("--emotion", required=True, choices=list(EXPECTED))
-    ap.add_argument("--strength", type=float, nargs="+", required=True)
+    ap.add_argument("--strength", type=float, nargs="+")
     ap.add_argument("--tokens", type=int, default=60, help="reply length")
     ap.add_argument("--against", type=float, default=None, help="push the opposite the other way at this share "
                     "of the strength (default: as the set-up does)")
@@ -64,8 +102,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     "(core.effects.MORE_CHOOSE_PROMPTS), to tell apart cells a few points apart")
     ap.add_argument("--held", choices=list(HELD_SETS), default=None, help="hold one strength, chosen on the choosing "
                     "prompts, out on this set instead, once per emotion, and record the verdict")
+    ap.add_argument("--rejudge", choices=list(HELD_SETS), default=None, help="run the verdict recorded for "
+                    "--emotion on this set again and add the judges it lacks, if its figures reproduce")
     args = ap.parse_args(argv)
     folder = vectors_dir(args.model)
+    if args.rejudge:
+        row = rejudge(args.model, args.rejudge, args.emotion)
+        print(f"{args.emotion} {row['strength']:g} on the {args.rejudge} held-out set: {verdict_text(row)}")
+        return [row]
+    if not args.setup or not args.strength:
+        ap.error("--setup and --strength are needed (except with --rejudge)")
     if args.held:
         if len(args.strength) != 1 or args.more or args.prompts != len(CHOOSE_PROMPTS):
             ap.error("--held takes one strength, chosen beforehand, and no choosing-prompt options")
@@ -86,7 +132,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
           + (f" ({args.opposite})" if args.opposite else "") + f", {setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):")
     for r in rows:           # a held-out row is a verdict, said as the study and the app say it
         print(f"  {r['emotion']} {r['strength']:g} over {r['pairs']} pairs: " + (verdict_text(r) if args.held else
-              f"VADER {r['vader_moved']:.0%}, reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}×"))
+              f"VADER {r['vader_moved']:.0%}, word valence {r['valence_moved']:.0%}, reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}×"))
     if args.held:
         record_verdict(folder / "steering-verdicts.json",
                        {**rows[0], "setup": args.setup, "against": setup.get("against", 0.0), "opposite": args.opposite,
