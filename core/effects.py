@@ -376,5 +376,6 @@ def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float
                 ratios.append(m["perplexity"] / base["perplexity"])
                 n += 1
         rows.append({"emotion": emotion, "strength": s, "pairs": n, "vader_moved": vader_up / n,
-                     "valence_moved": valence_up / n, "reading_moved": read_up / n, "median_perplexity_ratio": float(np.median(ratios))})
+                     "valence_moved": valence_up / n, "reading_moved": read_up / n,
+                     "median_perplexity_ratio": float(np.median(ratios))})
     return rows

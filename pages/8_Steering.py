@@ -148,9 +148,10 @@ with tab_one:
                     a, b, v, c = st.columns(4)
                     a.metric(f"readout: {focus}", f"{m['reading']:+.2f}", help="mean z over the reply's words")
                     b.metric("VADER", f"{m['vader']:+.2f}", help="an outside judge of the text's sentiment, −1…+1")
-                    v.metric("word valence", "—" if math.isnan(m["valence"]) else f"{m['valence']:.2f}", help="a second outside judge: the mean human "
-                             "rating (Warriner et al. 2013; 1 unpleasant … 9 pleasant) of the reply's rated words. "
-                             "Blind to negation, where VADER is not")
+                    v.metric("word valence", "—" if math.isnan(m["valence"]) else f"{m['valence']:.2f}",
+                             help="a second outside judge: the mean human rating (Warriner et al. 2013; "
+                             "1 unpleasant … 9 pleasant) of the reply's rated words. Blind to negation, where "
+                             "VADER is not")
                     c.metric("perplexity", f"{m['perplexity']:.1f}", help="under the unsteered model; higher = "
                              "less like the model's own fluent text")
                     highlight_view(payload)
