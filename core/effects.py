@@ -311,11 +311,17 @@ def study_verdicts(folder) -> list[dict]:
     return out
 
 
+def verdict_setup(row: dict) -> dict:
+    """The set-up a held-out verdict steered (its study set-up with the cell's against-share, opposite
+    and positions), as ``effect_cells`` takes it."""
+    return cell_setup(row["setup"], row.get("against"), row.get("positions"),
+                      {row["emotion"]: row["opposite"]} if row.get("opposite") else None)
+
+
 def verdict_settings(ev, row: dict) -> dict:
     """What a held-out verdict steered, as the Steering page's settings (``{"kind", "layers", "strengths",
     "positions", "tokens"}``), so a user can try the very set-up a verdict judged."""
-    setup = cell_setup(row["setup"], row.get("against"), row.get("positions"),
-                       {row["emotion"]: row["opposite"]} if row.get("opposite") else None)
+    setup = verdict_setup(row)
     return {"kind": setup["kind"], "layers": row.get("layers") or setup_layers(ev, setup),
             "strengths": setup_strengths(setup, row["emotion"], row["strength"]),
             "positions": setup["positions"], "tokens": row.get("tokens") or 60}

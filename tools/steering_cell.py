@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import load_model, load_vectors  # noqa: E402
 from core.effects import (CHOOSE_PROMPTS, EXPECTED, HELD_SETS, MORE_CHOOSE_PROMPTS, SETUPS, cell_setup,  # noqa: E402
-                          effect_cells, layers_label, setup_layers, study_verdicts, verdict_text)
+                          effect_cells, layers_label, setup_layers, study_verdicts, verdict_setup, verdict_text)
 from core.paths import write_text_atomic  # noqa: E402
 from core.steering import POSITIONS  # noqa: E402
 from core.vectors import vectors_dir  # noqa: E402
@@ -77,8 +77,7 @@ def rejudge(model: str, held: str, emotion: str) -> dict:
         raise SystemExit(f"no verdict for '{emotion}' on the {held} held-out set in {path}")
     lm = load_model(model)
     ev = load_vectors(lm)
-    setup = cell_setup(old["setup"], old["against"], old["positions"],
-                       {emotion: old["opposite"]} if old.get("opposite") else None)
+    setup = verdict_setup(old)
     if setup_layers(ev, setup) != old["layers"]:
         raise SystemExit(f"the set-up's layers are now {setup_layers(ev, setup)}, not {old['layers']}")
     [row] = effect_cells(lm, ev, HELD_SETS[held], emotion, [old["strength"]], setup, max_new_tokens=old["tokens"])
@@ -132,7 +131,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
           + (f" ({args.opposite})" if args.opposite else "") + f", {setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):")
     for r in rows:           # a held-out row is a verdict, said as the study and the app say it
         print(f"  {r['emotion']} {r['strength']:g} over {r['pairs']} pairs: " + (verdict_text(r) if args.held else
-              f"VADER {r['vader_moved']:.0%}, word valence {r['valence_moved']:.0%}, reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}×"))
+              f"VADER {r['vader_moved']:.0%}, word valence {r['valence_moved']:.0%}, "
+              f"reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}×"))
     if args.held:
         record_verdict(folder / "steering-verdicts.json",
                        {**rows[0], "setup": args.setup, "against": setup.get("against", 0.0), "opposite": args.opposite,
