@@ -166,6 +166,7 @@ def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(
     # the held-out verdicts, as they came out: on SmolLM2 "happy" met and "sad" did not
     [held] = [c.value for c in at.caption if c.value.startswith("Held out on")]
     assert "**happy** at 0.4" in held and "— met" in held and "**sad** at 0.5" in held and "— not met" in held
+    assert "All 4 held-out verdicts on **sad** together: the judge moved in 336 of 384 pairs (87.5%)" in held
 
 
 def test_steering_page_starts_from_a_held_out_verdicts_set_up_and_back(ev):

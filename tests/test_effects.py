@@ -181,6 +181,19 @@ def test_study_verdicts_gather_the_study_and_later_cells_and_say_them_plainly(tm
         "**sad** at 0.4, contrast, spread, over 96 pairs"
 
 
+def test_held_out_totals_add_up_every_verdict_of_an_emotion_tried_more_than_once():
+    from core.effects import held_out_totals, study_verdicts
+    from core.vectors import vectors_dir
+    shipped = study_verdicts(vectors_dir("smollm2-135m-instruct"))
+    totals = held_out_totals(shipped)
+    assert set(totals) == {"sad"}                                  # "happy" was held out once
+    sad = [r for r in shipped if r["emotion"] == "sad"]
+    assert totals["sad"]["verdicts"] == len(sad) >= 3 and totals["sad"]["pairs"] == 96 * len(sad)
+    assert totals["sad"]["vader"] == sum(round(r["vader_moved"] * 96) for r in sad) < 0.9 * totals["sad"]["pairs"]
+    assert held_out_totals([{"emotion": "calm", "pairs": 24, "vader_moved": 0.5, "reading_moved": 1.0}] * 2) == \
+        {"calm": {"verdicts": 2, "pairs": 48, "vader": 24, "reading": 48}}
+
+
 def test_verdict_settings_give_back_what_each_held_out_verdict_steered():
     from core.effects import study_verdicts, verdict_settings
     from core.vectors import EmotionVectors, vectors_dir
