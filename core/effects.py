@@ -296,6 +296,13 @@ def held_out_totals(rows: list[dict]) -> dict[str, dict]:
     return {e: t for e, t in out.items() if t["verdicts"] > 1}
 
 
+def totals_text(emotion: str, t: dict) -> str:
+    """"All 4 held-out verdicts on **sad** together: …", one of ``held_out_totals`` as the page says it."""
+    return (f"All {t['verdicts']} held-out verdicts on **{emotion}** together: the judge moved in {t['vader']} of "
+            f"{t['pairs']} pairs ({t['vader'] / t['pairs']:.1%}), the readout in {t['reading']} "
+            f"({t['reading'] / t['pairs']:.1%}).")
+
+
 def verdict_label(row: dict) -> str:
     """"**sad** at 0.3, <set-up>, against "loving" at 0.5× the strength, over 96 pairs": what a verdict held out,
     with the against-share a cell set beside its set-up's name (``tools/steering_cell.py``)."""

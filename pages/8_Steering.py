@@ -7,7 +7,7 @@ from app_state import (against_text, highlight_view, page_header, steering_setup
                        strengths_text, user_errors, what)
 from core import plots
 from core.effects import (conversation, goal_met, held_out_totals, layers_label, measure, setup_strengths, sweep,
-                          verdict_label, verdict_settings, verdict_text)
+                          totals_text, verdict_label, verdict_settings, verdict_text)
 from core.probe import score
 from core.render import highlight_payload
 from core.steering import KINDS, steer_generate
@@ -76,9 +76,7 @@ if verdicts:
     st.caption(f"Held out on {lm.name}, on prompts none of these choices saw (the goal: the judge and the readout "
                "both move the expected way in ≥ 90% of pairs within 2× perplexity): "
                + "".join(f"  \n· {verdict_label(r)}: {verdict_text(r)}" for r in verdicts)
-               + "".join(f"  \nAll {t['verdicts']} held-out verdicts on **{e}** together: the judge moved in {t['vader']} "
-                         f"of {t['pairs']} pairs ({t['vader'] / t['pairs']:.1%}), the readout in {t['reading']} "
-                         f"({t['reading'] / t['pairs']:.1%})." for e, t in held_out_totals(verdicts).items()))
+               + "".join(f"  \n{totals_text(e, t)}" for e, t in held_out_totals(verdicts).items()))
 if tryable:
     def start_label(i):
         if i is None:

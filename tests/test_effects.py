@@ -182,7 +182,7 @@ def test_study_verdicts_gather_the_study_and_later_cells_and_say_them_plainly(tm
 
 
 def test_held_out_totals_add_up_every_verdict_of_an_emotion_tried_more_than_once():
-    from core.effects import held_out_totals, study_verdicts
+    from core.effects import held_out_totals, study_verdicts, totals_text
     from core.vectors import vectors_dir
     shipped = study_verdicts(vectors_dir("smollm2-135m-instruct"))
     totals = held_out_totals(shipped)
@@ -192,6 +192,8 @@ def test_held_out_totals_add_up_every_verdict_of_an_emotion_tried_more_than_once
     assert totals["sad"]["vader"] == sum(round(r["vader_moved"] * 96) for r in sad) < 0.9 * totals["sad"]["pairs"]
     assert held_out_totals([{"emotion": "calm", "pairs": 24, "vader_moved": 0.5, "reading_moved": 1.0}] * 2) == \
         {"calm": {"verdicts": 2, "pairs": 48, "vader": 24, "reading": 48}}
+    assert totals_text("calm", {"verdicts": 2, "pairs": 48, "vader": 24, "reading": 47}) == \
+        "All 2 held-out verdicts on **calm** together: the judge moved in 24 of 48 pairs (50.0%), the readout in 47 (97.9%)."
 
 
 def test_verdict_settings_give_back_what_each_held_out_verdict_steered():
