@@ -49,6 +49,15 @@ class Story:
 
 
 @dataclass(frozen=True)
+class FormatItem:
+    """A first-person chat message or a two-speaker dialogue that implies one emotion."""
+    emotion: str
+    format: str           # "chat" or "dialogue"
+    text: str
+    where: str
+
+
+@dataclass(frozen=True)
 class Example:
     slug: str
     title: str
@@ -105,6 +114,23 @@ def load_stories(root: Path = CORPUS) -> list[Story]:
             out.append(Story(obj["emotion"], obj["topic"], obj["person"], obj["text"].strip(), where))
     if not out:
         raise CorpusError(f"no stories found in {root} (stories*.jsonl)")
+    return out
+
+
+def load_formats(root: Path = CORPUS) -> list[FormatItem]:
+    """The chat messages and dialogues (``formats*.jsonl``) that teach the token-level reading
+    how emotion reads in first and second person, not only in stories."""
+    known = set(emotions())
+    out = []
+    for path in sorted(root.glob("formats*.jsonl")):
+        for where, obj in _jsonl(path):
+            if set(obj) != {"emotion", "format", "text"} or obj["format"] not in ("chat", "dialogue"):
+                raise CorpusError(f"{where}: keys must be emotion, format (chat or dialogue), text")
+            if obj["emotion"] not in known:
+                raise CorpusError(f"{where}: unknown emotion {obj['emotion']!r}")
+            if not isinstance(obj["text"], str) or not obj["text"].strip():
+                raise CorpusError(f"{where}: empty text")
+            out.append(FormatItem(obj["emotion"], obj["format"], obj["text"].strip(), where))
     return out
 
 
