@@ -56,14 +56,33 @@ function mountHighlights(root, d) {
   // before; when the app asks for something new (another emotion to read back), the app wins.
   const keep = f => d.controls && saved.sent && saved.sent[f] === d.initial[f];
   const st = {
-    emotion: keep("emotion") && d.emotions.includes(saved.emotion) ? saved.emotion : d.initial.emotion,
+    emotion: keep("emotion") && (d.emotions.includes(saved.emotion) ||
+             (d.families && d.families.names.map(n => n + " family").includes(saved.emotion)))
+             ? saved.emotion : d.initial.emotion,
     mode: keep("mode") ? saved.mode : d.initial.mode,
     window: keep("window") ? saved.window : d.initial.window,
     markers: keep("markers") ? saved.markers : d.initial.markers,
   };
   const T = d.tokens.length, E = d.emotions.length;
   const z = elDecodeZ(d.z, T * E);
-  const zAt = (i, j) => z[i * E + j] / d.zscale;
+  // NaN: a token no reading reads (a chat marker, the attention sink)
+  const zAt = (i, j) => z[i * E + j] === d.missing ? NaN : z[i * E + j] / d.zscale;
+  const fams = d.families ? d.families.names : [];
+  const famOf = d.families ? d.families.of : [];
+  const famLabel = f => `${fams[f]} family`;
+  // one column: an emotion's z, or a family's (its strongest member at each token)
+  const colAt = (i, choice) => {
+    const j = d.emotions.indexOf(choice);
+    if (j >= 0) return [zAt(i, j), j];
+    const f = fams.indexOf(choice.replace(/ family$/, ""));
+    let best = NaN, arg = -1;
+    for (let k = 0; k < E; k++) {
+      if (famOf[k] !== f) continue;
+      const v = zAt(i, k);
+      if (!isNaN(v) && (isNaN(best) || v > best)) { best = v; arg = k; }
+    }
+    return [best, arg];
+  };
 
   root.textContent = "";
   const box = elNode("div", "el-view" + (d.plain ? " el-plain" : ""));
@@ -73,7 +92,9 @@ function mountHighlights(root, d) {
 
   // --- controls ---------------------------------------------------------------------
   const bar = elNode("div", "el-controls");
-  const [eWrap, eSel] = elSelect("el-emotion", "Emotion", d.emotions.map(e => [e, e]), st.emotion);
+  const [eWrap, eSel] = elSelect("el-emotion", "Emotion",
+    d.emotions.map(e => [e, e]).concat(fams.map((n, f) => [famLabel(f), `${famLabel(f)} (${famOf.filter(x => x === f).length})`])),
+    st.emotion);
   const [mWrap, mSel] = elSelect("el-mode", "Colour scale",
     [["transcript", "per transcript (paper)"], ["z", `z, full colour at ±${d.zmax}`]], st.mode);
   const [wWrap, wSel] = elSelect("el-smooth", "Smoothing", [1, 3, 5, 7, 9].map(w => [w, w === 1 ? "none" : `${w} tokens`]), st.window);
@@ -126,21 +147,26 @@ function mountHighlights(root, d) {
   const showCard = (ev) => {
     const s = ev.target.closest ? ev.target.closest(".el-tok") : null;
     if (!s || !box.contains(s)) { card.hidden = true; return; }
-    const i = +s.dataset.i, j = d.emotions.indexOf(st.emotion);
+    const i = +s.dataset.i;
     card.textContent = "";
     card.appendChild(elNode("div", "el-card-tok", JSON.stringify(d.tokens[i])));
     card.appendChild(elNode("div", "el-card-role", `${roles[i]} · token ${i}`));
+    const [v, arg] = colAt(i, st.emotion);
     if (i < d.sink) {
-      card.appendChild(elNode("div", null, "first token: an attention sink, not coloured"));
+      card.appendChild(elNode("div", null, "first token: an attention sink, not read"));
+    } else if (isNaN(v)) {
+      card.appendChild(elNode("div", null, "a chat marker: part of the template, not read"));
     } else {
+      const sign = x => `${x >= 0 ? "+" : ""}${x.toFixed(2)}`;
+      const named = k => fams.length ? `${famLabel(famOf[k])} · ${d.emotions[k]}` : d.emotions[k];
       const row = elNode("div", "el-card-main");
-      row.appendChild(elNode("b", null, st.emotion));
-      row.appendChild(elNode("span", null, ` z ${zAt(i, j) >= 0 ? "+" : ""}${zAt(i, j).toFixed(2)}`));
+      row.appendChild(elNode("b", null, d.emotions.includes(st.emotion) ? st.emotion : `${st.emotion} · ${d.emotions[arg]}`));
+      row.appendChild(elNode("span", null, ` z ${sign(v)}`));
       card.appendChild(row);
       const order = Array.from({length: E}, (_, k) => k).sort((a, b) => zAt(i, b) - zAt(i, a)).slice(0, 5);
       const list = elNode("ol", "el-card-top");
       for (const k of order) {
-        const li = elNode("li", null, `${d.emotions[k]} ${zAt(i, k) >= 0 ? "+" : ""}${zAt(i, k).toFixed(2)}`);
+        const li = elNode("li", null, `${named(k)} ${sign(zAt(i, k))}`);
         li.style.borderLeft = `6px solid ${elColour(zAt(i, k) / d.zmax)}`;
         list.appendChild(li);
       }
@@ -158,13 +184,15 @@ function mountHighlights(root, d) {
 
   // --- colouring -----------------------------------------------------------------------
   function values() {
-    const j = d.emotions.indexOf(st.emotion), v = new Float64Array(T);
+    // as core.render.display_values: unread tokens stay NaN (grey) and out of the smoothing
+    const v = new Float64Array(T), read = [];
     for (let i = 0; i < T; i++) {
-      const zi = zAt(i, j);
-      v[i] = st.mode === "z" ? zi / d.zmax : zi * d.std[j] / d.scale;
+      const zi = colAt(i, st.emotion)[0];
+      v[i] = zi / (st.mode === "z" ? d.zmax : d.scale);
+      if (!isNaN(v[i])) read.push(i);
     }
-    const body = elSmooth(v.subarray(Math.min(d.sink, T)), +st.window);
-    for (let i = 0; i < T; i++) v[i] = i < d.sink ? 0 : Math.max(-1, Math.min(1, body[i - d.sink]));
+    const body = elSmooth(Float64Array.from(read, i => v[i]), +st.window);
+    read.forEach((i, k) => { v[i] = Math.max(-1, Math.min(1, body[k])); });
     return v;
   }
   function draw() {

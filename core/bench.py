@@ -99,7 +99,7 @@ def _generation(lm, ev, n: int = 48) -> dict:
         watch = {"desperate": 99.0, "afraid": 99.0}
         result = new_result(lm, ev, watch)
         for _ in monitor_stream(lm, ev, prompt, watch, result, max_new_tokens=n, seed=None):
-            live_html(result.tokens, result.z, 0, set())
+            live_html(result.tokens, result.series(result.emotions[0]), set())
         return len(result.tokens)
     plain = rate(lambda: count(steer_generate(lm, ev, prompt, {}, max_new_tokens=n, seed=None)))
     steered = rate(lambda: count(steer_generate(lm, ev, prompt, {"calm": 0.3}, max_new_tokens=n, seed=None)))

@@ -61,6 +61,11 @@ def cmd_build(args) -> int:
     lm = _load(args)
     if args.contrast:
         return _build_contrast(lm, args.out, args.contrast_position)
+    if args.token:
+        from .token_build import save_token_reading
+        folder = save_token_reading(lm, args.out, progress=_Bars())
+        print(f"built the token-level reading for {lm.name}; written to {folder}")
+        return 0
     config = BuildConfig(start_token=args.start_token, neutral_variance=args.neutral_variance,
                          batch_size=args.batch_size, default_layer=args.default_layer)
     ev = build_vectors(lm, config, out_dir=args.out, force=args.force, progress=_Bars())
@@ -192,7 +197,7 @@ def cmd_monitor(args) -> int:
     prompt = _prompt(args)
     lm = _load(args)
     ev = load_vectors(lm)
-    watch = parse_watch(args.watch, ev.emotions)
+    watch = parse_watch(args.watch, ev.emotions, ev.families)
     result = new_result(lm, ev, watch)
     stream = monitor_stream(lm, ev, prompt, watch, result, stop=args.stop, max_new_tokens=args.max_new_tokens,
                             seed=args.seed, strengths=_strengths(ev, args.steer), steer_layer=args.layer,
@@ -258,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contrast-position", choices=list(CONTRAST_POSITIONS), default=None,
                    help="read the contrast prompts at their last token or over the user's words (default: "
                         "what the existing contrast file used, else last)")
+    p.add_argument("--token", action="store_true",
+                   help="only fit the token-level reading (colours, hover cards, alerts) into the existing "
+                        "vectors, with the set-up token-study.json chose (resumable token pass)")
 
     p = add("score", cmd_score, "score a text or transcript token by token")
     p.add_argument("--model", default=DEFAULT_MODEL)

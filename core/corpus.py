@@ -174,6 +174,8 @@ class ValidationSet:
     sweeps: list[dict] = field(default_factory=list)        # {name, template, values, rising, falling}
     negation: list[dict] = field(default_factory=list)      # {emotion, positive, negated}
     two_person: list[dict] = field(default_factory=list)    # {segments: [{person, emotion, text}]}
+    embedded: list[dict] = field(default_factory=list)      # {emotion, form, before, sentence, after}
+    neutral_chats: list[list[dict]] = field(default_factory=list)   # messages
 
 
 def _known(emotion, where):
@@ -214,6 +216,16 @@ def load_validation(root: Path = CORPUS / "validation") -> ValidationSet:
         for s in segs:
             _known(s.get("emotion"), where)
         vs.two_person.append(obj)
+    for path in sorted(root.glob("embedded*.jsonl")):
+        for where, obj in _jsonl(path):
+            _known(obj.get("emotion"), where)
+            if obj.get("form") not in ("plain", "chat") or not all(isinstance(obj.get(k), str) and obj[k].strip()
+                                                                  for k in ("before", "sentence", "after")):
+                raise CorpusError(f"{where}: needs form (plain or chat), before, sentence and after")
+            vs.embedded.append(obj)
+    if (root / "neutral_chats.jsonl").exists():
+        for where, obj in _jsonl(root / "neutral_chats.jsonl"):
+            vs.neutral_chats.append(check_messages(obj.get("messages"), where))
     return vs
 
 

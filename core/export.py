@@ -29,10 +29,13 @@ def figure_html(fig) -> str:
 
 
 def scores_csv(ts, emotions: list[str]) -> str:
-    """Per-token scores; the attention-sink token is flagged, since its values dwarf the rest."""
-    from .activations import SINK_TOKENS
-    raw = {e: ts.column(e, "raw") for e in emotions}
-    z = {e: ts.column(e) for e in emotions}
-    return rows_csv([{"position": i, "token": tok, "speaker": ts.speakers[i], "attention_sink": int(i < SINK_TOKENS),
-                      **{f"{e} raw": f"{raw[e][i]:.4f}" for e in emotions},
-                      **{f"{e} z": f"{z[e][i]:.4f}" for e in emotions}} for i, tok in enumerate(ts.tokens)])
+    """Per-token scores, as numbers: what the token shows (the token-level reading; empty on chat
+    markers and the attention sink, which no reading reads), the summary reading's z and raw
+    projection. ``read`` says which tokens a reading reads."""
+    read = ts.word_mask()
+    cols = {e: (ts.column(e, "token"), ts.column(e), ts.column(e, "raw")) for e in emotions}
+    num = lambda v: "" if v != v else round(float(v), 4)
+    return rows_csv([{"position": i, "token": tok, "speaker": ts.speakers[i], "read": int(read[i]),
+                      **{f"{e} token z": num(c[0][i]) for e, c in cols.items()},
+                      **{f"{e} summary z": num(c[1][i]) for e, c in cols.items()},
+                      **{f"{e} raw": num(c[2][i]) for e, c in cols.items()}} for i, tok in enumerate(ts.tokens)])

@@ -17,10 +17,14 @@ import torch
 
 from .activations import capture
 from .errors import EmotionLensError
-from .probe import project
+from .probe import prepare, project, tokenize, word_mask
+from .token_reading import RunningZ
 from .steering import reply_prompt, resolve_steer_layers, steering_additions, steering_hooks
 
 MAX_WATCH = 20
+# The Live page's default alert threshold (z of the token-level reading), and why.
+LIVE_THRESHOLD = 3.0
+LIVE_THRESHOLD_HELP = "z of the token reading; at 3, a token is rarer than about 1 in 100 on ordinary text"
 
 
 @dataclass
@@ -44,16 +48,28 @@ class MonitorResult:
     flagged: list[dict] = field(default_factory=list)   # {"emotion", "start", "end", "peak_z"}, end exclusive
     stopped_at: int | None = None
     reason: str = "finished"
+    token_level: bool = False        # read by the token-level reading (else a summary reading per token)
+    families: object = None          # core.families.Families, so a watched family can be read back
+
+    def series(self, name: str) -> list[float]:
+        """One emotion's z per written token (a family, "<name> family": its strongest member)."""
+        if name in self.emotions:
+            j = self.emotions.index(name)
+            return [float(z[j]) for z in self.z]
+        fam = self.families
+        if fam is None or not name.endswith(" family") or name[:-7] not in fam.names:
+            raise EmotionLensError(f"'{name}' is neither an emotion nor a family")
+        idx = np.flatnonzero(fam.of == fam.names.index(name[:-7]))
+        return [float(np.nanmax(z[idx])) for z in self.z]
 
     @property
     def reply(self) -> str:
         return "".join(self.tokens)
 
     def to_json(self) -> dict:
-        cols = [self.emotions.index(e) for e in self.watch]
         return {"model": self.model, "layer": self.layer, "reading": self.method, "watch": self.watch,
                 "reply": self.reply, "tokens": self.tokens,
-                "z": {e: [round(float(z[j]), 3) for z in self.z] for e, j in zip(self.watch, cols)},
+                "z": {e: [round(v, 3) for v in self.series(e)] for e in self.watch},
                 "flagged": self.flagged, "stopped_at": self.stopped_at, "reason": self.reason}
 
 
@@ -81,9 +97,18 @@ def parse_emotion_values(items, emotions: list[str], value: str = "threshold", w
     return out
 
 
-def parse_watch(items, emotions: list[str]) -> dict[str, float]:
-    """A watch-list: {emotion: z threshold}."""
-    return parse_emotion_values(items, emotions)
+def parse_watch(items, emotions: list[str], families=None) -> dict[str, float]:
+    """A watch-list: {emotion or "<name> family": z threshold}."""
+    names = list(emotions) + ([f"{n} family" for n in families.names] if families is not None else [])
+    return parse_emotion_values(items, names)
+
+
+def watch_columns(ev, watch: dict[str, float]) -> dict[str, np.ndarray]:
+    """Each watched name's emotion columns: one emotion, or a family's members (read as the
+    strongest of them)."""
+    fam = ev.families
+    return {e: (np.flatnonzero(fam.of == fam.names.index(e[:-7])) if e.endswith(" family") and e[:-7] in fam.names
+                else np.array([ev.index(e)])) for e in watch}
 
 def _stop_ids(lm) -> set[int]:
     ids = lm.model.generation_config.eos_token_id
@@ -119,7 +144,9 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
     ids = reply_prompt(lm, ev, prompt, max_new_tokens)["input_ids"]
     result = result or new_result(lm, ev, watch, kind, baseline)
     layer = result.layer
-    cols = {e: ev.index(e) for e in watch}
+    cols = watch_columns(ev, watch)
+    reading = ev.token_reading() if result.token_level else None
+    running = RunningZ(reading) if reading is not None else None
     additions = steering_additions(lm, ev, strengths or {}, resolve_steer_layers(ev, steer_layer, steer_layers), steer_kind)
     gen = None if seed is None else torch.Generator().manual_seed(int(seed))
     stop_ids, open_span = _stop_ids(lm), {}
@@ -128,10 +155,14 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
         start, peak = open_span.pop(emotion)
         result.flagged.append({"emotion": emotion, "start": start, "end": end, "peak_z": round(peak, 3)})
 
-    with steering_hooks(lm, additions), capture(lm, [layer], reduce=lambda l, h: h[0, -1].float()) as cap, \
+    with steering_hooks(lm, additions), capture(lm, [layer], reduce=lambda l, h: h[0].float()) as cap, \
             torch.inference_mode():
         out = lm.model(input_ids=ids, use_cache=True)
         cache, logits = out.cache, out.logits[0, -1]
+        if running is not None:       # the running impression starts from the prompt's own words
+            text, segments = prepare(lm, prompt, open_reply=True)
+            turns = tokenize(lm, text, segments)[4]
+            running.update(cap.outputs[layer].numpy(), word_mask(turns, ids.shape[1]))
         for i in range(int(max_new_tokens)):
             tid = _next_token(logits, gen)
             if tid in stop_ids:
@@ -139,22 +170,24 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
                 break
             out = lm.model(input_ids=torch.tensor([[tid]]), cache=cache, use_cache=True)
             cache, logits = out.cache, out.logits[0, -1]
-            z = project(cap.outputs[layer].numpy()[None], ev, layer, kind, baseline)[1][0]
+            hidden = cap.outputs[layer].numpy()[-1:]
+            z = running.update(hidden)[0] if running is not None else project(hidden, ev, layer, kind, baseline)[1][0]
             token = lm.tokenizer.decode([tid])
-            crossed = [e for e, t in watch.items() if z[cols[e]] >= t]
+            value = {e: float(np.nanmax(z[c])) for e, c in cols.items()}
+            crossed = [e for e, t in watch.items() if value[e] >= t]
             result.tokens.append(token)
             result.z.append(z)
             for e in watch:
                 if e in crossed:
                     start, peak = open_span.get(e, (i, -np.inf))
-                    open_span[e] = (start, max(peak, float(z[cols[e]])))
+                    open_span[e] = (start, max(peak, value[e]))
                 elif e in open_span:
                     close(e, i)
             yield MonitorStep(i, token, z, crossed)
             if crossed and stop:
                 result.stopped_at = i
                 result.reason = (f"stopped at token {i} ({token!r}): " +
-                                 ", ".join(f"{e} z {z[cols[e]]:+.2f} ≥ {watch[e]:g}" for e in crossed))
+                                 ", ".join(f"{e} z {value[e]:+.2f} ≥ {watch[e]:g}" for e in crossed))
                 break
         else:
             result.reason = f"reached {max_new_tokens} tokens"
@@ -163,15 +196,20 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
 
 
 def new_result(lm, ev, watch: dict[str, float], kind: str | None = None, baseline: str | None = None) -> MonitorResult:
+    """An empty result. By default tokens are read by the token-level reading (what the viewer
+    colours); naming a ``kind`` or ``baseline`` reads each token with that summary reading."""
+    if kind is None and baseline is None and ev.has_token_reading:
+        return MonitorResult(lm.name, ev.token_reading().layer, ev.describe_token_reading(), list(ev.emotions),
+                             dict(watch), token_level=True, families=ev.families)
     kind, baseline, note = ev.resolve(kind, baseline)
     layer = ev.reading_layer(kind)
     return MonitorResult(lm.name, layer, ev.describe_reading(kind, baseline, layer, note), list(ev.emotions),
-                         dict(watch))
+                         dict(watch), families=ev.families)
 
 
 def monitor(lm, ev, prompt, watch, **kwargs) -> MonitorResult:
     """Run ``monitor_stream`` to the end: the reply, its readings and what was flagged."""
-    watch = parse_watch(watch, ev.emotions)
+    watch = parse_watch(watch, ev.emotions, ev.families)
     result = new_result(lm, ev, watch, kwargs.get("kind"), kwargs.get("baseline"))
     for _ in monitor_stream(lm, ev, prompt, watch, result, **kwargs):
         pass

@@ -35,6 +35,17 @@ class TurnSpan:
         return (lo, hi) if hi > lo else (self.start, self.end)
 
 
+def word_mask(turns: list[TurnSpan], n_tokens: int) -> np.ndarray:
+    """Tokens of some turn's own words, the attention sink left out: what a reading reads
+    (template headers, closing markers and an opened reply's header are not words)."""
+    keep = np.zeros(n_tokens, bool)
+    for span in turns:
+        hi = span.end if span.words_end < 0 else span.words_end
+        keep[span.reply_start:hi] = True
+    keep[:SINK_TOKENS] = False
+    return keep
+
+
 @dataclass
 class TokenScores:
     tokens: list[str]
@@ -50,13 +61,32 @@ class TokenScores:
     meta: dict = field(default_factory=dict)
     baseline_mean: np.ndarray | None = None   # [E] the projection that reads z = 0
     baseline_std: np.ndarray | None = None    # [E] the projection's spread that reads z = ±1
+    # The token-level reading (``core.token_reading``): what colours, hover cards, alerts and
+    # per-token exports show. NaN on chat markers and the attention sink, which it never reads.
+    # ``z`` stays the summary reading, whose means over a turn are what rankings use.
+    token_z: np.ndarray | None = None         # [T, E]
+    token_meta: dict = field(default_factory=dict)
+
+    @property
+    def shown(self) -> np.ndarray:
+        """What a token shows: the token-level reading, or (files without one) the summary
+        reading with markers blanked, so a marker never colours or ranks."""
+        if self.token_z is not None:
+            return self.token_z
+        z = self.z.copy()
+        z[~self.word_mask()] = np.nan
+        return z
+
+    def word_mask(self) -> np.ndarray:
+        return word_mask(self.turns, len(self.tokens))
 
     def column(self, emotion: str, kind: str = "z") -> np.ndarray:
+        """One emotion's values: ``z`` (summary reading), ``token`` (what a token shows) or ``raw``."""
         try:
             j = self.emotions.index(emotion)
         except ValueError:
             raise EmotionLensError(f"unknown emotion '{emotion}'") from None
-        return (self.z if kind == "z" else self.raw)[:, j]
+        return {"z": self.z, "token": self.shown, "raw": self.raw}[kind][:, j]
 
     def mean_z(self) -> dict[str, float]:
         """Mean z over the text (the attention-sink token left out)."""
@@ -70,11 +100,14 @@ class TokenScores:
         cols = [self.emotions.index(e) for e in emotions] if emotions else list(range(len(self.emotions)))
         names = [self.emotions[j] for j in cols]
         mean, last = self.mean_z(), self.last_z()
+        shown = self.shown[:, cols].round(4)
         return {"model": self.model, "layer": self.layer, "reading": self.meta.get("method"),
                 "kind": self.meta.get("kind"), "baseline": self.meta.get("baseline"),
+                "token_reading": self.meta.get("token_method"),
                 "emotions": names, "tokens": self.tokens,
                 "speakers": self.speakers, "offsets": [list(o) for o in self.offsets],
                 "raw": self.raw[:, cols].round(4).tolist(), "z": self.z[:, cols].round(4).tolist(),
+                "token_z": [[None if np.isnan(v) else float(v) for v in row] for row in shown],
                 "mean_z": {e: mean[e] for e in names}, "last_z": {e: last[e] for e in names}}
 
 
@@ -177,10 +210,18 @@ def scores_from(fw: Forward, ev, layer: int | None = None, kind: str | None = No
         raise EmotionLensError(f"layer {layer} was not captured in this forward pass")
     raw, z = project(fw.hidden[layer], ev, layer, kind, baseline)
     mean, std = ev.calibration(kind, baseline, layer)
-    return TokenScores(fw.tokens, fw.offsets, fw.speakers, ev.emotions, raw, z, fw.text, fw.turns,
-                       fw.model, layer, meta={"method": ev.describe_reading(kind, baseline, layer, note),
-                                              "kind": kind, "baseline": baseline, "note": note},
-                       baseline_mean=mean, baseline_std=std)
+    ts = TokenScores(fw.tokens, fw.offsets, fw.speakers, ev.emotions, raw, z, fw.text, fw.turns,
+                     fw.model, layer, meta={"method": ev.describe_reading(kind, baseline, layer, note),
+                                            "kind": kind, "baseline": baseline, "note": note},
+                     baseline_mean=mean, baseline_std=std)
+    reading = ev.token_reading()
+    if reading is not None and reading.layer in fw.hidden:
+        ts.token_z = reading.z(fw.hidden[reading.layer], ts.word_mask())
+        ts.meta["token_method"] = ev.describe_token_reading()
+    else:
+        ts.meta["token_method"] = ("no token-level reading in this vectors file: tokens show the summary "
+                                   "reading (build one with `python -m core build --token`)")
+    return ts
 
 
 def score(lm, ev, text_or_transcript, layer: int | None = None, kind: str | None = None,
@@ -190,7 +231,9 @@ def score(lm, ev, text_or_transcript, layer: int | None = None, kind: str | None
     if problem:
         raise EmotionLensError(problem)
     layer = ev.layer(ev.reading_layer(kind) if layer is None else layer)
-    return scores_from(forward(lm, text_or_transcript, [layer]), ev, layer, kind, baseline)
+    reading = ev.token_reading()
+    layers = [layer] + ([reading.layer] if reading is not None else [])
+    return scores_from(forward(lm, text_or_transcript, layers), ev, layer, kind, baseline)
 
 
 # --- summaries the viewer shows -----------------------------------------------------------
@@ -201,9 +244,11 @@ def centred(ts: TokenScores) -> np.ndarray:
 
 
 def transcript_scale(values: np.ndarray) -> float:
-    """The paper's per-transcript unit: the 99th percentile |activation| across all probes."""
+    """The paper's per-transcript unit: the 99th percentile |value| across all probes (tokens a
+    reading does not read, NaN, and the attention sink left out)."""
     body = values[SINK_TOKENS:] if len(values) > SINK_TOKENS else values
-    return float(np.percentile(np.abs(body), 99)) or 1.0
+    body = np.abs(body[~np.isnan(body)])
+    return float(np.percentile(body, 99)) if body.size and np.percentile(body, 99) > 0 else 1.0
 
 
 def smooth(x: np.ndarray, window: int) -> np.ndarray:
@@ -227,10 +272,17 @@ def turn_means(ts: TokenScores) -> list[tuple[TurnSpan, np.ndarray]]:
     return out
 
 
-def turn_table(ts: TokenScores, n: int = 4) -> list[dict]:
-    """One row per turn: its strongest and weakest emotions, and for replies the paper's
-    "Assistant colon" reading just before the words."""
-    fmt = lambda items: ", ".join(f"{e} {v:+.1f}" for e, v in items)
+def named(emotion: str, emotions: list[str], families=None) -> str:
+    """"afraid family · scared": an emotion with its family, when there are families."""
+    if families is None or emotion not in emotions:
+        return emotion
+    return f"{families.names[families.of[emotions.index(emotion)]]} family · {emotion}"
+
+
+def turn_table(ts: TokenScores, n: int = 4, families=None) -> list[dict]:
+    """One row per turn: its strongest and weakest emotions (summary reading, mean over its
+    words), each with its family, and for replies the token just before the words."""
+    fmt = lambda items: ", ".join(f"{named(e, ts.emotions, families)} {v:+.1f}" for e, v in items)
     rows = []
     for k, (span, means) in enumerate(turn_means(ts)):
         low = [(ts.emotions[j], float(means[j])) for j in np.argsort(means)[:n]]

@@ -13,18 +13,20 @@ import numpy as np
 
 from .plots import text, wrap
 from .activations import SINK_TOKENS
+from .families import family_max
 from .paths import ASSETS
-from .probe import TokenScores, centred, smooth, transcript_scale
+from .probe import TokenScores, smooth, transcript_scale
+from .token_reading import SATURATION_Z
 
 ROLE_LABELS = {"user": "User", "assistant": "Assistant", "system": "System", "text": "Text"}
-MODES = {"transcript": "per-transcript scale (1 = 99th percentile |activation| across all emotions here)",
-         "z": "z-score against {base} (full colour at |z| = {zmax:g})"}
-BASE_WORDS = {"stories": "typical emotional text (the training stories)", "neutral": "neutral chat dialogues"}
+MODES = {"transcript": "per-transcript scale (1 = 99th percentile |z| across all emotions here)",
+         "z": "z per token: 0 = as in typical training text, ±1 = one token-level spread "
+              "(full colour at |z| = {zmax:g}); grey tokens are chat markers, which no reading reads"}
 
 CSS = (ASSETS / "highlight.css").read_text()
 HIGHLIGHT_JS = (ASSETS / "highlight.js").read_text()
-PLAIN_LEGEND = ("redder: the model's internal '{emotion}' signal is stronger than in typical text; "
-                "bluer: weaker")
+PLAIN_LEGEND = ("redder: the model's internal '{emotion}' signal is stronger here than in typical text; "
+                "bluer: weaker; white: as usual")
 
 
 def color(value: float) -> str:
@@ -36,54 +38,59 @@ def color(value: float) -> str:
     return f"rgba({r},{g},{b},{abs(v) * 0.85:.3f})"
 
 
-def display_values(ts: TokenScores, emotion: str, mode: str = "transcript", window: int = 1,
-                   zmax: float = 3.0) -> np.ndarray:
-    """Values in [-1, 1] for colouring one emotion, in the paper's scale or as z.
-
-    Position 0 is an attention sink whose activations dwarf every other token's and carry no
-    meaning about the text: it is shown uncoloured and kept out of the scale and smoothing.
-    """
-    j = ts.emotions.index(emotion)
-    if mode == "z":
-        vals = ts.z[:, j] / zmax
-    else:
-        c = centred(ts)
-        vals = c[:, j] / transcript_scale(c)
-    vals = vals.copy()
-    vals[:SINK_TOKENS] = 0.0
-    vals[SINK_TOKENS:] = smooth(vals[SINK_TOKENS:], window)
+def display_values(ts: TokenScores, emotion: str, mode: str = "z", window: int = 1,
+                   zmax: float = SATURATION_Z, families=None) -> np.ndarray:
+    """Values in [-1, 1] for colouring one emotion (or ``"<name> family"``, its strongest
+    member), as z or on the paper's per-transcript scale, from what tokens show
+    (``TokenScores.shown``). Chat markers and the attention sink read NaN: drawn grey, and
+    kept out of the scale and the smoothing."""
+    vals = family_or_emotion(ts.shown, ts.emotions, emotion, families).astype(np.float64)
+    vals = vals / (zmax if mode == "z" else transcript_scale(ts.shown))
+    read = ~np.isnan(vals)
+    vals[read] = smooth(vals[read], window)
     return np.clip(vals, -1, 1)
+
+
+def family_or_emotion(z: np.ndarray, emotions: list[str], choice: str, families=None) -> np.ndarray:
+    """One column of ``z``: an emotion's, or a family's (its strongest member at each token)."""
+    if families is not None and choice.endswith(" family") and choice[:-7] in families.names:
+        return family_max(z, families)[0][:, families.names.index(choice[:-7])]
+    return z[:, emotions.index(choice)]
 
 
 # Colour-blind-safe categorical colours with no pure red or blue (Dark2 and friends).
 LINE_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#555555"]
 Z_SCALE = 100          # z travels to the browser as int16 hundredths (±327.67)
+NOT_READ = -32768      # a token no reading reads (chat markers, the attention sink): drawn grey
 
 
-def highlight_payload(ts: TokenScores, emotion: str, mode: str = "transcript", window: int = 1, *,
+def highlight_payload(ts: TokenScores, emotion: str, mode: str = "z", window: int = 1, *,
                       key: str = "view", plain: bool = False, controls: bool = True, markers: bool = True,
-                      font_px: int = 15, zmax: float = 3.0) -> dict:
+                      font_px: int = 15, zmax: float = SATURATION_Z, families=None) -> dict:
     """Everything the browser needs to draw a transcript and recolour it without Python.
 
-    z for all emotions goes once, as base64 int16 hundredths (~0.5 MB per 1,000 tokens);
-    the per-transcript scale is z·std/scale, so it needs only the stds and one number.
-    Colours computed in the browser match ``display_values`` and ``color``.
+    What tokens show (``TokenScores.shown``) for all emotions goes once, as base64 int16
+    hundredths (~0.35 MB per 1,000 tokens); families travel as names and each emotion's family,
+    so choosing a family and the hover cards' "family · member" need no round trip. Colours
+    computed in the browser match ``display_values`` and ``color``.
     """
-    if emotion not in ts.emotions:
+    choices = ts.emotions + ([f"{n} family" for n in families.names] if families is not None else [])
+    if emotion not in choices:
         emotion = ts.emotions[0]
-    z = np.clip(np.nan_to_num(ts.z) * Z_SCALE, -32767, 32767).round().astype("<i2")
-    std = np.ones(len(ts.emotions)) if ts.baseline_std is None else np.asarray(ts.baseline_std, np.float64)
+    shown = ts.shown
+    z = np.where(np.isnan(shown), NOT_READ, np.clip(np.nan_to_num(shown) * Z_SCALE, -32767, 32767).round())
+    fam = {"names": list(families.names), "of": families.of.tolist()} if families is not None else None
     return {
-        "key": key, "emotions": list(ts.emotions), "tokens": list(ts.tokens),
+        "key": key, "emotions": list(ts.emotions), "tokens": list(ts.tokens), "families": fam,
         "turns": [{"role": t.role, "label": ROLE_LABELS.get(t.role, t.role), "start": t.start, "end": t.end,
                    "lo": t.words[0], "hi": t.words[1]} for t in ts.turns],
-        "z": base64.b64encode(z.tobytes()).decode("ascii"), "zscale": Z_SCALE, "zmax": zmax,
-        "std": np.round(std, 6).tolist(), "scale": transcript_scale(centred(ts)), "sink": SINK_TOKENS,
+        "z": base64.b64encode(z.astype("<i2").tobytes()).decode("ascii"), "zscale": Z_SCALE, "zmax": zmax,
+        "missing": NOT_READ, "scale": transcript_scale(shown),
         "initial": {"emotion": emotion, "mode": mode, "window": int(window), "markers": bool(markers)},
         "plain": bool(plain), "controls": bool(controls), "font_px": int(font_px),
         "legend": {"transcript": MODES["transcript"], "plain": PLAIN_LEGEND,
-                   "z": MODES["z"].format(zmax=zmax, base=BASE_WORDS.get(ts.meta.get("baseline"), "the baseline"))},
-        "caption": f"{ts.meta.get('method', '')} · {len(ts.tokens):,} tokens",
+                   "z": MODES["z"].format(zmax=zmax)},
+        "caption": f"{ts.meta.get('token_method') or ts.meta.get('method', '')} · {len(ts.tokens):,} tokens",
     }
 
 
@@ -107,8 +114,9 @@ def caption_html(caption: str, cls: str = "el-caption") -> str:
     return f'<div class="{cls}">{html.escape(caption)}</div>'
 
 
-def timeline_figure(ts: TokenScores, emotions: list[str], window: int = 1, caption: str = ""):
-    """z of several emotions over token position, smoothed, with turn boundaries marked.
+def timeline_figure(ts: TokenScores, emotions: list[str], window: int = 1, caption: str = "", families=None):
+    """What tokens show for several emotions (or families) over token position, smoothed over
+    the tokens a reading reads, with turn boundaries marked and gaps at chat markers.
 
     Line colours avoid red and blue, which mean "up" and "down" everywhere else in the app.
     """
@@ -116,7 +124,10 @@ def timeline_figure(ts: TokenScores, emotions: list[str], window: int = 1, capti
     fig = go.Figure()
     x = np.arange(SINK_TOKENS, len(ts.tokens))          # the attention sink left out
     for k, e in enumerate(emotions):
-        fig.add_trace(go.Scatter(x=x, y=smooth(ts.column(e)[SINK_TOKENS:], window), mode="lines", name=text(e),
+        y = family_or_emotion(ts.shown, ts.emotions, e, families)[SINK_TOKENS:].astype(np.float64)
+        read = ~np.isnan(y)
+        y[read] = smooth(y[read], window)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=text(e), connectgaps=False,
                                  line=dict(color=LINE_COLOURS[k % len(LINE_COLOURS)], width=2),
                                  text=[text(t) for t in ts.tokens[SINK_TOKENS:]],
                                  hovertemplate=f"{text(e)}: %{{y:.2f}}<br>token %{{x}}: %{{text}}<extra></extra>"))
@@ -143,13 +154,12 @@ def bars_figure(items: list[tuple[str, float]], title: str, height: int = 260, x
     return fig
 
 
-def live_html(tokens: list[str], z: list[np.ndarray], emotion_index: int, flagged_at: set[int],
-              zmax: float = 3.0) -> str:
-    """A reply being written, coloured by one emotion's z; tokens that crossed a watch
-    threshold are outlined. Escaped: the reply is model output, so it is untrusted text."""
+def live_html(tokens: list[str], values: list[float], flagged_at: set[int], zmax: float = SATURATION_Z) -> str:
+    """A reply being written, coloured by one emotion's (or family's) z per token; tokens that
+    crossed a watch threshold are outlined. Escaped: the reply is model output, untrusted text."""
     spans = []
-    for i, (tok, zi) in enumerate(zip(tokens, z)):
+    for i, (tok, v) in enumerate(zip(tokens, values)):
         cls = "el-tok el-flag" if i in flagged_at else "el-tok"
-        spans.append(f'<span class="{cls}" style="background:{color(float(zi[emotion_index]) / zmax)}">'
+        spans.append(f'<span class="{cls}" style="background:{color(float(v) / zmax)}">'
                      f"{html.escape(tok)}</span>")
     return f'<div class="el-transcript el-live">{"".join(spans)}</div>'

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import EmotionLensError
 from .paths import CACHED_VECTORS, atomic_path, write_text_atomic
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 KINDS = ("readout", "concept")
 BASELINES = ("stories", "neutral")
@@ -29,6 +29,9 @@ BLEND_READOUT_WEIGHT = 0.25
 # Optional per-layer arrays (format 2): readout directions and every calibration.
 OPTIONAL = {"readout": 3, "readout_mean": 2, "readout_std": 2, "readout_neutral_mean": 2,
             "readout_neutral_std": 2, "story_mean": 2, "story_std": 2}
+# The token-level reading (format 3), one layer: directions [E, D], calibration [E], and the
+# centre [D] that tokens are normalised around when the reading normalises them.
+TOKEN_ARRAYS = {"token_directions": ("E", "D"), "token_mean": ("E",), "token_std": ("E",), "token_centre": ("D",)}
 
 
 @dataclass
@@ -46,6 +49,29 @@ class EmotionVectors:
     @property
     def has_readout(self) -> bool:
         return "readout" in self.extras and "readout_mean" in self.extras
+
+    @property
+    def has_token_reading(self) -> bool:
+        return "token_directions" in self.extras and isinstance(self.meta.get("token_reading"), dict)
+
+    def token_reading(self):
+        """The token-level reading (``core.token_reading.TokenReading``), or None for files that
+        predate it (their colours then fall back to the summary reading, and say so)."""
+        if not self.has_token_reading:
+            return None
+        from .token_reading import TokenReading
+        m = self.meta["token_reading"]
+        return TokenReading(int(m["layer"]), self.extras["token_directions"], self.extras.get("token_centre"),
+                            float(m["decay"]), self.extras["token_mean"], self.extras["token_std"])
+
+    @property
+    def families(self):
+        """Named families of the 171 (``core.families``), from the concept vectors at the default layer."""
+        if "_families" not in self.__dict__:
+            from .families import build_families
+            from .ratings import human_valence
+            self.__dict__["_families"] = build_families(self.at(), self.emotions, human_valence(self.emotions).valence)
+        return self.__dict__["_families"]
 
     @property
     def readout_meta(self) -> dict:
@@ -153,6 +179,18 @@ class EmotionVectors:
         line = f"{self.model_name} · layer {layer}/{self.n_layers - 1} · {what} · {BASELINE_LABELS[baseline]}"
         return line + (f" ({note})" if note else "")
 
+    def describe_token_reading(self) -> str:
+        """One line for what tokens show: model, layer, directions, running mean, calibration."""
+        m = self.meta.get("token_reading")
+        if not self.has_token_reading:
+            return f"{self.model_name} · no token-level reading"
+        kind = {"token": f"token-level probe (shrinkage {m['shrinkage']})", "token-concept": "token class means",
+                "readout": "story-level readout", "concept": "concept-vector recipe"}.get(m["directions"], m["directions"])
+        run = f"running mean over ~{1 / (1 - m['decay']):.0f} tokens" if m["decay"] > 0 else "each token alone"
+        norm = ", tokens normalised" if m.get("norm") == "unit" else ""
+        return (f"{self.model_name} · layer {m['layer']}/{self.n_layers - 1} · token reading: {kind}{norm}, {run}, "
+                f"z per token vs training text · chosen by {m.get('folds', 3)}-fold cross-validation")
+
     def describe(self, layer: int | None = None) -> str:
         """One line for figure captions: model, layer and method."""
         layer = self.layer(layer)
@@ -222,6 +260,16 @@ class EmotionVectors:
             if key in arrays and arrays[key].shape != v.shape[:OPTIONAL.get(key, 2)]:
                 raise EmotionLensError(f"{key} has shape {list(arrays[key].shape)}, "
                                        f"expected {list(v.shape[:OPTIONAL.get(key, 2)])}")
+        sizes = {"E": v.shape[1], "D": v.shape[2]}
+        for key, dims in TOKEN_ARRAYS.items():
+            if key in arrays and arrays[key].shape != tuple(sizes[d] for d in dims):
+                raise EmotionLensError(f"{key} has shape {list(arrays[key].shape)}, "
+                                       f"expected {[sizes[d] for d in dims]}")
+        if "token_directions" in arrays:
+            tr = meta.get("token_reading")
+            if not isinstance(tr, dict) or not 0 <= int(tr.get("layer", -1)) < v.shape[0] \
+                    or not 0 <= float(tr.get("decay", -1)) < 1:
+                raise EmotionLensError("vectors file has a token reading but meta.json does not describe it")
         if "readout" in arrays and not isinstance(meta.get("readout"), dict):
             raise EmotionLensError("vectors file has readout directions but meta.json does not describe them")
         if "default_layer" not in meta or not 0 <= int(meta["default_layer"]) < v.shape[0]:

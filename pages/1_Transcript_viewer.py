@@ -66,8 +66,8 @@ if present:
         st.markdown(caption_html(caption, "el-present-caption"), unsafe_allow_html=True)
     with user_errors():
         ts = scores(text)
-        highlight_view(highlight_payload(ts, "afraid", key="present",
-                                         plain=True, markers=False, font_px=26))
+        highlight_view(highlight_payload(ts, "afraid", key="present", plain=True, markers=False,
+                                         font_px=26, families=ev.families))
     st.stop()
 
 # --- input ----------------------------------------------------------------------------------
@@ -107,17 +107,19 @@ tab_hl, tab_top, tab_line, tab_cmp, tab_exp = st.tabs(
     ["Highlights", "Top emotions", "Over time", "Compare", "Export"])
 
 with tab_hl:
-    what("how strongly the model's internal signal for one emotion is active at each "
-         "token. Switch the emotion, scale and smoothing above the text; hover a token for its values and "
-         "its five strongest emotions. Small grey tokens are the chat template's markers, which the model "
-         "reads too.")
-    highlight_view(highlight_payload(ts, "afraid", key="viewer"))
+    what("how strongly the model's internal signal for one emotion (or a family of near-synonyms) is active "
+         "at each token, read by the token-level reading: a running impression over the last few tokens, "
+         "calibrated on single tokens so ±3 is rare. Switch the emotion, scale and smoothing above the text; "
+         "hover a token for its value and its five strongest emotions with their families. Small grey tokens "
+         "are the chat template's markers: the model reads them, no reading colours them.")
+    highlight_view(highlight_payload(ts, "afraid", key="viewer", families=ev.families))
+    st.caption(f"Colours: {ts.meta['token_method']}")
 
 with tab_top:
     what("for each turn, the emotions whose signal is furthest above the baseline on "
          "average over the turn's words; for Assistant turns, also at the token just before the reply "
          "(the paper's “Assistant colon”, where the model prepares its answer).")
-    rows = turn_table(ts, 4)
+    rows = turn_table(ts, 4, ev.families)
     st.dataframe(rows, hide_index=True, width="stretch")
     pick = st.selectbox("Turn", range(len(rows)), key="turn_pick", format_func=lambda i: rows[i]["turn"])
     means = turn_means(ts)[pick][1]
@@ -129,14 +131,15 @@ with tab_top:
 @st.fragment
 def over_time():
     c1, c2 = st.columns([3, 1])
-    chosen = c1.multiselect("Emotions", ev.emotions, [e for e in CHART_EMOTIONS if e in ev.emotions],
-                            key="emotions", max_selections=8)
+    chosen = c1.multiselect("Emotions or families", ev.emotions + [f"{n} family" for n in ev.families.names],
+                            [e for e in CHART_EMOTIONS if e in ev.emotions], key="emotions", max_selections=8)
     window = c2.select_slider("Smoothing (tokens)", [1, 3, 5, 9, 15, 25, 51], value=9 if len(ts.tokens) < 400 else 25,
                               key="line_smooth")
-    what("each emotion's z over the transcript, averaged over a sliding window of tokens "
-         "so trends show through token-level noise. Dotted lines mark where turns begin.")
+    what("each emotion's token-level z over the transcript (a family: its strongest member), averaged over a "
+         "sliding window of tokens so trends show through token-level noise. Dotted lines mark where turns begin; "
+         "chat markers leave gaps.")
     if chosen:
-        st.plotly_chart(timeline_figure(ts, chosen, window, ts.meta["method"]), key="timeline")
+        st.plotly_chart(timeline_figure(ts, chosen, window, ts.meta["token_method"], ev.families), key="timeline")
 
 
 with tab_line:
@@ -159,7 +162,8 @@ def compare():
                                     format_func=choices.__getitem__, key=key)
                 other = ts if pick == 0 else scores(gallery[pick - 1][3])
                 st.metric(f"mean z of {emotion}", f"{other.mean_z()[emotion]:+.2f}")
-                highlight_view(highlight_payload(other, emotion, "z", key=key, controls=False))
+                highlight_view(highlight_payload(other, emotion, "z", key=key, controls=False,
+                                                 families=ev.families))
                 sides.append(other)
     diff = mean_z_difference(*sides)
     st.plotly_chart(bars_figure(extremes(diff, ev.emotions, 8, 8), "right minus left: mean z difference "
@@ -174,10 +178,12 @@ with tab_exp:
     st.caption("Downloads are made when you click, from the reading shown above.")
     stem = f"emotion-lens-{name}-L{layer}"
     st.download_button("Highlighted transcript (HTML: all 171 emotions, works offline)",
-                       lambda: interactive_html(f"Emotion Lens · {name}", highlight_payload(ts, "afraid", key="export")),
+                       lambda: interactive_html(f"Emotion Lens · {name}",
+                                                highlight_payload(ts, "afraid", key="export", families=ev.families)),
                        f"{stem}.html", "text/html", on_click="ignore")
     st.download_button("Scores of the chart emotions (CSV)",
-                       lambda: scores_csv(ts, st.session_state.get("emotions") or CHART_EMOTIONS),
+                       lambda: scores_csv(ts, [e for e in st.session_state.get("emotions") or CHART_EMOTIONS
+                                               if e in ts.emotions]),
                        f"{stem}.csv", "text/csv", on_click="ignore")
     st.download_button("Scores of all emotions (JSON)", lambda: json.dumps(ts.to_json()), f"{stem}.json",
                        "application/json", on_click="ignore")

@@ -114,7 +114,7 @@ def generate(model: str, prompt: str, strengths: tuple, layers: list[int], max_n
 def read_back(model: str, prompt: str, reply: str, emotion: str, key: str):
     """A reply read back once (its three measures and its highlights), not on every rerun."""
     ts = score(lm, ev, conversation(prompt, reply))
-    return measure(lm, ev, prompt, reply, emotion), highlight_payload(ts, emotion, "z", key=key)
+    return measure(lm, ev, prompt, reply, emotion), highlight_payload(ts, emotion, "z", key=key, families=ev.families)
 
 
 tab_one, tab_sweep = st.tabs(["Baseline and steered", "Sweep strengths"])

@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_state import against_text, page_header, steering_setup, strength_text, user_errors, what
 from core.effects import layers_label, setup_strengths
-from core.monitor import monitor_stream, new_result, parse_watch
+from core.monitor import LIVE_THRESHOLD, LIVE_THRESHOLD_HELP, monitor_stream, new_result, parse_watch
 from core.render import live_html
 
 name, lm, ev = page_header("Live monitoring")
@@ -15,10 +15,12 @@ st.markdown("The model answers the chat below and every token appears as it is w
 prompt = st.text_area("The chat so far", "User: I was fired today and we lose the apartment in three days if I "
                       "can't pay rent. What do I do?", height=90, max_chars=4000, key="live_prompt")
 c1, c2 = st.columns([3, 2])
-watched = c1.multiselect("Watch-list", ev.emotions, ["desperate", "afraid"], max_selections=8, key="live_watch")
+watched = c1.multiselect("Watch-list (emotions or families)", ev.emotions + [f"{n} family" for n in ev.families.names],
+                         ["desperate", "afraid"], max_selections=8, key="live_watch")
 stop = c2.toggle("Stop when crossed", key="live_stop")
 cols = st.columns(max(1, len(watched)))
-watch = {e: col.slider(f"{e}: alert at z ≥", 0.0, 10.0, 3.0, 0.5, key=f"live-{e}") for e, col in zip(watched, cols)}
+watch = {e: col.slider(f"{e}: alert at z ≥", 0.0, 10.0, LIVE_THRESHOLD, 0.5, key=f"live-{e}",
+                       help=LIVE_THRESHOLD_HELP) for e, col in zip(watched, cols)}
 c1, c2, c3 = st.columns(3)
 colour = c1.selectbox("Colour by", watched or ["afraid"], key="live_colour")
 n_tokens = c2.slider("Reply length (tokens)", 10, 200, 60, key="live_tokens")
@@ -43,31 +45,31 @@ def outcome(result) -> None:
                        "text": "".join(result.tokens[f["start"]:f["end"]]), "peak z": f["peak_z"]}
                       for f in result.flagged], hide_index=True, width="stretch")
     what("the reply as it was written, each token coloured by the model's reading of the chosen emotion at that "
-         "token (red: stronger than in typical emotional text, blue: weaker; full colour at z = ±3). Outlined "
+         "token (token-level reading: red, stronger than in typical text; blue, weaker; full colour at z = ±3). Outlined "
          "tokens crossed a watch-list threshold; the table lists each run of crossing tokens and its peak.")
 
 
 if st.button("Start", type="primary", key="live_go") and prompt.strip():
     with user_errors():
-        watch = parse_watch(watch, ev.emotions)
+        watch = parse_watch(watch, ev.emotions, ev.families)
         result = new_result(lm, ev, watch)
         st.caption(f"{result.method} · watching {', '.join(f'{e} ≥ {t:g}' for e, t in watch.items()) or 'nothing'}"
                    + (f" · steering {', '.join(f'{e} {strength_text(s)}' for e, s in steering.items())} ({steer['kind']} "
                       f"directions) at {layers_label(steer['layers'])}" if steer_strength else ""))
         area, alert = st.empty(), st.empty()
-        j, flagged = ev.index(colour), set()
+        flagged = set()
         for step in monitor_stream(lm, ev, prompt, watch, result, stop=stop, max_new_tokens=n_tokens, seed=seed,
                                    strengths=steering if steer_strength else None,
                                    steer_layers=steer["layers"], steer_kind=steer["kind"]):
             if step.crossed:
                 flagged.add(step.index)
                 alert.warning(f"⚑ token {step.index} ({step.token!r}) crossed: "
-                              + ", ".join(f"{e} z {step.z[ev.index(e)]:+.2f}" for e in step.crossed))
-            area.markdown(live_html(result.tokens, result.z, j, flagged), unsafe_allow_html=True)
-        st.session_state.live_last = (result, j, flagged)
+                              + ", ".join(f"{e} z {result.series(e)[-1]:+.2f}" for e in step.crossed))
+            area.markdown(live_html(result.tokens, result.series(colour), flagged), unsafe_allow_html=True)
+        st.session_state.live_last = (result, colour, flagged)
     outcome(result)
 elif st.session_state.get("live_last"):
-    result, j, flagged = st.session_state.live_last        # the last run, kept while settings move
+    result, colour, flagged = st.session_state.live_last        # the last run, kept while settings move
     st.caption(f"Last run · {result.method}")
-    st.markdown(live_html(result.tokens, result.z, j, flagged), unsafe_allow_html=True)
+    st.markdown(live_html(result.tokens, result.series(colour), flagged), unsafe_allow_html=True)
     outcome(result)
