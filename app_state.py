@@ -116,8 +116,7 @@ def geometry(name: str, layer: int, k: int = 10):
     """Similarity, PCA and valence-ordered clusters of one model's vectors at one layer."""
     from core import geometry as g
     ev = get_vectors(name)
-    reader = ev.directions("readout", layer) if ev.has_readout else None
-    return g.summary(ev.at(layer), ev.emotions, valence(tuple(ev.emotions)), k, reader)
+    return g.summary(ev.at(layer), ev.emotions, valence(tuple(ev.emotions)), k)
 
 
 @st.cache_data(show_spinner=False)

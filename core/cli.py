@@ -118,25 +118,39 @@ def cmd_score(args) -> int:
     if args.json:
         print(json.dumps(ts.to_json(emotions)))
         return 0
+    from .probe import turn_table
     mean = ts.mean_z()
     names = emotions or sorted(mean, key=mean.get, reverse=True)[:10]
-    print(f"{ts.meta['method']}\n{len(ts.tokens)} tokens; mean z over the text:")
+    print(f"{ts.meta['method']}\n{len(ts.tokens)} tokens; mean z over the text's words:")
     for name in names:
         print(f"  {name:16s} {mean[name]:+.2f}")
+    if len(ts.turns) > 1:                      # the viewer's Top emotions tab, row for row
+        print("highest per turn (mean z over its words):")
+        for row in turn_table(ts, 4, ev.families):
+            print(f"  {row['turn']}: {row['highest (mean z)']}")
+    print(f"tokens (--json token_z): {ts.meta['token_method']}")
     return 0
 
 
 def cmd_validate(args) -> int:
-    from .validate import run_validation, write_report
+    from . import validate_tokens
+    from .validate import load_report, run_validation, write_report
     from .vectors import load_vectors, vectors_dir
     from .build import cached_story_means
     lm = _load(args)
     ev = load_vectors(lm)
-    means = cached_story_means(lm, ev.meta["method"]["start_token"])
-    if means is None:
-        _progress("no build checkpoint for this corpus here: the validation learning curve is skipped")
-    report = run_validation(lm, ev, progress=_Bars(), story_means=means)
-    md, js = write_report(report, args.out or vectors_dir(lm.name))
+    folder = args.out or vectors_dir(lm.name)
+    if args.token:
+        report = load_report(vectors_dir(lm.name))
+        if report is None:
+            raise EmotionLensError(f"no validation report for {lm.name} to add to: run validate without --token")
+        report["token_level"] = validate_tokens.run(lm, ev, progress=_Bars())
+    else:
+        means = cached_story_means(lm, ev.meta["method"]["start_token"])
+        if means is None:
+            _progress("no build checkpoint for this corpus here: the validation learning curve is skipped")
+        report = run_validation(lm, ev, progress=_Bars(), story_means=means)
+    md, js = write_report(report, folder)
     print(md.read_text())
     print(f"written to {md} and {js}")
     return 0
@@ -284,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("validate", cmd_validate, "the paper's checks on the validation set, as a report")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", default=None, help="report folder (default cached_vectors/<model>)")
+    p.add_argument("--token", action="store_true",
+                   help="only (re)run the token-level checks and add them to the existing report")
 
     def direction_arg(p):
         p.add_argument("--direction", choices=STEER_KINDS, default="concept",

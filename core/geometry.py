@@ -67,32 +67,34 @@ class Clusters:
 
 
 def cluster_names(v: np.ndarray, labels: np.ndarray, emotions: list[str], valence: np.ndarray | None = None,
-                  reader: np.ndarray | None = None, n: int = 2) -> dict[int, str]:
-    """Name each cluster by the members that read strongest on its centroid.
+                  n: int = 2) -> dict[int, str]:
+    """Name each cluster by its most typical members: those whose vectors are, on average,
+    most similar to the cluster's other members (a cluster is never named after what its
+    centre happens to read as, which can be an emotion few of its members resemble).
 
-    ``reader`` (the readout's directions, when there are some) says which emotions the
-    centroid reads as; without it, cosine to the centroid. A name never joins words of
-    opposite human valence, and a cluster whose rated members split clearly both ways says
-    "mixed valence" rather than hiding it.
+    A name never joins words of opposite human valence: it takes the most typical members
+    of the cluster's majority sign (and unrated words). A cluster whose rated members split
+    clearly both ways says "mixed valence" rather than hiding it.
     """
     u = unit_rows(np.asarray(v, np.float64))
     val = np.full(len(emotions), np.nan) if valence is None else np.asarray(valence, np.float64)
     names = {}
     for c in sorted(set(labels.tolist())):
         idx = np.flatnonzero(labels == c)
-        centre = u[idx].mean(0)
-        score = (reader[idx] if reader is not None else u[idx]) @ centre
-        order = idx[np.argsort(-score)]
-        sign = next((np.sign(val[i]) for i in order if not np.isnan(val[i]) and val[i] != 0), 0.0)
-        picked = [i for i in order if np.isnan(val[i]) or sign == 0 or np.sign(val[i]) in (0, sign)][:n]
+        typical = idx[np.argsort(-(u[idx] @ u[idx].T).sum(1), kind="stable")]
+        signs = np.sign(val[idx][~np.isnan(val[idx])])
+        signs = signs[signs != 0]
+        sign = 0.0 if not len(signs) else (1.0 if (signs > 0).sum() > (signs < 0).sum() else
+                                           -1.0 if (signs < 0).sum() > (signs > 0).sum() else
+                                           next(np.sign(val[i]) for i in typical if not np.isnan(val[i]) and val[i] != 0))
+        picked = [i for i in typical if np.isnan(val[i]) or sign == 0 or np.sign(val[i]) in (0, sign)][:n]
         rated = val[idx][~np.isnan(val[idx])]
         mixed = len(rated) >= 4 and min((rated > 0.5).mean(), (rated < -0.5).mean()) >= 0.25
         names[c] = " / ".join(emotions[i] for i in picked) + (" (mixed valence)" if mixed else "")
     return names
 
 
-def clusters(v: np.ndarray, emotions: list[str], valence: np.ndarray, k: int = 10,
-             reader: np.ndarray | None = None) -> Clusters:
+def clusters(v: np.ndarray, emotions: list[str], valence: np.ndarray, k: int = 10) -> Clusters:
     """k-means on unit vectors, ordered by mean human valence, named (see ``cluster_names``)."""
     raw = kmeans(v, k)
     val = np.asarray(valence, np.float64)
@@ -101,8 +103,7 @@ def clusters(v: np.ndarray, emotions: list[str], valence: np.ndarray, k: int = 1
     rank = np.empty(k, int)
     rank[order] = np.arange(k)
     labels = rank[raw]
-    return Clusters(labels, cluster_names(v, labels, emotions, val, reader),
-                    {int(rank[c]): means[c] for c in range(k)})
+    return Clusters(labels, cluster_names(v, labels, emotions, val), {int(rank[c]): means[c] for c in range(k)})
 
 
 @dataclass
@@ -114,14 +115,13 @@ class Summary:
     clusters: Clusters
 
 
-def summary(v: np.ndarray, emotions: list[str], valence: np.ndarray, k: int = 10,
-            reader: np.ndarray | None = None) -> Summary:
+def summary(v: np.ndarray, emotions: list[str], valence: np.ndarray, k: int = 10) -> Summary:
     """Similarity, PCA and clusters of one layer's vectors. PC signs are arbitrary: PC1 is
     oriented to rise with human valence, as in the paper."""
     p = pca(v, 10)
     scores = p.scores.copy()
     scores[:, 0] = orient(scores[:, 0], valence)
-    return Summary(cosine_matrix(v), scores, p.explained, clusters(v, emotions, valence, k, reader))
+    return Summary(cosine_matrix(v), scores, p.explained, clusters(v, emotions, valence, k))
 
 
 def label_mask(x: np.ndarray, y: np.ndarray, dx: float = 0.11, dy: float = 0.045) -> np.ndarray:

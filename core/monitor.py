@@ -22,9 +22,25 @@ from .token_reading import RunningZ
 from .steering import reply_prompt, resolve_steer_layers, steering_additions, steering_hooks
 
 MAX_WATCH = 20
-# The Live page's default alert threshold (z of the token-level reading), and why.
-LIVE_THRESHOLD = 3.0
-LIVE_THRESHOLD_HELP = "z of the token reading; at 3, a token is rarer than about 1 in 100 on ordinary text"
+DEFAULT_WATCH = ("desperate", "afraid")
+# Each model's default alert threshold, chosen on replies to neutral prompts by
+# tools/live_thresholds.py; 3 (the colour scale's full red) where a model has none.
+THRESHOLD_FILE = "live-threshold.json"
+FALLBACK_THRESHOLD = 3.0
+
+
+def default_threshold(model: str) -> tuple[float, str]:
+    """The Live page's default threshold for ``model`` and a line saying where it comes from."""
+    import json
+    from .vectors import vectors_dir
+    try:
+        d = json.loads((vectors_dir(model) / THRESHOLD_FILE).read_text(encoding="utf-8"))
+        t, r = float(d["threshold"]), d["report"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return FALLBACK_THRESHOLD, "z of the token reading; no measured default for this model, so 3"
+    return t, (f"z of the token reading. Default {t:g}: on replies to 32 neutral prompts it flags "
+               f"{r['default_watch']:.1%} of tokens for {' or '.join(d['watch'])}, and {r['median_emotion']:.2%} for "
+               f"the median emotion (chosen on 40 other prompts: at most 1% for the default list)")
 
 
 @dataclass

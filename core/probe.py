@@ -89,8 +89,10 @@ class TokenScores:
         return {"z": self.z, "token": self.shown, "raw": self.raw}[kind][:, j]
 
     def mean_z(self) -> dict[str, float]:
-        """Mean z over the text (the attention-sink token left out)."""
-        vals = self.z[SINK_TOKENS:] if len(self.z) > SINK_TOKENS else self.z
+        """Mean summary z over the text's words: chat markers and the attention sink, whose
+        values can dwarf the words', are left out, as in every turn mean and top list."""
+        keep = self.word_mask()
+        vals = self.z[keep] if keep.any() else self.z
         return dict(zip(self.emotions, vals.mean(0).round(4).tolist()))
 
     def last_z(self) -> dict[str, float]:

@@ -45,15 +45,16 @@ def formats_hash() -> str:
     return digest.hexdigest()
 
 
-def build_token_reading(lm, ev: EmotionVectors, study: dict, progress=None) -> EmotionVectors:
-    """Fit the study's chosen set-up on every training passage and add it to ``ev``."""
+def build_token_reading(lm, ev: EmotionVectors, study: dict, progress=None, passages=None) -> EmotionVectors:
+    """Fit the study's chosen set-up on every training passage (or the ``passages`` given) and
+    add it to ``ev``."""
     c = study["chosen"]
     layer, decay = int(c["layer"]), float(c["decay"])
     kind, _, shrink = c["directions"].partition(" λ=")
     shrink = float(shrink) if shrink else float(ev.readout_meta.get("shrinkage", 0.5))
     if kind not in DIRECTION_KINDS:
         raise EmotionLensError(f"token study chose unknown directions {c['directions']!r}")
-    passages = training_passages(ev.emotions)
+    passages = training_passages(ev.emotions) if passages is None else passages
     # the study's layers, so that its checkpointed token pass is reused when there is one
     layers = sorted(set(study.get("layers", [])) | {layer})
     ts = token_activations(lm, passages, layers, cache_dir() / "study" / lm.name, progress=progress)

@@ -76,11 +76,14 @@ def normalise(x: np.ndarray, centre: np.ndarray | None) -> np.ndarray:
 def class_stats(x: np.ndarray, labels: np.ndarray, n_classes: int):
     """Per-class token sums and counts (neutral as class ``n_classes``) and the Gram matrix."""
     cls = np.where(labels == NEUTRAL, n_classes, labels)
-    keep = labels != MARKER
-    xs, cs = x[keep].astype(np.float64), cls[keep]
+    idx = np.flatnonzero(labels != MARKER)
     sums = np.zeros((n_classes + 1, x.shape[1]))
-    np.add.at(sums, cs, xs)
-    return sums, np.bincount(cs, minlength=n_classes + 1), xs.T @ xs
+    gram = np.zeros((x.shape[1], x.shape[1]))
+    for part in np.array_split(idx, max(1, len(idx) // 100_000)):     # in slices: bounded memory
+        xs = np.asarray(x[part], np.float32)
+        np.add.at(sums, cls[part], xs.astype(np.float64))
+        gram += (xs.T @ xs).astype(np.float64)
+    return sums, np.bincount(cls[idx], minlength=n_classes + 1), gram
 
 
 def token_directions(sums: np.ndarray, counts: np.ndarray, gram: np.ndarray, shrinkage: float,
@@ -220,12 +223,16 @@ def token_figures(z: np.ndarray, labels: np.ndarray, passage: np.ndarray,
             fz[:, g] = np.nanmax(np.where(np.isnan(z[:, groups == g]), -np.inf, z[:, groups == g]), axis=1)
         z, labels = fz, np.where(labels >= 0, groups[np.maximum(labels, 0)], labels)
     au, sent = [], []
-    for p in np.unique(passage[emo]):
-        rows = passage == p
-        lab = int(labels[rows & emo][0])
-        col = z[:, lab]
-        au.append(auroc(col[rows & emo], col[rows & (labels == NEUTRAL)]))
-        span = z[rows & emo].mean(0)
+    order = np.argsort(passage, kind="stable")
+    cuts = np.flatnonzero(np.diff(passage[order])) + 1
+    for rows in np.split(order, cuts):
+        lab_rows = labels[rows]
+        e_rows = rows[lab_rows >= 0]
+        if not len(e_rows):
+            continue
+        lab = int(labels[e_rows[0]])
+        au.append(auroc(z[e_rows, lab], z[rows[lab_rows == NEUTRAL], lab]))
+        span = z[e_rows].mean(0)
         sent.append((span > span[lab]).sum() < k)
     own = z[emo, labels[emo]]
     hover = ((z[emo] > own[:, None]).sum(1) < k).mean() if emo.any() else np.nan

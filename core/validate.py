@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from . import corpus
+from . import corpus, validate_tokens
 from .geometry import axis_ends, best_pc, correlate, pca
 from .paths import write_text_atomic
 from .probe import POSITION_LABELS, POSITIONS, forward, project, prompt_positions, score
@@ -203,6 +203,7 @@ def run_validation(lm, ev, progress=None, readings: Readings | None = None, stor
                                           "concept_best_layer", "chat_stories") if k in r},
             "ratings": ratings_report(ev.at(), ev.emotions),
             "tylenol": tylenol(lm, ev),
+            "token_level": validate_tokens.run(lm, ev, progress),
             "validation_learning_curve": learning_curve(ev, rd, *story_means) if story_means and ev.has_readout else []}
 
 
@@ -277,7 +278,8 @@ def summary_markdown(report: dict) -> str:
             f"(median rank {r['implicit_median_rank']:.0f} of 171; goal ≥ 60%, ≤ 5), against "
             f"{_pct(c['implicit_top3'])} (rank {c['implicit_median_rank']:.0f}) for the concept vectors read the "
             f"paper's way. Numeric sweeps ρ {r['sweep_rho']:.2f} (goal ≥ 0.6); negation lowers the emotion in "
-            f"{_pct(r['negation_frac'])} of pairs; two-person passages {_pct(r['two_person_acc'])}.")
+            f"{_pct(r['negation_frac'])} of pairs; two-person passages {_pct(r['two_person_acc'])}."
+            + validate_tokens.summary_sentence(report.get("token_level")))
 
 
 def _row(label: str, m: dict) -> str:
@@ -368,6 +370,8 @@ def to_markdown(report: dict) -> str:
               f"**{t['normal']['mean_z']:+.2f}**; over the user's dose question: {t['dangerous']['dose_turn_z']:+.2f} vs "
               f"{t['normal']['dose_turn_z']:+.2f}. The dangerous dose reads "
               f"{'more' if t['more_afraid'] else 'not more'} afraid ({t['method']})."]
+    if report.get("token_level"):
+        lines += [""] + validate_tokens.markdown(report["token_level"])
     lines += ["", "## Sweeps at the default reading", "", "| sweep | emotion | expected | ρ |", "|---|---|---|---|"]
     for r in report["sweeps_at_default"]:
         lines.append(f"| {r['sweep']} | {r['emotion']} | {r['expected']} | {r['rho']:.2f} |")

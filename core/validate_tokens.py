@@ -145,3 +145,18 @@ def markdown(rep: dict) -> list[str]:
         lines.append(f"| {r['reading']} | {r['layer']} | {r['emotion']['auroc']:.2f} | {_pct(r['emotion']['hover_top'])} | "
                      f"{_pct(r['false_alarms'])} | {r['median_abs_z_chat']:.2f} |")
     return lines
+
+
+def summary_sentence(rep: dict | None) -> str:
+    """One sentence for the Home page: what a token shows, measured on fresh passages."""
+    rows = {r["reading"]: r for r in (rep or {}).get("readings", [])}
+    if "token" not in rows:
+        return ""
+    t, old = rows["token"], rows.get("readout_stories")
+    was = (f" (the summary reading per token: AUROC {old['emotion']['auroc']:.2f}, {_pct(old['false_alarms'])} "
+           "false alarms)") if old else ""
+    return (f" **Token by token** (fresh passages, one emotional sentence among neutral ones): the emotional "
+            f"sentence reads higher than its neighbours with AUROC **{t['emotion']['auroc']:.2f}** (goal ≥ 0.85), "
+            f"a token's five highest emotions hold the sentence's emotion **{_pct(t['emotion']['hover_top'])}** of "
+            f"the time ({_pct(t['family']['hover_top'])} for its family), and **{_pct(t['false_alarms'])}** of cells "
+            f"on neutral chats reach |z| ≥ 3{was}.")

@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_state import against_text, page_header, steering_setup, strength_text, user_errors, what
 from core.effects import layers_label, setup_strengths
-from core.monitor import LIVE_THRESHOLD, LIVE_THRESHOLD_HELP, monitor_stream, new_result, parse_watch
+from core.monitor import DEFAULT_WATCH, default_threshold, monitor_stream, new_result, parse_watch
 from core.render import live_html
 
 name, lm, ev = page_header("Live monitoring")
@@ -16,11 +16,12 @@ prompt = st.text_area("The chat so far", "User: I was fired today and we lose th
                       "can't pay rent. What do I do?", height=90, max_chars=4000, key="live_prompt")
 c1, c2 = st.columns([3, 2])
 watched = c1.multiselect("Watch-list (emotions or families)", ev.emotions + [f"{n} family" for n in ev.families.names],
-                         ["desperate", "afraid"], max_selections=8, key="live_watch")
+                         list(DEFAULT_WATCH), max_selections=8, key="live_watch")
 stop = c2.toggle("Stop when crossed", key="live_stop")
 cols = st.columns(max(1, len(watched)))
-watch = {e: col.slider(f"{e}: alert at z ≥", 0.0, 10.0, LIVE_THRESHOLD, 0.5, key=f"live-{e}",
-                       help=LIVE_THRESHOLD_HELP) for e, col in zip(watched, cols)}
+threshold, threshold_help = default_threshold(name)
+watch = {e: col.slider(f"{e}: alert at z ≥", 0.0, 10.0, threshold, 0.5, key=f"live-{name}-{e}",
+                       help=threshold_help) for e, col in zip(watched, cols)}
 c1, c2, c3 = st.columns(3)
 colour = c1.selectbox("Colour by", watched or ["afraid"], key="live_colour")
 n_tokens = c2.slider("Reply length (tokens)", 10, 200, 60, key="live_tokens")

@@ -30,6 +30,8 @@ c4.metric("Reading layer", ev.reading_layer(), help=f"Readout layer (chosen by s
           f"the concept vectors' default is {ev.default_layer}, about two-thirds deep as in the paper")
 st.caption(PRESETS[name].description)
 st.caption(f"Concept vectors: {ev.describe()}; built {ev.meta.get('created', '?')}; corpus {ev.meta.get('corpus_hash', '')[:12]}.")
+st.caption(f"What tokens show: {ev.describe_token_reading()}. Families: {len(ev.families.names)} groups of "
+           "near-synonyms from the concept vectors, never across human valence.")
 
 rep = report(name)
 if rep:

@@ -101,12 +101,13 @@ def test_mixed_scripts_show_each_character_once_and_colours_match_python(page, l
     for word in ("明日の手術が怖い", "Ärzte", "🎉🥳", "大丈夫です", "Glück", "👍"):
         assert shown.count(word) == 1, (word, shown)
     ts = score(lm, ev, MIXED)
-    assert np.abs(signed(token_colours(page, "viewer")) - display_values(ts, "afraid")).max() < 0.01
+    # grey tokens (chat markers, the sink) are uncoloured: NaN in Python, transparent in the browser
+    assert np.abs(signed(token_colours(page, "viewer")) - np.nan_to_num(display_values(ts, "afraid"))).max() < 0.01
     # switching in the browser recolours exactly as Python would, with no rerun
     page.locator(".el-view[data-key='viewer'] select.el-emotion").select_option("calm")
     page.locator(".el-view[data-key='viewer'] select.el-mode").select_option("z")
     page.locator(".el-view[data-key='viewer'] select.el-smooth").select_option("5")
-    expected = display_values(ts, "calm", "z", 5)
+    expected = np.nan_to_num(display_values(ts, "calm", "z", 5))
     wait_for(lambda: np.abs(signed(token_colours(page, "viewer")) - expected).max() < 0.01, timeout=10)
     page.locator(".el-view[data-key='viewer'] .el-turn.user .el-tok:not(.el-hdr)").nth(2).hover()
     card = page.locator(".el-view[data-key='viewer'] .el-card")
@@ -181,9 +182,9 @@ def test_the_exported_page_works_offline_and_recolours(page, lm, ev, tmp_path):
         pg.on("request", lambda r: requests.append(r.url))
         pg.goto(path.as_uri())
         assert "".join(token_texts(pg, "export")) == "".join(ts.tokens)
-        assert np.abs(signed(token_colours(pg, "export")) - display_values(ts, "afraid")).max() < 0.01
+        assert np.abs(signed(token_colours(pg, "export")) - np.nan_to_num(display_values(ts, "afraid"))).max() < 0.01
         pg.locator("select.el-emotion").select_option("calm")
-        expected = display_values(ts, "calm")
+        expected = np.nan_to_num(display_values(ts, "calm"))
         wait_for(lambda: np.abs(signed(token_colours(pg, "export")) - expected).max() < 0.01, timeout=10)
         assert not dialogs and not deep(pg, "img[src='x']")
         assert requests == [path.as_uri()]                  # nothing fetched: it works offline
@@ -221,4 +222,39 @@ def test_steering_read_back_recolours_both_replies_over_a_choice_made_in_the_bro
     wait_for(lambda: emotion() == [["sad"], ["sad"]], timeout=120)      # the app's new question wins
     idle(page)
     shot(page, "steering-read-back")
+    assert not page.problems, page.problems
+
+
+def test_token_level_views_of_the_medical_example(page):
+    """The issue's walk-through: the medical chat for afraid and relieved, three hover cards,
+    Top emotions, and Live's default watch-list on a neutral prompt. Screenshots are kept."""
+    open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
+    page.get_by_role("combobox", name="Example transcript").click()
+    page.get_by_role("option", name="A medical scare, then relief").click()
+    wait_for(lambda: "benign" in "".join(token_texts(page, "viewer")), timeout=300)
+    idle(page)
+    view = ".el-view[data-key='viewer']"
+    markers = deep(page, f"{view} .el-hdr", "e => e.style.background")
+    assert markers and all(m.endswith(",0.000)") for m in markers)         # markers are never coloured
+    shot(page, "medical-afraid")
+    page.locator(f"{view} select.el-emotion").select_option("relieved")
+    wait_for(lambda: deep(page, view, "e => e.dataset.emotion") == ["relieved"], timeout=10)
+    shot(page, "medical-relieved")
+    for k, word in enumerate(("scared", "怖", "🎉")):
+        page.locator(f"{view} .el-tok:not(.el-hdr)", has_text=word).first.hover()
+        card = page.locator(f"{view} .el-card")
+        wait_for(lambda: card.is_visible(), timeout=5)
+        assert "family ·" in card.inner_text() and "highest z here" in card.inner_text()
+        shot(page, f"medical-hover-{k + 1}")
+    page.get_by_role("tab", name="Top emotions").click()
+    wait_for(lambda: page.locator("[data-testid='stDataFrame']").count(), timeout=60)
+    idle(page)
+    shot(page, "medical-top-emotions")
+    open_page(page, "Live", lambda: page.get_by_role("button", name="Start").count())
+    idle(page)
+    page.locator("textarea").fill("User: What is the capital of France, and how many people live there?")
+    page.get_by_role("button", name="Start").click()
+    wait_for(lambda: page.get_by_text(re.compile("reached 60 tokens|ended its reply")).count(), timeout=300)
+    idle(page)
+    shot(page, "live-neutral-prompt")
     assert not page.problems, page.problems

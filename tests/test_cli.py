@@ -10,9 +10,21 @@ def test_score_json_has_the_documented_keys():
                   "--emotions", "afraid,calm", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert {"model", "layer", "emotions", "tokens", "raw", "z", "mean_z", "last_z"} <= set(data)
-    assert data["emotions"] == ["afraid", "calm"] and len(data["z"]) == len(data["tokens"])
+    assert {"model", "layer", "emotions", "tokens", "raw", "z", "token_z", "mean_z", "last_z"} <= set(data)
+    assert data["emotions"] == ["afraid", "calm"] and len(data["z"]) == len(data["tokens"]) == len(data["token_z"])
     assert set(data["mean_z"]) == {"afraid", "calm"}
+    assert data["token_z"][0] == [None, None]                       # the attention sink is never read
+    assert any(row[0] is not None for row in data["token_z"])
+
+
+def test_score_prints_the_viewers_top_emotions_row_for_row(lm, ev):
+    from core import score
+    from core.probe import turn_table
+    text = "User: The biopsy results come tomorrow and I can't sleep.\nAssistant: Waiting is hard. Try to rest."
+    out = run_cli("score", "--text", text)
+    assert out.returncode == 0, out.stderr
+    for row in turn_table(score(lm, ev, text), 4, ev.families):
+        assert f"{row['turn']}: {row['highest (mean z)']}" in out.stdout
 
 
 def test_score_file_human_readable(tmp_path):

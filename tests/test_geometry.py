@@ -27,7 +27,7 @@ def test_kmeans_gives_ten_nonempty_clusters(ev, v):
 
 def test_clusters_are_numbered_by_valence_and_named_without_contradiction(ev, v):
     valence = vader_valence(ev.emotions).valence
-    cl = g.clusters(v, ev.emotions, valence, 10, ev.directions("readout", ev.default_layer))
+    cl = g.clusters(v, ev.emotions, valence, 10)
     means = [cl.valence[c] for c in range(10) if not np.isnan(cl.valence[c])]
     assert means == sorted(means) and sorted(set(cl.labels.tolist())) == list(range(10))
     for c, name in cl.names.items():
@@ -35,8 +35,20 @@ def test_clusters_are_numbered_by_valence_and_named_without_contradiction(ev, v)
         assert all(w in ev.emotions and cl.labels[ev.index(w)] == c for w in words)
         signs = {np.sign(valence[ev.index(w)]) for w in words if not np.isnan(valence[ev.index(w)])} - {0}
         assert len(signs) <= 1, name                    # no name joins a pleasant and an unpleasant word
-    again = g.summary(v, ev.emotions, valence, 10, ev.directions("readout", ev.default_layer))
+    again = g.summary(v, ev.emotions, valence, 10)
     assert (again.clusters.labels == cl.labels).all()  # the same numbers (and colours) on every page
+
+
+def test_a_cluster_is_named_by_its_most_typical_members(ev, v):
+    """Not by what its centre reads as: a cluster of angry words was once named "ecstatic / jubilant"."""
+    valence = vader_valence(ev.emotions).valence
+    cl = g.clusters(v, ev.emotions, valence, 10)
+    u = g.unit_rows(v)
+    for c, name in cl.names.items():
+        idx = np.flatnonzero(cl.labels == c)
+        typicality = {ev.emotions[i]: float((u[idx] @ u[i]).mean()) for i in idx}
+        first = name.replace(" (mixed valence)", "").split(" / ")[0]
+        assert typicality[first] >= np.median(list(typicality.values())), (name, typicality)
 
 
 def test_label_mask_leaves_no_overlapping_labels():

@@ -19,13 +19,12 @@ def test_readings_while_writing_match_a_full_pass_over_the_same_text(lm, ev):
     ts = score(lm, ev, [Turn("user", PROMPT[6:]), Turn("assistant", r.reply)])
     start = next(t.reply_start for t in ts.turns if t.role == "assistant")
     assert ts.tokens[start:start + 16] == r.tokens                   # the same tokens, read the same way
-    assert np.abs(ts.z[start:start + 16] - np.stack(r.z)).max() < 0.05
+    assert r.token_level and np.abs(ts.shown[start:start + 16] - np.stack(r.z)).max() < 0.05
 
 
 def test_stop_halts_at_the_token_that_crossed(lm, ev):
     free = monitor(lm, ev, PROMPT, {"desperate": 99}, max_new_tokens=30, seed=1)
-    j = ev.index("desperate")
-    zs = np.array([z[j] for z in free.z])
+    zs = np.array(free.series("desperate"))
     threshold = float(np.sort(zs)[-3])                             # crossed somewhere in the reply
     first = int(np.argmax(zs >= threshold))
     stopped = monitor(lm, ev, PROMPT, [f"desperate={threshold}"], max_new_tokens=30, seed=1, stop=True)
@@ -34,6 +33,13 @@ def test_stop_halts_at_the_token_that_crossed(lm, ev):
     unstopped = monitor(lm, ev, PROMPT, {"desperate": threshold}, max_new_tokens=30, seed=1)
     spans = [(f["start"], f["end"]) for f in unstopped.flagged]
     assert all(zs[a:b].min() >= threshold for a, b in spans) and sum(b - a for a, b in spans) == (zs >= threshold).sum()
+
+
+def test_a_family_on_the_watch_list_reads_as_its_strongest_member(lm, ev):
+    family = f"{ev.families.names[ev.families.of[ev.index('desperate')]]} family"
+    r = monitor(lm, ev, PROMPT, {family: 99}, max_new_tokens=6, seed=0)
+    members = np.flatnonzero(ev.families.of == ev.families.of[ev.index("desperate")])
+    assert np.allclose(r.series(family), [z[members].max() for z in r.z])
 
 
 def test_watch_lists_are_checked(ev):

@@ -14,20 +14,25 @@ HOSTILE = ('User: <img src=x onerror=alert(1)> and </div><script>alert("x")</scr
 
 def browser_values(payload, emotion, mode):
     """What assets/highlight.js computes before smoothing, done here from the payload alone."""
-    j = payload["emotions"].index(emotion)
-    z = np.frombuffer(base64.b64decode(payload["z"]), "<i2").reshape(len(payload["tokens"]), -1)[:, j] / Z_SCALE
-    v = z / payload["zmax"] if mode == "z" else z * payload["std"][j] / payload["scale"]
-    v[:payload["sink"]] = 0
-    return np.clip(v, -1, 1)
+    raw = np.frombuffer(base64.b64decode(payload["z"]), "<i2").reshape(len(payload["tokens"]), -1)
+    z = np.where(raw == payload["missing"], np.nan, raw / Z_SCALE)
+    if emotion in payload["emotions"]:
+        col = z[:, payload["emotions"].index(emotion)]
+    else:                                               # a family: its strongest member
+        f = payload["families"]["names"].index(emotion[:-len(" family")])
+        col = np.nanmax(np.where(np.array(payload["families"]["of"]) == f, z, np.nan), axis=1)
+    return np.clip(col / (payload["zmax"] if mode == "z" else payload["scale"]), -1, 1)
 
 
-def test_the_payload_reproduces_the_colours_for_every_emotion(lm, ev):
+def test_the_payload_reproduces_the_colours_for_every_emotion_and_family(lm, ev):
     ts = score(lm, ev, "User: I took 8000 mg of tylenol and my vision is blurry\nAssistant: Please call 911 now.")
-    payload = json.loads(json.dumps(highlight_payload(ts, "afraid")))        # what travels to the browser
+    payload = json.loads(json.dumps(highlight_payload(ts, "afraid", families=ev.families)))   # what travels
     assert payload["tokens"] == ts.tokens and len(payload["emotions"]) == 171
-    for emotion in ("afraid", "calm", "desperate"):
+    for emotion in ("afraid", "calm", "desperate", f"{ev.families.names[0]} family"):
         for mode in ("transcript", "z"):
-            assert np.abs(browser_values(payload, emotion, mode) - display_values(ts, emotion, mode)).max() < 0.01
+            want = display_values(ts, emotion, mode, families=ev.families)
+            got = browser_values(payload, emotion, mode)
+            assert (np.isnan(got) == np.isnan(want)).all() and np.nanmax(np.abs(got - want)) < 0.01
     turns = payload["turns"]
     assert [t["role"] for t in turns] == [s.role for s in ts.turns] and turns[-1]["end"] == len(ts.tokens)
 
@@ -41,9 +46,9 @@ def test_z_mode_and_smoothing(lm, ev):
     ts = score(lm, ev, "A quiet morning by the lake, then a sudden scream from the woods.")
     raw = display_values(ts, "afraid", "z", 1)
     smooth = display_values(ts, "afraid", "z", 5)
-    assert raw[0] == 0                                   # the attention sink is not coloured
-    assert np.allclose(raw[1:], np.clip(ts.column("afraid")[1:] / 3, -1, 1))
-    assert smooth.std() < raw.std()
+    assert np.isnan(raw[0]) and np.isnan(smooth[0])     # the attention sink is never read or coloured
+    assert np.allclose(raw[1:], np.clip(ts.column("afraid", "token")[1:] / 3, -1, 1))
+    assert np.nanstd(smooth) < np.nanstd(raw)
 
 
 def test_script_json_cannot_end_its_script_element():
