@@ -65,7 +65,6 @@ class TokenScores:
     # per-token exports show. NaN on chat markers and the attention sink, which it never reads.
     # ``z`` stays the summary reading, whose means over a turn are what rankings use.
     token_z: np.ndarray | None = None         # [T, E]
-    token_meta: dict = field(default_factory=dict)
 
     @property
     def shown(self) -> np.ndarray:
@@ -240,11 +239,6 @@ def score(lm, ev, text_or_transcript, layer: int | None = None, kind: str | None
 
 # --- summaries the viewer shows -----------------------------------------------------------
 
-def centred(ts: TokenScores) -> np.ndarray:
-    """Raw projections minus the reading's baseline mean: 0 = as on the baseline text."""
-    return ts.raw - ts.baseline_mean
-
-
 def transcript_scale(values: np.ndarray) -> float:
     """The paper's per-transcript unit: the 99th percentile |value| across all probes (tokens a
     reading does not read, NaN, and the attention sink left out)."""
@@ -283,15 +277,15 @@ def named(emotion: str, emotions: list[str], families=None) -> str:
 
 def turn_table(ts: TokenScores, n: int = 4, families=None) -> list[dict]:
     """One row per turn: its strongest and weakest emotions (summary reading, mean over its
-    words), each with its family, and for replies the token just before the words."""
+    words), each with its family. (The paper's "Assistant colon", the header token before a
+    reply, is a chat marker, which no list ranks: in these models it carries almost no emotion
+    signal, README "Reading position".)"""
     fmt = lambda items: ", ".join(f"{named(e, ts.emotions, families)} {v:+.1f}" for e, v in items)
     rows = []
     for k, (span, means) in enumerate(turn_means(ts)):
         low = [(ts.emotions[j], float(means[j])) for j in np.argsort(means)[:n]]
         row = {"turn": f"{k + 1}. {span.role.title()} (tokens {span.start}–{span.end - 1})",
-               "highest (mean z)": fmt(top_emotions(means, ts.emotions, n)), "lowest (mean z)": fmt(low),
-               "before the reply (z)": fmt(top_emotions(ts.z[span.header_token], ts.emotions, n))
-               if span.role == "assistant" else ""}
+               "highest (mean z)": fmt(top_emotions(means, ts.emotions, n)), "lowest (mean z)": fmt(low)}
         rows.append(row)
     return rows
 

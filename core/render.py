@@ -25,7 +25,7 @@ MODES = {"transcript": "per-transcript scale (1 = 99th percentile |z| across all
 
 CSS = (ASSETS / "highlight.css").read_text()
 HIGHLIGHT_JS = (ASSETS / "highlight.js").read_text()
-PLAIN_LEGEND = ("redder: the model's internal '{emotion}' signal is stronger here than in typical text; "
+PLAIN_LEGEND = ("redder: the model's internal '{emotion}' signal is stronger than in typical text; "
                 "bluer: weaker; white: as usual")
 
 

@@ -176,9 +176,10 @@ def tylenol(lm, ev) -> dict:
     return out
 
 
-def run_validation(lm, ev, progress=None, readings: Readings | None = None, story_means=None) -> dict:
+def run_validation(lm, ev, progress=None, readings: Readings | None = None, story_means=None,
+                   token_level: dict | None = None) -> dict:
     """The report. ``story_means`` (``(x, labels)`` from the build's checkpoint) adds the
-    validation learning curve."""
+    validation learning curve; ``token_level`` (``validate_tokens.run``) is computed unless given."""
     rd = readings or collect(lm, ev.emotions, progress)
     layers = range(ev.n_layers)
     r = ev.readout_meta
@@ -203,7 +204,7 @@ def run_validation(lm, ev, progress=None, readings: Readings | None = None, stor
                                           "concept_best_layer", "chat_stories") if k in r},
             "ratings": ratings_report(ev.at(), ev.emotions),
             "tylenol": tylenol(lm, ev),
-            "token_level": validate_tokens.run(lm, ev, progress),
+            "token_level": token_level if token_level is not None else validate_tokens.run(lm, ev, progress),
             "validation_learning_curve": learning_curve(ev, rd, *story_means) if story_means and ev.has_readout else []}
 
 

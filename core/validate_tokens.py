@@ -93,11 +93,13 @@ def evaluate(ev, emo_rows, neutral_rows, chat_mask: np.ndarray, layer_of: dict, 
     return out
 
 
-def run(lm, ev, progress=None) -> dict:
+def run(lm, ev, progress=None, every: int = 1, layers=None) -> dict:
     """The token-level report: every reading at its default layer, and the summary readings at
-    every layer (the token reading exists at one layer)."""
+    every layer (the token reading exists at one layer). ``every`` and ``layers`` thin the
+    passages and layers (tests)."""
     emo, neutral = validation_passages(ev.emotions)
-    layers = list(range(ev.n_layers))
+    emo, neutral = emo[::every], neutral[::every]
+    layers = list(range(ev.n_layers)) if layers is None else sorted(layers)
     emo_rows, neutral_rows = collect(lm, emo, layers, progress), collect(lm, neutral, layers, progress)
     chat = np.array([p.form == "chat" for p in emo])
     fam = ev.families
@@ -109,7 +111,7 @@ def run(lm, ev, progress=None) -> dict:
         defaults = {k: v for k, v in defaults.items() if not k.startswith("readout")}
     table = evaluate(ev, emo_rows, neutral_rows, chat, defaults, fam)
     by_layer = []
-    for name in [n for n in defaults if n != "token"]:
+    for name in [n for n in defaults if n != "token" and n != "readout_neutral"]:
         for l in layers:
             by_layer += evaluate(ev, emo_rows, neutral_rows, chat, {name: l}, None)
     return {"passages": {"embedded": len(emo), "chat": int(chat.sum()), "emotions": len({p.label for p in emo}),

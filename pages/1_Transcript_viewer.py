@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_state import current_model, get_forward, highlight_view, reading_help, user_errors, what
 from core.corpus import load_examples
-from core.probe import extremes, mean_z_difference, scores_from, turn_means, turn_table
+from core.probe import extremes, mean_z_difference, named, scores_from, turn_means, turn_table
 from core.export import scores_csv
 from core.render import bars_figure, caption_html, highlight_payload, interactive_html, timeline_figure
 from core.transcript import decode_text_file
@@ -116,14 +116,14 @@ with tab_hl:
     st.caption(f"Colours: {ts.meta['token_method']}")
 
 with tab_top:
-    what("for each turn, the emotions whose signal is furthest above the baseline on "
-         "average over the turn's words; for Assistant turns, also at the token just before the reply "
-         "(the paper's “Assistant colon”, where the model prepares its answer).")
+    what("for each turn, the emotions whose signal is furthest above the baseline on average over the "
+         "turn's words (the summary reading set in the sidebar; chat markers left out), each with its family.")
     rows = turn_table(ts, 4, ev.families)
     st.dataframe(rows, hide_index=True, width="stretch")
     pick = st.selectbox("Turn", range(len(rows)), key="turn_pick", format_func=lambda i: rows[i]["turn"])
     means = turn_means(ts)[pick][1]
-    st.plotly_chart(bars_figure(extremes(means, ts.emotions, 8, 4), f"{rows[pick]['turn']}: emotions most above "
+    bars = [(named(e, ts.emotions, ev.families), v) for e, v in extremes(means, ts.emotions, 8, 4)]
+    st.plotly_chart(bars_figure(bars, f"{rows[pick]['turn']}: emotions most above "
                                 f"and below baseline (mean z over its words) · {ts.meta['method']}", 420, "mean z"),
                     key="turnbars")
 

@@ -81,12 +81,11 @@ def test_assistant_colon_and_turn_summaries(lm, ev):
     assert [s.role for s, _ in turn_means(ts)] == ["system", "user", "assistant", "user", "assistant"]
     rows = turn_table(ts, 3)
     assert [r["turn"].split(" (")[0] for r in rows] == ["1. System", "2. User", "3. Assistant", "4. User", "5. Assistant"]
-    for span, row in zip(ts.turns, rows):
+    for (span, means), row in zip(turn_means(ts), rows):
         assert span.header_token == max(span.start, span.reply_start - 1)
-        # replies carry the reading just before their words (the paper's "Assistant colon")
-        assert bool(row["before the reply (z)"]) == (span.role == "assistant")
-        top = ts.emotions[int(np.argmax(ts.z[span.header_token]))]
-        assert span.role != "assistant" or row["before the reply (z)"].startswith(top + " ")
+        lo, hi = span.words                                   # words only: the header is a marker
+        assert np.allclose(means, ts.z[lo:hi].mean(0)) and lo > span.start
+        assert row["highest (mean z)"].startswith(ts.emotions[int(np.argmax(means))] + " ")
 
 
 @pytest.mark.parametrize("text", ["明日の手術が怖い。 Ärzte sagen 🎉🥳 ok", "User: 明日の手術 Ärzte 🎉🥳\nAssistant: 大丈夫 👍"])

@@ -20,7 +20,8 @@ def browser_values(payload, emotion, mode):
         col = z[:, payload["emotions"].index(emotion)]
     else:                                               # a family: its strongest member
         f = payload["families"]["names"].index(emotion[:-len(" family")])
-        col = np.nanmax(np.where(np.array(payload["families"]["of"]) == f, z, np.nan), axis=1)
+        sub = z[:, np.array(payload["families"]["of"]) == f]
+        col = np.where(np.isnan(sub).all(1), np.nan, np.nan_to_num(sub, nan=-1e9).max(1))
     return np.clip(col / (payload["zmax"] if mode == "z" else payload["scale"]), -1, 1)
 
 

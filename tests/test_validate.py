@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from core import corpus
+from core import corpus, validate_tokens
 from core.probe import POSITIONS
 from core.validate import (READINGS, collect, evaluate, layer_series, load_report, prompt_readings, reading_summary,
                            run_validation, summary_markdown, to_markdown)
@@ -15,7 +15,8 @@ def readings(lm, ev):
 
 @pytest.fixture(scope="module")
 def report(lm, ev, readings):
-    return run_validation(lm, ev, readings=readings)
+    layers = {ev.reading_layer("readout"), ev.default_layer, ev.token_reading().layer}
+    return run_validation(lm, ev, readings=readings, token_level=validate_tokens.run(lm, ev, every=6, layers=layers))
 
 
 def test_readings_cover_every_item_layer_and_position(lm, ev):
@@ -35,7 +36,19 @@ def test_report_has_every_reading_and_figure(report, ev):
         assert -1 <= m["sweep_rho"] <= 1 and 0 <= m["two_person_acc"] <= 1
     w = report["ratings"]["warriner"]
     assert w["n_valence"] == 126 and w["n_arousal"] == 126 and -1 <= w["pc2_arousal_r"] <= 1
-    assert report["tylenol"]["more_afraid"] in (True, False)
+
+
+def test_the_token_reading_localizes_and_calibrates_better_than_the_summary_reading_did(report):
+    """On fresh passages (every sixth here): one emotional sentence among neutral ones."""
+    t = report["token_level"]
+    assert t["passages"]["embedded"] >= 50 and t["passages"]["neutral_chats"] >= 8
+    rows = {r["reading"]: r for r in t["readings"]}
+    tok, old = rows["token"], rows["readout_stories"]
+    assert tok["emotion"]["auroc"] > old["emotion"]["auroc"] > 0.5
+    assert tok["emotion"]["hover_top"] > old["emotion"]["hover_top"] and tok["family"]["hover_top"] > tok["emotion"]["hover_top"]
+    assert tok["false_alarms"] < 0.01 < old["false_alarms"] and tok["median_abs_z_chat"] < 1.5 < old["median_abs_z_chat"]
+    md = to_markdown(report)
+    assert "## Token level" in md and f"{tok['emotion']['auroc']:.2f}" in md
 
 
 def test_the_readout_reads_implicit_scenarios_better_than_the_concept_vectors(report):
