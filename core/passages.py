@@ -128,7 +128,7 @@ def token_labels(passage: Passage, text: str, offsets, turns) -> np.ndarray:
 @dataclass
 class TokenSet:
     """Token activations of many passages at a few layers, with every token's label."""
-    hidden: dict[int, np.ndarray]     # layer -> [n_tokens, d_model] float16
+    hidden: dict[int, np.ndarray]     # layer -> [n_tokens, d_model] float32 (Gemma's overflow float16)
     labels: np.ndarray                # [n_tokens] emotion index, NEUTRAL or MARKER
     passage: np.ndarray               # [n_tokens] index of the passage each token belongs to
 
@@ -178,7 +178,7 @@ def token_activations(lm, passages: list[Passage], layers, work, batch_size: int
             for l in layers:
                 h = cap.outputs[l].float().numpy()
                 for row, i in enumerate(idx):
-                    hidden[l][i] = h[row, :len(rendered[i][1])].astype(np.float16)
+                    hidden[l][i] = h[row, :len(rendered[i][1])]
         arrays = {f"h{l}": np.concatenate(hidden[l]) for l in layers}
         arrays["labels"] = np.concatenate([r[1] for r in rendered])
         arrays["passage"] = np.concatenate([np.full(len(r[1]), i, np.int32)

@@ -70,8 +70,11 @@ class TokenScores:
     def shown(self) -> np.ndarray:
         """What a token shows: the token-level reading, or (files without one) the summary
         reading with markers blanked, so a marker never colours or ranks."""
-        if self.token_z is not None:
-            return self.token_z
+        return self.token_z if self.token_z is not None else self.summary_per_token()
+
+    def summary_per_token(self) -> np.ndarray:
+        """The summary reading token by token (what tokens showed before the token reading),
+        markers blanked: for researchers comparing readings and layers."""
         z = self.z.copy()
         z[~self.word_mask()] = np.nan
         return z

@@ -66,18 +66,19 @@ NOT_READ = -32768      # a token no reading reads (chat markers, the attention s
 
 def highlight_payload(ts: TokenScores, emotion: str, mode: str = "z", window: int = 1, *,
                       key: str = "view", plain: bool = False, controls: bool = True, markers: bool = True,
-                      font_px: int = 15, zmax: float = SATURATION_Z, families=None) -> dict:
+                      font_px: int = 15, zmax: float = SATURATION_Z, families=None, source: str = "token") -> dict:
     """Everything the browser needs to draw a transcript and recolour it without Python.
 
     What tokens show (``TokenScores.shown``) for all emotions goes once, as base64 int16
     hundredths (~0.35 MB per 1,000 tokens); families travel as names and each emotion's family,
     so choosing a family and the hover cards' "family · member" need no round trip. Colours
-    computed in the browser match ``display_values`` and ``color``.
+    computed in the browser match ``display_values`` and ``color``. ``source="summary"`` colours
+    by the summary reading per token instead (researchers comparing readings and layers).
     """
     choices = ts.emotions + ([f"{n} family" for n in families.names] if families is not None else [])
     if emotion not in choices:
         emotion = ts.emotions[0]
-    shown = ts.shown
+    shown = ts.shown if source == "token" else ts.summary_per_token()
     z = np.where(np.isnan(shown), NOT_READ, np.clip(np.nan_to_num(shown) * Z_SCALE, -32767, 32767).round())
     fam = {"names": list(families.names), "of": families.of.tolist()} if families is not None else None
     return {
@@ -90,7 +91,8 @@ def highlight_payload(ts: TokenScores, emotion: str, mode: str = "z", window: in
         "plain": bool(plain), "controls": bool(controls), "font_px": int(font_px),
         "legend": {"transcript": MODES["transcript"], "plain": PLAIN_LEGEND,
                    "z": MODES["z"].format(zmax=zmax)},
-        "caption": f"{ts.meta.get('token_method') or ts.meta.get('method', '')} · {len(ts.tokens):,} tokens",
+        "caption": f"{ts.meta.get('token_method') if source == 'token' else ts.meta.get('method', '')} · "
+                   f"{len(ts.tokens):,} tokens",
     }
 
 

@@ -34,6 +34,12 @@ layer = st.sidebar.slider("Layer", 0, ev.n_layers - 1, default_layer, key=f"laye
                           help=f"Default {default_layer}: " + ("chosen by cross-validation on the stories"
                                if kind == "readout" else "about two-thirds deep, as in the paper")
                                + ". Every layer was read in the same forward pass: switching does not re-run the model.")
+colour_by = st.sidebar.radio("Colour tokens by", ["token", "summary"], key="colour_by",
+                             format_func={"token": "the token reading (default)",
+                                          "summary": "the reading and layer above"}.get,
+                             help="The token reading is fitted and calibrated on single tokens, so colours and "
+                                  "hover cards agree with the words. The reading above is calibrated on whole "
+                                  "texts: token by token it saturates; shown for comparing readings and layers.")
 present = st.sidebar.toggle("Presentation mode", key="present",
                             help="Full width, large type, a plain legend, chat markers hidden")
 
@@ -112,8 +118,8 @@ with tab_hl:
          "calibrated on single tokens so ±3 is rare. Switch the emotion, scale and smoothing above the text; "
          "hover a token for its value and its five strongest emotions with their families. Small grey tokens "
          "are the chat template's markers: the model reads them, no reading colours them.")
-    highlight_view(highlight_payload(ts, "afraid", key="viewer", families=ev.families))
-    st.caption(f"Colours: {ts.meta['token_method']}")
+    highlight_view(highlight_payload(ts, "afraid", key="viewer", families=ev.families, source=colour_by))
+    st.caption(f"Colours: {ts.meta['token_method'] if colour_by == 'token' else ts.meta['method'] + ', per token'}")
 
 with tab_top:
     what("for each turn, the emotions whose signal is furthest above the baseline on average over the "

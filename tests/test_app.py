@@ -57,7 +57,10 @@ def test_viewer_sends_every_emotion_once_and_switches_layer_without_the_model(ev
     view = payloads(at)["viewer"]
     assert view["emotions"] == ev.emotions and view["controls"]
     ts = score(get_model(MODEL), ev, at.session_state["viewer_text"])
-    assert np.abs(z_of(view) - np.clip(ts.z, -327.67, 327.67)).max() <= 0.006      # z for all 171, to 0.01
+    shown = np.nan_to_num(ts.shown, nan=-327.68)                                  # unread tokens travel as a sentinel
+    assert np.abs(z_of(view) - np.clip(shown, -327.68, 327.67)).max() <= 0.006    # z for all 171, to 0.01
+    at.sidebar.radio(key="colour_by").set_value("summary").run()                   # colour by the layer's reading
+    view = payloads(at)["viewer"]
     calls = []
     hook = get_model(MODEL).model.register_forward_hook(lambda *a: calls.append(1))
     try:
@@ -74,6 +77,7 @@ def test_viewer_says_which_reading_it_shows():
     captions = lambda: " ".join(c.value for c in at.caption)
     assert "readout (probe directions)" in captions() and "z vs typical emotional text" in captions()
     assert "implicit top-3" in captions()                            # the default's figures, stated
+    at.sidebar.radio(key="colour_by").set_value("summary").run()
     before = payloads(at)["viewer"]
     at.sidebar.radio(key="kind").set_value("concept").run()
     at.sidebar.radio(key="baseline").set_value("neutral").run()
@@ -227,7 +231,10 @@ def test_sweep_plots_reading_judges_and_fluency_against_strength():
 
 def test_live_page_stops_at_the_crossing_token():
     at = run("pages/9_Live.py", live_tokens=20, live_watch=["desperate"], live_stop=True)
-    at.slider(key="live-desperate").set_value(0.0)
+    from core.monitor import default_threshold
+    threshold, why = default_threshold(MODEL)
+    assert at.slider(key=f"live-{MODEL}-desperate").value == threshold and "neutral prompts" in why
+    at.slider(key=f"live-{MODEL}-desperate").set_value(0.0)
     at.button(key="live_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert any("Stopped at token" in e.value for e in at.error)
