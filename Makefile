@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-MODEL ?= gemma3-270m
+MODEL ?= smollm2-135m-instruct
 PORT ?= 8501
 
 .PHONY: setup run test bench clean
