@@ -1,6 +1,5 @@
 """build --token: the study's chosen set-up fitted, calibrated, saved and read back."""
 import numpy as np
-import pytest
 
 from conftest import run_cli
 from core import corpus
