@@ -39,13 +39,14 @@ def color(value: float) -> str:
 
 
 def display_values(ts: TokenScores, emotion: str, mode: str = "z", window: int = 1,
-                   zmax: float = SATURATION_Z, families=None) -> np.ndarray:
+                   zmax: float = SATURATION_Z, families=None, source: str = "token") -> np.ndarray:
     """Values in [-1, 1] for colouring one emotion (or ``"<name> family"``, its strongest
     member), as z or on the paper's per-transcript scale, from what tokens show
     (``TokenScores.shown``). Chat markers and the attention sink read NaN: drawn grey, and
-    kept out of the scale and the smoothing."""
-    vals = family_or_emotion(ts.shown, ts.emotions, emotion, families).astype(np.float64)
-    vals = vals / (zmax if mode == "z" else transcript_scale(ts.shown))
+    kept out of the scale and the smoothing. ``source`` as in ``highlight_payload``."""
+    z = ts.shown if source == "token" else ts.summary_per_token()
+    vals = family_or_emotion(z, ts.emotions, emotion, families).astype(np.float64)
+    vals = vals / (zmax if mode == "z" else transcript_scale(z))
     read = ~np.isnan(vals)
     vals[read] = smooth(vals[read], window)
     return np.clip(vals, -1, 1)
