@@ -35,6 +35,20 @@ class Families:
     def label(self, f: int) -> str:
         return f"{self.names[f]} family"
 
+    @property
+    def labels(self) -> list[str]:
+        """"afraid family", …: how pickers, watch-lists and payloads name the families."""
+        return [self.label(f) for f in range(len(self.names))]
+
+    def find(self, label: str) -> int | None:
+        """The family a label ("afraid family") names, or None."""
+        return self.labels.index(label) if label in self.labels else None
+
+    def columns(self, label: str) -> np.ndarray | None:
+        """The emotion columns of the family a label names, or None."""
+        f = self.find(label)
+        return None if f is None else np.flatnonzero(self.of == f)
+
 
 def valence_sign(valence: np.ndarray) -> np.ndarray:
     v = np.asarray(valence, np.float64)
@@ -77,16 +91,21 @@ def build_families(vectors: np.ndarray, emotions: list[str], valence: np.ndarray
     return Families(names, of, signs)
 
 
-def family_max(z: np.ndarray, fam: Families) -> tuple[np.ndarray, np.ndarray]:
-    """Per token, each family's reading: its strongest member's z, and which member that is."""
-    n = len(fam.names)
+def strongest(z: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the largest of ``z``'s ``columns`` (NaN ignored; NaN where all are), and which
+    column it is: how a family reads."""
+    sub = np.where(np.isnan(z[..., columns]), -np.inf, z[..., columns])
+    k = sub.argmax(-1)
+    best = np.take_along_axis(sub, k[..., None], -1)[..., 0]
+    return np.where(np.isfinite(best), best, np.nan), columns[k]
+
+
+def family_max(z: np.ndarray, of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per token, each family's reading (its strongest member's z) and which member that is;
+    ``of`` gives each emotion's family."""
+    n = int(of.max()) + 1
     out = np.full(z.shape[:-1] + (n,), np.nan, np.float32)
     arg = np.zeros(z.shape[:-1] + (n,), int)
     for f in range(n):
-        idx = np.flatnonzero(fam.of == f)
-        sub = np.where(np.isnan(z[..., idx]), -np.inf, z[..., idx])
-        k = sub.argmax(-1)
-        arg[..., f] = idx[k]
-        best = np.take_along_axis(sub, k[..., None], -1)[..., 0]
-        out[..., f] = np.where(np.isfinite(best), best, np.nan)
+        out[..., f], arg[..., f] = strongest(z, np.flatnonzero(of == f))
     return out, arg

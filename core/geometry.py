@@ -82,11 +82,10 @@ def cluster_names(v: np.ndarray, labels: np.ndarray, emotions: list[str], valenc
     for c in sorted(set(labels.tolist())):
         idx = np.flatnonzero(labels == c)
         typical = idx[np.argsort(-(u[idx] @ u[idx].T).sum(1), kind="stable")]
-        signs = np.sign(val[idx][~np.isnan(val[idx])])
-        signs = signs[signs != 0]
-        sign = 0.0 if not len(signs) else (1.0 if (signs > 0).sum() > (signs < 0).sum() else
-                                           -1.0 if (signs < 0).sum() > (signs > 0).sum() else
-                                           next(np.sign(val[i]) for i in typical if not np.isnan(val[i]) and val[i] != 0))
+        signs = np.sign(np.nan_to_num(val[typical]))
+        majority = int((signs > 0).sum() - (signs < 0).sum())
+        # the majority's sign; on a tie (or none rated), the most typical rated member's
+        sign = np.sign(majority) if majority else next((x for x in signs if x != 0), 0.0)
         picked = [i for i in typical if np.isnan(val[i]) or sign == 0 or np.sign(val[i]) in (0, sign)][:n]
         rated = val[idx][~np.isnan(val[idx])]
         mixed = len(rated) >= 4 and min((rated > 0.5).mean(), (rated < -0.5).mean()) >= 0.25

@@ -72,10 +72,9 @@ class MonitorResult:
         if name in self.emotions:
             j = self.emotions.index(name)
             return [float(z[j]) for z in self.z]
-        fam = self.families
-        if fam is None or not name.endswith(" family") or name[:-7] not in fam.names:
+        idx = self.families.columns(name) if self.families is not None else None
+        if idx is None:
             raise EmotionLensError(f"'{name}' is neither an emotion nor a family")
-        idx = np.flatnonzero(fam.of == fam.names.index(name[:-7]))
         return [float(np.nanmax(z[idx])) for z in self.z]
 
     @property
@@ -115,16 +114,15 @@ def parse_emotion_values(items, emotions: list[str], value: str = "threshold", w
 
 def parse_watch(items, emotions: list[str], families=None) -> dict[str, float]:
     """A watch-list: {emotion or "<name> family": z threshold}."""
-    names = list(emotions) + ([f"{n} family" for n in families.names] if families is not None else [])
+    names = list(emotions) + (families.labels if families is not None else [])
     return parse_emotion_values(items, names)
 
 
 def watch_columns(ev, watch: dict[str, float]) -> dict[str, np.ndarray]:
     """Each watched name's emotion columns: one emotion, or a family's members (read as the
     strongest of them)."""
-    fam = ev.families
-    return {e: (np.flatnonzero(fam.of == fam.names.index(e[:-7])) if e.endswith(" family") and e[:-7] in fam.names
-                else np.array([ev.index(e)])) for e in watch}
+    columns = {e: ev.families.columns(e) for e in watch}
+    return {e: np.array([ev.index(e)]) if c is None else c for e, c in columns.items()}
 
 def _stop_ids(lm) -> set[int]:
     ids = lm.model.generation_config.eos_token_id

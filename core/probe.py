@@ -72,6 +72,10 @@ class TokenScores:
         reading with markers blanked, so a marker never colours or ranks."""
         return self.token_z if self.token_z is not None else self.summary_per_token()
 
+    def per_token(self, source: str = "token") -> np.ndarray:
+        """``shown`` ("token"), or the summary reading per token ("summary")."""
+        return self.shown if source == "token" else self.summary_per_token()
+
     def summary_per_token(self) -> np.ndarray:
         """The summary reading token by token (what tokens showed before the token reading),
         markers blanked: for researchers comparing readings and layers."""
@@ -88,7 +92,8 @@ class TokenScores:
             j = self.emotions.index(emotion)
         except ValueError:
             raise EmotionLensError(f"unknown emotion '{emotion}'") from None
-        return {"z": self.z, "token": self.shown, "raw": self.raw}[kind][:, j]
+        values = self.shown if kind == "token" else self.raw if kind == "raw" else self.z
+        return values[:, j]
 
     def mean_z(self) -> dict[str, float]:
         """Mean summary z over the text's words: chat markers and the attention sink, whose

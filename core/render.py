@@ -13,7 +13,7 @@ import numpy as np
 
 from .plots import text, wrap
 from .activations import SINK_TOKENS
-from .families import family_max
+from .families import strongest
 from .paths import ASSETS
 from .probe import TokenScores, smooth, transcript_scale
 from .token_reading import SATURATION_Z
@@ -44,7 +44,7 @@ def display_values(ts: TokenScores, emotion: str, mode: str = "z", window: int =
     member), as z or on the paper's per-transcript scale, from what tokens show
     (``TokenScores.shown``). Chat markers and the attention sink read NaN: drawn grey, and
     kept out of the scale and the smoothing. ``source`` as in ``highlight_payload``."""
-    z = ts.shown if source == "token" else ts.summary_per_token()
+    z = ts.per_token(source)
     vals = family_or_emotion(z, ts.emotions, emotion, families).astype(np.float64)
     vals = vals / (zmax if mode == "z" else transcript_scale(z))
     read = ~np.isnan(vals)
@@ -54,9 +54,8 @@ def display_values(ts: TokenScores, emotion: str, mode: str = "z", window: int =
 
 def family_or_emotion(z: np.ndarray, emotions: list[str], choice: str, families=None) -> np.ndarray:
     """One column of ``z``: an emotion's, or a family's (its strongest member at each token)."""
-    if families is not None and choice.endswith(" family") and choice[:-7] in families.names:
-        return family_max(z, families)[0][:, families.names.index(choice[:-7])]
-    return z[:, emotions.index(choice)]
+    columns = families.columns(choice) if families is not None else None
+    return z[:, emotions.index(choice)] if columns is None else strongest(z, columns)[0]
 
 
 # Colour-blind-safe categorical colours with no pure red or blue (Dark2 and friends).
@@ -76,10 +75,10 @@ def highlight_payload(ts: TokenScores, emotion: str, mode: str = "z", window: in
     computed in the browser match ``display_values`` and ``color``. ``source="summary"`` colours
     by the summary reading per token instead (researchers comparing readings and layers).
     """
-    choices = ts.emotions + ([f"{n} family" for n in families.names] if families is not None else [])
+    choices = ts.emotions + (families.labels if families is not None else [])
     if emotion not in choices:
         emotion = ts.emotions[0]
-    shown = ts.shown if source == "token" else ts.summary_per_token()
+    shown = ts.per_token(source)
     z = np.where(np.isnan(shown), NOT_READ, np.clip(np.nan_to_num(shown) * Z_SCALE, -32767, 32767).round())
     fam = {"names": list(families.names), "of": families.of.tolist()} if families is not None else None
     return {

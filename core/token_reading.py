@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
+from .families import family_max
 from .passages import MARKER, NEUTRAL
 
 SATURATION_Z = 3.0        # the z that reads as full colour, and a "false alarm" on neutral text
@@ -217,11 +218,7 @@ def token_figures(z: np.ndarray, labels: np.ndarray, passage: np.ndarray,
     keep = labels != MARKER
     emo = labels >= 0
     if groups is not None:
-        n_g = int(groups.max()) + 1
-        fz = np.full((len(z), n_g), -np.inf, np.float32)
-        for g in range(n_g):
-            fz[:, g] = np.nanmax(np.where(np.isnan(z[:, groups == g]), -np.inf, z[:, groups == g]), axis=1)
-        z, labels = fz, np.where(labels >= 0, groups[np.maximum(labels, 0)], labels)
+        z, labels = family_max(z, groups)[0], np.where(labels >= 0, groups[np.maximum(labels, 0)], labels)
     au, sent = [], []
     order = np.argsort(passage, kind="stable")
     cuts = np.flatnonzero(np.diff(passage[order])) + 1

@@ -9,6 +9,7 @@ import difflib
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -64,14 +65,12 @@ class EmotionVectors:
         return TokenReading(int(m["layer"]), self.extras["token_directions"], self.extras.get("token_centre"),
                             float(m["decay"]), self.extras["token_mean"], self.extras["token_std"])
 
-    @property
+    @cached_property
     def families(self):
         """Named families of the 171 (``core.families``), from the concept vectors at the default layer."""
-        if "_families" not in self.__dict__:
-            from .families import build_families
-            from .ratings import human_valence
-            self.__dict__["_families"] = build_families(self.at(), self.emotions, human_valence(self.emotions).valence)
-        return self.__dict__["_families"]
+        from .families import build_families
+        from .ratings import human_valence
+        return build_families(self.at(), self.emotions, human_valence(self.emotions).valence)
 
     @property
     def readout_meta(self) -> dict:

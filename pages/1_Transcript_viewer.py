@@ -137,7 +137,7 @@ with tab_top:
 @st.fragment
 def over_time():
     c1, c2 = st.columns([3, 1])
-    chosen = c1.multiselect("Emotions or families", ev.emotions + [f"{n} family" for n in ev.families.names],
+    chosen = c1.multiselect("Emotions or families", ev.emotions + ev.families.labels,
                             [e for e in CHART_EMOTIONS if e in ev.emotions], key="emotions", max_selections=8)
     window = c2.select_slider("Smoothing (tokens)", [1, 3, 5, 9, 15, 25, 51], value=9 if len(ts.tokens) < 400 else 25,
                               key="line_smooth")

@@ -15,7 +15,7 @@ st.markdown("The model answers the chat below and every token appears as it is w
 prompt = st.text_area("The chat so far", "User: I was fired today and we lose the apartment in three days if I "
                       "can't pay rent. What do I do?", height=90, max_chars=4000, key="live_prompt")
 c1, c2 = st.columns([3, 2])
-watched = c1.multiselect("Watch-list (emotions or families)", ev.emotions + [f"{n} family" for n in ev.families.names],
+watched = c1.multiselect("Watch-list (emotions or families)", ev.emotions + ev.families.labels,
                          list(DEFAULT_WATCH), max_selections=8, key="live_watch")
 stop = c2.toggle("Stop when crossed", key="live_stop")
 cols = st.columns(max(1, len(watched)))

@@ -36,7 +36,7 @@ def test_family_max_reads_the_strongest_member(ev):
     fam = ev.families
     z = np.random.default_rng(0).normal(size=(5, len(ev.emotions))).astype(np.float32)
     z[2] = np.nan                                       # a token no reading reads
-    val, arg = family_max(z, fam)
+    val, arg = family_max(z, fam.of)
     f = fam.of[ev.index("afraid")]
     members = np.flatnonzero(fam.of == f)
     assert np.allclose(val[[0, 1, 3, 4], f], z[[0, 1, 3, 4]][:, members].max(1))
