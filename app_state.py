@@ -172,31 +172,34 @@ def reading_help(ev) -> str:
     return reading_summary(report(ev.model_name))
 
 
-def _kept(key: str, default):
-    """A sidebar setting that survives moving between pages (Streamlit drops the state of
-    widgets a page does not draw, so a shadow copy restores it)."""
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(f"_kept_{key}", default)
+def kept(key: str, default):
+    """A setting that survives moving between pages and modes.
+
+    Streamlit drops the state of widgets a page does not draw, so a shadow copy restores it.
+    The value is assigned on every run, not only when missing: a widget drawn afresh on another
+    page shows its own default (a slider's minimum) unless its value came through the state API.
+    """
+    st.session_state[key] = st.session_state.get(key, st.session_state.get(f"_kept_{key}", default))
     return key
 
 
-def _keep(key: str):
+def keep(key: str):
     st.session_state[f"_kept_{key}"] = st.session_state[key]
     return st.session_state[key]
 
 
 def layer_picker(ev) -> int:
-    st.sidebar.slider("Layer", 0, ev.n_layers - 1, key=_kept(f"layer-{ev.model_name}", ev.default_layer),
+    st.sidebar.slider("Layer", 0, ev.n_layers - 1, key=kept(f"layer-{ev.model_name}", ev.default_layer),
                       help=f"Default {ev.default_layer}: about two-thirds deep, as in the paper")
-    return _keep(f"layer-{ev.model_name}")
+    return keep(f"layer-{ev.model_name}")
 
 
 def cluster_picker() -> int:
     """k of k-means, shared by every page that colours by cluster, so colours agree."""
-    st.sidebar.slider("Clusters (k-means k)", 2, 20, key=_kept("clusters", 10),
+    st.sidebar.slider("Clusters (k-means k)", 2, 20, key=kept("clusters", 10),
                       help="Clusters are numbered from the most negative mean human valence to the most "
                            "positive; each number keeps its colour on every page")
-    return _keep("clusters")
+    return keep("clusters")
 
 
 def what(text: str) -> None:
@@ -215,21 +218,35 @@ def downloads(fig, rows, stem: str) -> None:
 
 
 # The highlights component: drawn once per transcript, recoloured in the browser (assets/highlight.js).
+# It reports the reader's choice of emotion, scale and smoothing back, so exports and presentation
+# mode follow it; in presentation mode it also turns a clicker's keys into Previous and Next.
 _highlights = st.components.v2.component(
     "emotion_lens.highlights", css=CSS,
     js=HIGHLIGHT_JS + """
 export default function (component) {
-  const { data, parentElement } = component;
+  const { data, parentElement, setStateValue } = component;
   let root = parentElement.querySelector(".el-root");
   if (!root) { root = document.createElement("div"); root.className = "el-root"; parentElement.appendChild(root); }
-  if (data) mountHighlights(root, data);
+  if (data) mountHighlights(root, data, choice => setStateValue("choice", choice));
+  if (data && data.slides) elSlideKeys(document);
 }
 """)
 
 
-def highlight_view(payload: dict) -> None:
-    """Mount the interactive highlights for one payload (``core.render.highlight_payload``)."""
-    _highlights(data=payload, key=f"hl-{payload['key']}")
+def highlight_view(payload: dict) -> dict | None:
+    """Mount the interactive highlights for one payload (``core.render.highlight_payload``);
+    the choice the reader last made in it ({emotion, mode, window}), or None."""
+    result = _highlights(data=payload, key=f"hl-{payload['key']}", on_choice_change=lambda: None)
+    choice = getattr(result, "choice", None)
+    if choice:                     # kept apart: Streamlit drops a component's state when a run does not draw it
+        st.session_state[f"_choice-{payload['key']}"] = dict(choice)
+    return choice
+
+
+def chosen(view: str) -> dict:
+    """The reader's last choice in a highlights view (by its payload key), also on runs that do
+    not draw it: {} before any."""
+    return dict(st.session_state.get(f"_choice-{view}") or {})
 
 
 def strength_text(value: float) -> str:

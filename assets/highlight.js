@@ -27,6 +27,15 @@ function elColour(v) {
   return `rgba(${rgb},${(Math.abs(v) * 0.85).toFixed(3)})`;
 }
 
+function elInk(v) {
+  // As core.render.ink: black or white text, whichever contrasts more with the token's colour.
+  v = Math.max(-1, Math.min(1, isNaN(v) ? 0 : v));
+  const a = Math.abs(v) * 0.85, rgb = v >= 0 ? [178, 24, 43] : [33, 102, 172];
+  const lin = c => { c = (a * c + (1 - a) * 255) / 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  const L = 0.2126 * lin(rgb[0]) + 0.7152 * lin(rgb[1]) + 0.0722 * lin(rgb[2]);
+  return (L + 0.05) / 0.05 >= 1.05 / (L + 0.05) ? "#000" : "#fff";
+}
+
 function elNode(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -49,7 +58,9 @@ function elSelect(cls, label, options, value) {
   return [wrap, s];
 }
 
-function mountHighlights(root, d) {
+function mountHighlights(root, d, onChoice) {
+  // onChoice(choice): told when the reader picks another emotion, scale or smoothing (the app
+  // hears it so that exports and presentation mode follow the choice).
   window.__emotionLens = window.__emotionLens || {};
   const saved = window.__emotionLens[d.key] || {};
   // A choice made in the browser survives a redraw while the app still asks for what it asked
@@ -108,9 +119,8 @@ function mountHighlights(root, d) {
   if (d.controls) box.appendChild(bar);
 
   const legend = elNode("div", "el-legend");
-  legend.appendChild(elNode("span", null, "−1 (blue)"));
-  legend.appendChild(elNode("span", "el-bar"));
-  legend.appendChild(elNode("span", null, "+1 (red)"));
+  const ends = [elNode("span", "el-legend-low"), elNode("span", "el-bar"), elNode("span", "el-legend-high")];
+  ends.forEach(e => legend.appendChild(e));
   const legendText = elNode("span", "el-legend-text");
   legend.appendChild(legendText);
   box.appendChild(legend);
@@ -197,7 +207,10 @@ function mountHighlights(root, d) {
   }
   function draw() {
     const v = values();
-    for (let i = 0; i < T; i++) spans[i].style.background = elColour(v[i]);
+    for (let i = 0; i < T; i++) { spans[i].style.background = elColour(v[i]); spans[i].style.color = isNaN(v[i]) ? "" : elInk(v[i]); }
+    const scale = d.plain ? "plain" : st.mode;
+    ends[0].textContent = d.legend.ends[scale][0];
+    ends[2].textContent = d.legend.ends[scale][1];
     legendText.textContent = d.plain ? d.legend.plain.replaceAll("{emotion}", st.emotion)
                                      : `${st.emotion}: ${d.legend[st.mode]}`;
     box.classList.toggle("el-hide-markers", !st.markers);
@@ -207,9 +220,28 @@ function mountHighlights(root, d) {
     box.dataset.window = st.window;
     box.dataset.drawn = (+(box.dataset.drawn || 0) + 1).toString();
   }
-  eSel.addEventListener("change", () => { st.emotion = eSel.value; draw(); });
-  mSel.addEventListener("change", () => { st.mode = mSel.value; draw(); });
-  wSel.addEventListener("change", () => { st.window = +wSel.value; draw(); });
+  const chosen = () => { draw(); if (onChoice) onChoice({emotion: st.emotion, mode: st.mode, window: +st.window}); };
+  eSel.addEventListener("change", () => { st.emotion = eSel.value; chosen(); });
+  mSel.addEventListener("change", () => { st.mode = mSel.value; chosen(); });
+  wSel.addEventListener("change", () => { st.window = +wSel.value; chosen(); });
   mBox.addEventListener("change", () => { st.markers = mBox.checked; draw(); });
   draw();
+}
+
+function elSlideKeys(doc) {
+  // Presentation mode: a clicker's keys (arrows, PageUp/PageDown, Space) press the app's
+  // Previous and Next buttons instead of scrolling. Installed once per page; idle elsewhere.
+  if (doc.__elSlideKeys) return;
+  doc.__elSlideKeys = true;
+  doc.addEventListener("keydown", ev => {
+    const next = doc.querySelector(".st-key-next button"), prev = doc.querySelector(".st-key-prev button");
+    if (!next || !prev || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    const t = ev.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    const forward = ev.key === "ArrowRight" || ev.key === "PageDown" || (ev.key === " " && !ev.shiftKey);
+    const back = ev.key === "ArrowLeft" || ev.key === "PageUp" || (ev.key === " " && ev.shiftKey);
+    if (!forward && !back) return;
+    ev.preventDefault();
+    (forward ? next : prev).click();
+  });
 }

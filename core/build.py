@@ -25,7 +25,7 @@ import torch
 from . import corpus
 from .activations import SINK_TOKENS, capture, encode_batch, mean_from
 from .errors import EmotionLensError
-from .geometry import store_default_umap
+from .geometry import store_umap
 from .paths import atomic_path, cache_dir
 from .probe import POSITIONS, prompt_positions, tokenize
 from .transcript import Turn, render
@@ -369,9 +369,7 @@ def build_vectors(lm, config: BuildConfig = BuildConfig(), out_dir: Path | None 
     meta["readout"]["heldout_keys"] = [heldout_key(stories[i].text) for i in np.flatnonzero(fold_of == 0)]
     ev = EmotionVectors(vecs, bmean, bstd, meta, padded, extras=arrays)
     ev.save(out_dir)
-    progress("umap", 0, 1)
-    store_default_umap(ev, out_dir)
-    progress("umap", 1, 1)
+    store_umap(ev, out_dir, progress)
     return ev
 
 

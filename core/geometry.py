@@ -223,25 +223,29 @@ def axis_ends(values: np.ndarray, emotions: list[str], n: int = 6) -> tuple[list
 UMAP_FILE = "umap.json"
 
 
-def store_default_umap(ev, folder) -> None:
-    """UMAP's first call compiles with numba (slow): the build stores the default embedding."""
+def store_umap(ev, folder, progress=None) -> None:
+    """UMAP of every layer at the default settings, stored at build time: the first live call compiles
+    with numba (up to a minute) and each layer takes seconds, too slow for a page that follows a slider."""
     import json
     from pathlib import Path
     from .paths import write_text_atomic
-    emb = umap_embedding(ev.at())
+    layers = {}
+    for layer in range(ev.n_layers):
+        layers[str(layer)] = np.round(umap_embedding(ev.at(layer)), 5).tolist()
+        if progress:
+            progress("umap", layer + 1, ev.n_layers)
     write_text_atomic(Path(folder) / UMAP_FILE, json.dumps(
-        {"layer": ev.default_layer, "seed": 42, "n_neighbors": 15, "min_dist": 0.1, "metric": "cosine",
-         "coords": np.round(emb, 5).tolist()}))
+        {"seed": 42, "n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "layers": layers}))
 
 
 def stored_umap(folder, layer: int, n_neighbors: int = 15, min_dist: float = 0.1):
-    """The stored embedding when it was made with these settings, else None."""
+    """The stored embedding of this layer when it was made with these settings, else None."""
     import json
     from pathlib import Path
     path = Path(folder) / UMAP_FILE
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    if (data["layer"], data["n_neighbors"], data["min_dist"]) != (layer, n_neighbors, min_dist):
+    if (data["n_neighbors"], data["min_dist"]) != (n_neighbors, min_dist) or str(layer) not in data.get("layers", {}):
         return None
-    return np.asarray(data["coords"], dtype=np.float32)
+    return np.asarray(data["layers"][str(layer)], dtype=np.float32)

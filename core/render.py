@@ -27,6 +27,7 @@ CSS = (ASSETS / "highlight.css").read_text()
 HIGHLIGHT_JS = (ASSETS / "highlight.js").read_text()
 PLAIN_LEGEND = ("redder: the model's internal '{emotion}' signal is stronger than in typical text; "
                 "bluer: weaker; white: as usual")
+PLAIN_ENDS = ["much weaker than usual", "much stronger than usual"]
 
 
 def color(value: float) -> str:
@@ -36,6 +37,18 @@ def color(value: float) -> str:
         v = 0.0
     r, g, b = (178, 24, 43) if v >= 0 else (33, 102, 172)
     return f"rgba({r},{g},{b},{abs(v) * 0.85:.3f})"
+
+
+def ink(value: float) -> str:
+    """Black or white text over ``color(value)`` (on white), whichever contrasts more: at least
+    4.5:1 (WCAG AA) at every value, where fixed dark text falls to 3.5:1 on full red."""
+    v = 0.0 if np.isnan(value) else float(np.clip(value, -1.0, 1.0))
+    a = abs(v) * 0.85
+    rgb = np.array((178, 24, 43) if v >= 0 else (33, 102, 172), np.float64)
+    c = (a * rgb + (1 - a) * 255) / 255
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lum = float(lin @ (0.2126, 0.7152, 0.0722))
+    return "#000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#fff"
 
 
 def display_values(ts: TokenScores, emotion: str, mode: str = "z", window: int = 1,
@@ -90,7 +103,9 @@ def highlight_payload(ts: TokenScores, emotion: str, mode: str = "z", window: in
         "initial": {"emotion": emotion, "mode": mode, "window": int(window), "markers": bool(markers)},
         "plain": bool(plain), "controls": bool(controls), "font_px": int(font_px),
         "legend": {"transcript": MODES["transcript"], "plain": PLAIN_LEGEND,
-                   "z": MODES["z"].format(zmax=zmax)},
+                   "z": MODES["z"].format(zmax=zmax),
+                   "ends": {"plain": PLAIN_ENDS, "transcript": ["−1 (blue)", "+1 (red)"],
+                            "z": [f"z −{zmax:g} (blue)", f"z +{zmax:g} (red)"]}},
         "caption": f"{ts.meta.get('token_method') if source == 'token' else ts.meta.get('method', '')} · "
                    f"{len(ts.tokens):,} tokens",
     }
@@ -162,6 +177,6 @@ def live_html(tokens: list[str], values: list[float], flagged_at: set[int], zmax
     spans = []
     for i, (tok, v) in enumerate(zip(tokens, values)):
         cls = "el-tok el-flag" if i in flagged_at else "el-tok"
-        spans.append(f'<span class="{cls}" style="background:{color(float(v) / zmax)}">'
+        spans.append(f'<span class="{cls}" style="background:{color(float(v) / zmax)};color:{ink(float(v) / zmax)}">'
                      f"{html.escape(tok)}</span>")
     return f'<div class="el-transcript el-live">{"".join(spans)}</div>'

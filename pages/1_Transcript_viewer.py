@@ -1,9 +1,14 @@
 """Transcript viewer: paste or pick a conversation, see any emotion token by token."""
+import contextlib
+import hashlib
 import json
+import re
 
+import pandas as pd
 import streamlit as st
 
-from app_state import current_model, get_forward, highlight_view, reading_help, user_errors, what
+from app_state import chosen, current_model, get_forward, highlight_view, keep, kept, reading_help, user_errors, what
+from core import EmotionLensError
 from core.corpus import load_examples
 from core.probe import extremes, mean_z_difference, named, scores_from, turn_means, turn_table
 from core.export import scores_csv
@@ -17,6 +22,14 @@ CHART_EMOTIONS = ["afraid", "calm", "desperate", "happy"]
 @st.cache_data(show_spinner=False)
 def examples():
     return [(e.slug, e.title, e.caption, json.dumps(list(e.messages))) for e in load_examples()]
+
+
+def export_stem(model: str, label: str | None, text: str, emotion: str) -> str:
+    """emotion-lens-<model>-<transcript>-<emotion>: a name that tells downloads apart (a paste is
+    named by a hash of its text)."""
+    subject = label if label and label != "pasted" else "pasted-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    slug = lambda s: re.sub(r"[^A-Za-z0-9]+", "-", s).strip("-")[:40] or "transcript"
+    return f"emotion-lens-{model}-{slug(subject.rsplit('.', 1)[0])}-{slug(emotion)}"
 
 
 # --- sidebar: reading, layer, presentation --------------------------------------------------
@@ -51,54 +64,73 @@ def scores(text):
     return scores_from(get_forward(name, text), ev, layer, kind, baseline)
 
 
+def looks(view: str, fallback: dict | None = None) -> dict:
+    """What a view shows first: the reader's last choice there (or in ``fallback``), else afraid."""
+    got = chosen(view) or fallback or {}
+    return {"emotion": got.get("emotion", "afraid"), "mode": got.get("mode", "z"), "window": int(got.get("window", 1))}
+
+
 # --- presentation mode: any transcript, full width ------------------------------------------
 if present:
-    st.html("<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
-            "[data-testid='stExpandSidebarButton']{display:none}</style>")
+    st.html("<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],[data-testid='stHeader'],"
+            "[data-testid='stExpandSidebarButton']{display:none} .stMainBlockContainer{padding-top:.75rem}</style>")
     own = st.session_state.get("viewer_text")
     examples_deck = [(g[1], g[2], g[3]) for g in gallery]
     deck = ([("Your transcript", "", own)] if own and own not in [g[3] for g in gallery] else []) + examples_deck
     step = st.session_state.setdefault("present_step", 0) % len(deck)
-    c1, c2, c3, c4 = st.columns([1, 6, 1, 1], vertical_alignment="center")
-    if c1.button("◀  Previous", key="prev", width="stretch", type="primary"):
-        step = (step - 1) % len(deck)
-    if c3.button("Next  ▶", key="next", width="stretch", type="primary"):
-        step = (step + 1) % len(deck)
-    st.session_state.present_step = step
-    c4.button("Exit", key="exit_present", on_click=lambda: st.session_state.update(present=False), width="stretch")
-    title, caption, text = deck[step]
-    c2.markdown(f"## {title}")
+    with st.container(key="present_bar"):          # stays on screen (app.css): a clicker's keys press these
+        c1, c2, c3, c4 = st.columns([1.5, 6, 1.5, 0.8], vertical_alignment="center")
+        if c1.button("◀ Previous", key="prev", width="stretch", type="primary"):
+            step = (step - 1) % len(deck)
+        if c3.button("Next ▶", key="next", width="stretch", type="primary"):
+            step = (step + 1) % len(deck)
+        st.session_state.present_step = step
+        c4.button("Exit", key="exit_present", on_click=lambda: st.session_state.update(present=False), width="stretch")
+        title, caption, text = deck[step]
+        c2.markdown(f"### {title} <span class='el-badge'>{step + 1} / {len(deck)}</span>", unsafe_allow_html=True)
     if caption:
         st.markdown(caption_html(caption, "el-present-caption"), unsafe_allow_html=True)
+    look = looks("present", chosen("viewer"))
     with user_errors():
         ts = scores(text)
-        highlight_view(highlight_payload(ts, "afraid", key="present", plain=True, markers=False,
-                                         font_px=26, families=ev.families))
+        payload = highlight_payload(ts, look["emotion"], key="present", plain=True, markers=False, font_px=24,
+                                    families=ev.families)
+        highlight_view(payload | {"slides": True})
+    with contextlib.suppress(EmotionLensError):   # read the next slide ahead, so Next is instant (its own errors show there)
+        scores(deck[(step + 1) % len(deck)][2])
     st.stop()
 
 # --- input ----------------------------------------------------------------------------------
 st.title("Transcript viewer")
-source = st.radio("Input", ["Example", "Paste", "Upload"], horizontal=True, key="source")
-if "pasted" not in st.session_state and st.session_state.get("viewer_pasted"):
-    st.session_state.pasted = st.session_state.viewer_pasted        # back from presentation mode
-text = None
+# Every input survives presentation mode and other pages (kept): Streamlit forgets undrawn widgets.
+source = st.radio("Input", ["Example", "Paste", "Upload"], horizontal=True, key=kept("source", "Example"))
+keep("source")
+text, label = None, None
 with user_errors():
     if source == "Example":
-        pick = st.selectbox("Example transcript", range(len(gallery)), format_func=titles.__getitem__, key="example")
+        pick = st.selectbox("Example transcript", range(len(gallery)), format_func=titles.__getitem__,
+                            key=kept("example", 0))
+        keep("example")
         st.caption(gallery[pick][2])
-        text = gallery[pick][3]
+        text, label = gallery[pick][3], gallery[pick][0]
     elif source == "Paste":
         # What limits a transcript is the model's context, counted in tokens below; the parser
         # refuses pastes over 200,000 characters with a message.
-        text = st.text_area("Transcript", height=200, key="pasted",
+        text = st.text_area("Transcript", height=200, key=kept("pasted", ""),
                             placeholder="Plain text, or turns starting with User: / Assistant:, "
                                         "or JSON chat messages [{\"role\": …, \"content\": …}]")
-        st.session_state.viewer_pasted = text
+        keep("pasted")
+        st.button("Read the transcript", type="primary", key="read_paste", help="or press Ctrl+Enter in the box")
+        label = "pasted"
     else:
         upload = st.file_uploader("Transcript file", type=["txt", "json", "jsonl"], key="upload")
-        text = decode_text_file(upload.getvalue(), upload.name) if upload else None
+        if upload:
+            st.session_state.viewer_upload = (upload.name, decode_text_file(upload.getvalue(), upload.name))
+        elif st.session_state.get("viewer_upload"):
+            st.caption(f"Showing {st.session_state.viewer_upload[0]}, uploaded earlier: upload another to replace it.")
+        label, text = st.session_state.get("viewer_upload") or (None, None)
 if not text or not text.strip():
-    st.info("Choose an example, paste a transcript, or upload a file.")
+    st.info("Choose an example, paste a transcript and press **Read the transcript**, or upload a file.")
     st.stop()
 st.session_state.viewer_text = text                                   # presentation mode shows it too
 
@@ -118,20 +150,24 @@ with tab_hl:
          "calibrated on single tokens so ±3 is rare. Switch the emotion, scale and smoothing above the text; "
          "hover a token for its value and its five strongest emotions with their families. Small grey tokens "
          "are the chat template's markers: the model reads them, no reading colours them.")
-    highlight_view(highlight_payload(ts, "afraid", key="viewer", families=ev.families, source=colour_by))
+    look = looks("viewer")
+    highlight_view(highlight_payload(ts, look["emotion"], look["mode"], look["window"], key="viewer",
+                                     families=ev.families, source=colour_by))
     st.caption(f"Colours: {ts.meta['token_method'] if colour_by == 'token' else ts.meta['method'] + ', per token'}")
 
 with tab_top:
     what("for each turn, the emotions whose signal is furthest above the baseline on average over the "
          "turn's words (the summary reading set in the sidebar; chat markers left out), each with its family.")
     rows = turn_table(ts, 4, ev.families)
-    st.dataframe(rows, hide_index=True, width="stretch")
-    pick = st.selectbox("Turn", range(len(rows)), key="turn_pick", format_func=lambda i: rows[i]["turn"])
+    st.table(pd.DataFrame(rows).set_index("turn"))
+    first_user = next((k for k, t in enumerate(ts.turns) if t.role == "user"), 0)
+    pick = st.selectbox("Turn", range(len(rows)), index=first_user, key="turn_pick",
+                        format_func=lambda i: rows[i]["turn"])
     means = turn_means(ts)[pick][1]
     bars = [(named(e, ts.emotions, ev.families), v) for e, v in extremes(means, ts.emotions, 8, 4)]
-    st.plotly_chart(bars_figure(bars, f"{rows[pick]['turn']}: emotions most above "
-                                f"and below baseline (mean z over its words) · {ts.meta['method']}", 420, "mean z"),
+    st.plotly_chart(bars_figure(bars, f"{rows[pick]['turn']}: most above and below baseline", 420, "mean z"),
                     key="turnbars")
+    st.caption(f"Mean z over the turn's words · {ts.meta['method']}")
 
 
 @st.fragment
@@ -181,15 +217,21 @@ with tab_cmp:
     compare()
 
 with tab_exp:
-    st.caption("Downloads are made when you click, from the reading shown above.")
-    stem = f"emotion-lens-{name}-L{layer}"
+    look = looks("viewer")
+    family = ev.families.columns(look["emotion"])
+    columns = ([ev.emotions[j] for j in family] if family is not None else [look["emotion"]])
+    columns += [e for e in st.session_state.get("emotions") or CHART_EMOTIONS if e in ts.emotions and e not in columns]
+    stem = export_stem(name, label, text, look["emotion"])
+    st.caption(f"Downloads are made when you click, from the reading shown above; the page opens on "
+               f"**{look['emotion']}**, as the highlights do now.")
+    export_payload = highlight_payload(ts, look["emotion"], look["mode"], look["window"], key="export",
+                                       families=ev.families, source=colour_by)
+    title = f"Emotion Lens · {name} · {label}"
     st.download_button("Highlighted transcript (HTML: all 171 emotions, works offline)",
-                       lambda: interactive_html(f"Emotion Lens · {name}",
-                                                highlight_payload(ts, "afraid", key="export", families=ev.families)),
-                       f"{stem}.html", "text/html", on_click="ignore")
-    st.download_button("Scores of the chart emotions (CSV)",
-                       lambda: scores_csv(ts, [e for e in st.session_state.get("emotions") or CHART_EMOTIONS
-                                               if e in ts.emotions]),
-                       f"{stem}.csv", "text/csv", on_click="ignore")
+                       lambda: interactive_html(title, export_payload), f"{stem}.html", "text/html",
+                       on_click="ignore")
+    st.download_button(f"Scores of {', '.join(columns[:3])}{' …' if len(columns) > 3 else ''} (CSV)",
+                       lambda: scores_csv(ts, columns), f"{stem}.csv", "text/csv", on_click="ignore",
+                       help="the highlighted emotion (a family: all its members) and the Over time chart's emotions")
     st.download_button("Scores of all emotions (JSON)", lambda: json.dumps(ts.to_json()), f"{stem}.json",
                        "application/json", on_click="ignore")

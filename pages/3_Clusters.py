@@ -22,14 +22,14 @@ def embedding(name: str, layer: int, n_neighbors: int, min_dist: float):
     return g.umap_embedding(get_vectors(name).at(layer), n_neighbors=n_neighbors, min_dist=min_dist), "computed now"
 
 
-with st.spinner("Computing UMAP (the first run compiles numba code: up to a minute)…"):
+with st.spinner("Computing UMAP for these settings (every layer is stored at the default 15 neighbours and min_dist 0.1; other settings are computed now, the first time up to a minute)…"):
     emb, origin = embedding(name, layer, n_neighbors, min_dist)
 cl = geometry(name, layer, k).clusters
 emotions = np.array(ev.emotions)
 legend = {c: f"{c + 1}. {cl.names[c]}" for c in cl.names}
 caption = (ev.describe(layer) + f" · UMAP (cosine, {n_neighbors} neighbours, min_dist {min_dist}, seed 42; "
            f"{origin}) · k-means k={k} on unit vectors · clusters numbered by mean human valence (VADER, else Warriner et al.), "
-           "named by what the readout reads on their centres")
+           "named by their most typical members")
 fig = plots.scatter(emb[:, 0], emb[:, 1], emotions, cl.labels, legend, "UMAP of emotion vectors", caption,
                     "UMAP 1", "UMAP 2", height=700)
 st.plotly_chart(fig, key="umap")

@@ -152,3 +152,20 @@ def test_contrast_directions_load_on_valence_as_their_ratings_say(ev):
     # read at the reply header's end, "sad" points clearly to the negative side (averaged over the
     # user's words it did not, -0.10, and steering it barely moved an outside judge)
     assert loading[ev.index("sad")] < -0.2
+
+
+@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
+def test_every_layer_has_a_stored_umap_so_clusters_open_at_once(model):
+    folder = vectors_dir(model)
+    n_layers = EmotionVectors.load(folder).n_layers
+    for layer in range(n_layers):
+        emb = g.stored_umap(folder, layer)
+        assert emb is not None and emb.shape == (171, 2) and np.isfinite(emb).all(), layer
+    assert g.stored_umap(folder, 0, n_neighbors=30) is None          # other settings are computed live
+
+
+def test_store_umap_writes_one_embedding_per_layer(ev, tmp_path):
+    small = EmotionVectors.load(vectors_dir(ev.model_name))
+    small.vectors = small.vectors[:2]
+    g.store_umap(small, tmp_path)
+    assert g.stored_umap(tmp_path, 1) is not None and g.stored_umap(tmp_path, 2) is None

@@ -5,7 +5,7 @@ import re
 import numpy as np
 
 from core import score
-from core.render import (Z_SCALE, bars_figure, color, display_values, highlight_payload, interactive_html,
+from core.render import (Z_SCALE, bars_figure, color, display_values, highlight_payload, ink, interactive_html,
                          script_json, timeline_figure)
 
 HOSTILE = ('User: <img src=x onerror=alert(1)> and </div><script>alert("x")</script> '
@@ -87,3 +87,21 @@ def test_timeline_avoids_red_and_blue_and_says_its_smoothing(lm, ev):
 def test_bars_escape_labels_without_escaping_quotes():
     fig = bars_figure([("it's <b>", 1.0), ("x", -1.0)], 'a "title"')
     assert "it's &lt;b&gt;" in list(fig.data[0].y) and "&quot;" not in fig.layout.title.text
+
+
+def _contrast(fg: str, value: float) -> float:
+    """WCAG contrast of text colour ``fg`` over ``color(value)`` laid on white."""
+    def lum(rgb):
+        c = np.asarray(rgb, np.float64) / 255
+        return float(np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4) @ (0.2126, 0.7152, 0.0722))
+    r, g, b, a = (float(x) for x in color(value)[5:-1].split(","))
+    bg = [a * c + (1 - a) * 255 for c in (r, g, b)]
+    text_rgb = (0, 0, 0) if fg == "#000" else (255, 255, 255)
+    hi, lo = sorted((lum(bg), lum(text_rgb)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_token_text_reaches_wcag_aa_contrast_on_every_colour():
+    for v in np.linspace(-1, 1, 81):
+        assert _contrast(ink(v), v) >= 4.5, v
+    assert ink(1.0) == "#fff" and ink(0.0) == "#000"       # full red takes white text, no colour black
