@@ -1,6 +1,7 @@
 """Performance figures, each a ratio of two timings taken in the same run on this machine."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import platform
@@ -101,12 +102,20 @@ def _generation(lm, ev, n: int = 48) -> dict:
         for _ in monitor_stream(lm, ev, prompt, watch, result, max_new_tokens=n, seed=None):
             live_html(result.tokens, result.series(result.emotions[0]), set())
         return len(result.tokens)
+    def both():
+        """The Steering page's "Generate both": baseline and steered replies, each streamed token by token."""
+        shown = []
+        ui = lambda text: shown.append(f"{len(shown)} of {n} tokens: {html.escape(text)}")
+        return sum(count(steer_generate(lm, ev, prompt, s, max_new_tokens=n, seed=None, on_text=ui))
+                   for s in ({}, {"calm": 0.3}))
     plain = rate(lambda: count(steer_generate(lm, ev, prompt, {}, max_new_tokens=n, seed=None)))
     steered = rate(lambda: count(steer_generate(lm, ev, prompt, {"calm": 0.3}, max_new_tokens=n, seed=None)))
     live_rate = rate(live)
+    both_rate = rate(both)
     return {"max_new_tokens": n, "plain_tok_s": round(plain, 2), "steered_tok_s": round(steered, 2),
             "live_tok_s": round(live_rate, 2), "steered_ratio": round(steered / plain, 3),
-            "live_overhead": round(plain / live_rate - 1, 3)}
+            "live_overhead": round(plain / live_rate - 1, 3), "both_streamed_tok_s": round(both_rate, 2),
+            "both_ratio": round(plain / both_rate, 3)}
 
 
 def run_bench(model: str, progress=print) -> dict:
@@ -183,6 +192,9 @@ def to_table(r: dict) -> str:
          f"{gen['steered_tok_s']} / {gen['plain_tok_s']}", gen["steered_ratio"]),
         ("live (read + highlight each token) vs plain, per-token time", f"greedy, {gen['max_new_tokens']} tokens",
          f"{gen['live_tok_s']} / {gen['plain_tok_s']} tok/s", f"+{gen['live_overhead']:.0%}"),
+        ("\"Generate both\" (two replies streamed) vs plain generation of the same tokens, time",
+         f"greedy, 2 × {gen['max_new_tokens']} tokens", f"{gen['both_streamed_tok_s']} / {gen['plain_tok_s']} tok/s",
+         gen["both_ratio"]),
         ("peak RSS at 8,000 tokens vs after load", "fresh process", f"{m['peak_rss_mb']} MB / {m['rss_after_load_mb']} MB", m["ratio"]),
     ]
     lines = [f"{r['model']} on {r['machine']}", "", "| figure | input | timings | ratio |", "|---|---|---|---|"]

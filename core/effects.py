@@ -298,9 +298,23 @@ def held_out_totals(rows: list[dict]) -> dict[str, dict]:
 
 def totals_text(emotion: str, t: dict) -> str:
     """"All 4 held-out verdicts on **sad** together: …", one of ``held_out_totals`` as the page says it."""
-    return (f"All {t['verdicts']} held-out verdicts on **{emotion}** together: the judge moved in {t['vader']} of "
+    return (f"The {t['verdicts']} held-out verdicts on **{emotion}** together: the judge moved in {t['vader']} of "
             f"{t['pairs']} pairs ({t['vader'] / t['pairs']:.1%}), the readout in {t['reading']} "
             f"({t['reading'] / t['pairs']:.1%}).")
+
+
+def plain_totals(rows: list[dict]) -> str:
+    """"Pushing **happy** made replies more positive in 9 of 10 tries; **sad** …": the held-out verdicts of
+    each emotion pooled, in words for an audience (the outside judge, VADER, decides)."""
+    pooled: dict[str, list[int]] = {}
+    for r in rows:
+        moved, pairs = pooled.setdefault(r["emotion"], [0, 0]), r["pairs"]
+        moved[0] += round(r["vader_moved"] * pairs)
+        moved[1] += pairs
+    way = lambda e: "more negative" if EXPECTED.get(e, 1) < 0 else "more positive"
+    parts = [f"**{e}** made replies {way(e)} in {round(10 * m / n)} of 10 tries" for e, (m, n) in pooled.items()]
+    return ("On this model, on prompts the study never tuned on, pushing " + "; ".join(parts)
+            + " (judged by VADER, an outside sentiment scorer).") if parts else ""
 
 
 def verdict_label(row: dict) -> str:

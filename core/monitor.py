@@ -19,7 +19,7 @@ from .activations import capture
 from .errors import EmotionLensError
 from .probe import prepare, project, tokenize, word_mask
 from .token_reading import RunningZ
-from .steering import reply_prompt, resolve_steer_layers, steering_additions, steering_hooks
+from .steering import reply_prompt, resolve_steer_layers, steering_additions, steering_hooks, turn_end
 
 MAX_WATCH = 20
 DEFAULT_WATCH = ("desperate", "afraid")
@@ -187,6 +187,13 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
             hidden = cap.outputs[layer].numpy()[-1:]
             z = running.update(hidden)[0] if running is not None else project(hidden, ev, layer, kind, baseline)[1][0]
             token = lm.tokenizer.decode([tid])
+            end = turn_end("".join(result.tokens) + token)
+            if end is not None:              # the model began another speaker's turn: the reply ended before it
+                while result.tokens and len("".join(result.tokens)) > end:
+                    result.tokens.pop()
+                    result.z.pop()
+                result.reason = "the model began another turn (\"User:\"), so the reply ends there"
+                break
             value = {e: float(np.nanmax(z[c])) for e, c in cols.items()}
             crossed = [e for e, t in watch.items() if value[e] >= t]
             result.tokens.append(token)
@@ -207,6 +214,8 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
             result.reason = f"reached {max_new_tokens} tokens"
     for e in list(open_span):
         close(e, len(result.tokens))
+    n = len(result.tokens)            # spans over tokens cut at a turn boundary go with them
+    result.flagged = [dict(f, end=min(f["end"], n)) for f in result.flagged if f["start"] < n]
 
 
 def new_result(lm, ev, watch: dict[str, float], kind: str | None = None, baseline: str | None = None) -> MonitorResult:

@@ -7,7 +7,9 @@ never reaches another's, and they are removed in ``finally`` whatever happens in
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
+from typing import Callable
 
 import numpy as np
 import torch
@@ -20,6 +22,14 @@ POSITIONS = ("all", "generated")
 
 
 KINDS = ("concept", "readout", "contrast", "blend")
+# A reply that starts another turn: a base model (Gemma) keeps writing the dialogue past its own reply.
+NEW_TURN = re.compile(r"\n\s*(?:User|Assistant|System)\s*:")
+
+
+def turn_end(text: str) -> int | None:
+    """Where ``text`` (a reply being written) starts another speaker's turn, or None."""
+    m = NEW_TURN.search(text)
+    return m.start() if m else None
 
 
 def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: str = "concept") -> np.ndarray:
@@ -117,31 +127,66 @@ def reply_prompt(lm, ev, prompt, max_new_tokens: int) -> dict:
     return enc
 
 
+class _ReplyWatch:
+    """A generation streamer and stopping criterion in one: it decodes the reply as it grows,
+    tells ``on_text`` (the reply so far, one call per token) and ends generation at a turn boundary."""
+
+    def __init__(self, lm, on_text: Callable[[str], None] | None):
+        self.lm, self.on_text, self.ids, self.prompt_seen = lm, on_text, [], False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:          # generate sends the prompt first
+            self.prompt_seen = True
+            return
+        self.ids += value.reshape(-1).tolist()
+        if self.on_text:
+            self.on_text(self.text())
+
+    def end(self) -> None:
+        pass
+
+    def text(self) -> str:
+        return decode_reply(self.lm, self.ids)
+
+    def __call__(self, input_ids, scores, **kwargs) -> torch.BoolTensor:
+        done = turn_end(decode_reply(self.lm, self.ids, trim=False)) is not None
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
+
+
 def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | None = None,
                    max_new_tokens: int = 60, seed: int | None = 0, layers: list[int] | None = None,
-                   positions: str = "all", kind: str = "concept") -> str:
+                   positions: str = "all", kind: str = "concept",
+                   on_text: Callable[[str], None] | None = None) -> str:
     """The model's reply to ``prompt`` with emotion vectors added; the same seed gives comparable
-    runs, and all strengths 0 give exactly the plain reply.
+    runs, and all strengths 0 give exactly the plain reply. The reply ends where the model ends
+    it or starts another turn ("User:"), for every model.
 
     ``layers`` spreads the strengths over several layers (``steering_additions``; empty: the one ``layer``);
-    ``seed=None`` decodes greedily.
+    ``seed=None`` decodes greedily; ``on_text`` hears the reply so far after every token (streaming).
     """
+    from transformers import StoppingCriteriaList
     if positions not in POSITIONS:
         raise EmotionLensError(f"positions must be one of {', '.join(POSITIONS)}")
     enc = reply_prompt(lm, ev, prompt, max_new_tokens)
     n_prompt = enc["input_ids"].shape[1]
     additions = steering_additions(lm, ev, strengths, resolve_steer_layers(ev, layer, layers), kind)
     sampling = {"do_sample": False} if seed is None else {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
+    watch = _ReplyWatch(lm, on_text)
     with steering_hooks(lm, additions, start=n_prompt if positions == "generated" else 0):
         if seed is not None:
             torch.manual_seed(int(seed))
         with torch.inference_mode():
             out = lm.model.generate(**enc, max_new_tokens=int(max_new_tokens), pad_token_id=lm.tokenizer.eos_token_id,
-                                    **sampling)
+                                    streamer=watch, stopping_criteria=StoppingCriteriaList([watch]), **sampling)
     return decode_reply(lm, out[0, n_prompt:].tolist())
 
 
-def decode_reply(lm, ids: list[int]) -> str:
-    """The reply's text, without the half character a length limit can leave: a character
-    split over byte-level tokens and cut off decodes as U+FFFD, which is not what the model wrote."""
-    return lm.tokenizer.decode(ids, skip_special_tokens=True).rstrip("\ufffd").strip()
+def decode_reply(lm, ids: list[int], trim: bool = True) -> str:
+    """The reply's text, ended where another turn would start, and without the half character a
+    length limit can leave: a character split over byte-level tokens and cut off decodes as U+FFFD,
+    which is not what the model wrote."""
+    text = lm.tokenizer.decode(ids, skip_special_tokens=True)
+    if trim:
+        end = turn_end(text)
+        text = text if end is None else text[:end]
+    return text.rstrip("\ufffd").strip()

@@ -1,4 +1,5 @@
 """Steering: add emotion vectors while the model writes; see what changes, and where text breaks."""
+import json
 import math
 
 import streamlit as st
@@ -6,8 +7,8 @@ import streamlit as st
 from app_state import (against_text, highlight_view, page_header, steering_setup, steering_verdicts,
                        strengths_text, user_errors, what)
 from core import plots
-from core.effects import (conversation, goal_met, held_out_totals, layers_label, measure, setup_strengths, sweep,
-                          totals_text, verdict_label, verdict_settings, verdict_text)
+from core.effects import (conversation, goal_met, held_out_totals, layers_label, measure, plain_totals,
+                          setup_strengths, sweep, totals_text, verdict_label, verdict_settings, verdict_text)
 from core.probe import score
 from core.render import highlight_payload
 from core.steering import KINDS, steer_generate
@@ -40,9 +41,10 @@ def start_from():
 
 
 def widget_key(key: str) -> str:
-    """A steering widget's key in this round of Start from (the plain key before any)."""
+    """A steering widget's key for this model and this round of Start from: another model's widgets
+    (its layers, its strengths) never carry over to this one."""
     rounds = st.session_state.get("steer_round", 0)
-    return f"{key}~{rounds}" if rounds else key
+    return f"{key}@{name}~{rounds}"
 
 
 preset = st.session_state.get(f"steer_preset-{name}")
@@ -73,6 +75,7 @@ elif study["setup"]:
                   if study["against"] else "")
                + ".")
 if verdicts:
+    st.markdown(plain_totals(verdicts))
     st.caption(f"Held out on {lm.name}, on prompts none of these choices saw (the goal: the judge and the readout "
                "both move the expected way in ≥ 90% of pairs within 2× perplexity): "
                + "".join(f"  \n· {verdict_label(r)}: {verdict_text(r)}" for r in verdicts)
@@ -102,12 +105,30 @@ method = (f"{name} · {KIND_LABELS[kind]} added at {layers_label(layers)} "
           f"({'prompt and reply' if positions == 'all' else 'reply only'}) · strengths × {units} · seed {seed}")
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def generate(model: str, prompt: str, strengths: tuple, layers: list[int], max_new_tokens: int, seed: int,
-             positions: str, kind: str):
-    """One reply per (model, prompt, strengths, settings): sliders moving elsewhere never re-generate."""
-    return steer_generate(lm, ev, prompt, dict(strengths), layers=layers, max_new_tokens=max_new_tokens,
-                          seed=seed, positions=positions, kind=kind)
+MAX_REPLIES = 32          # replies kept per session, so "Generate both" again with the same settings is instant
+
+
+def generate(slot, label: str, strengths: dict[str, float]) -> str:
+    """One reply, streamed into ``slot`` as it is written with its own progress bar; kept per
+    session by its settings, so sliders moving elsewhere never re-generate."""
+    key = (name, prompt, tuple(sorted(strengths.items())), json.dumps(setup, sort_keys=True))
+    kept = st.session_state.setdefault("steer_replies", {})
+    if key in kept:
+        return kept[key]
+    bar, box = slot.progress(0.0, f"{label}: starting…"), slot.empty()
+    written = [0]
+
+    def on_text(text: str) -> None:
+        written[0] += 1
+        bar.progress(min(1.0, written[0] / n_tokens), f"{label}: {written[0]} of at most {n_tokens} tokens")
+        box.text(text)                     # model output: shown as plain text, never markdown or HTML
+    reply = steer_generate(lm, ev, prompt, strengths, on_text=on_text, **setup)
+    bar.empty()
+    box.empty()
+    kept[key] = reply
+    while len(kept) > MAX_REPLIES:
+        kept.pop(next(iter(kept)))
+    return reply
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -126,9 +147,10 @@ with tab_one:
     strengths = {e: st.slider(e, -1.0, 1.0, float(defaults.get(e, study["strength"])), 0.005, format="%.3g",
                               key=widget_key(f"steer-{e}")) for e in chosen}
     if st.button("Generate both", type="primary", key="steer_go") and prompt.strip():
-        with user_errors(), st.spinner("Writing both replies…"):
-            plain = generate(name, prompt, (), **setup)
-            steered = generate(name, prompt, tuple(sorted(strengths.items())), **setup)
+        with user_errors():
+            live = st.columns(2)
+            plain = generate(live[0], "Baseline", {})
+            steered = generate(live[1], "Steered", strengths)
             st.session_state.steer_pair = (prompt, setup, dict(strengths), plain, steered)
             st.session_state.pop("steer_focus", None)      # a new pair is read back by its own hardest push
     pair = st.session_state.get("steer_pair")
@@ -156,7 +178,8 @@ with tab_one:
                     c.metric("perplexity", f"{m['perplexity']:.1f}", help="under the unsteered model; higher = "
                              "less like the model's own fluent text")
                     highlight_view(payload)
-        what("the same prompt answered twice with the same seed, without and with the emotion vectors added. "
+        what("the same prompt answered twice with the same seed, without and with the emotion vectors added "
+             "(each reply ends where the model ends it or starts another turn, \"User:\"). "
              "Each reply is coloured by the model's own reading of the emotion under Read back (z; red = stronger "
              "than in typical emotional text), so you can see whether steering moved the internal signal, not "
              "only the words.")

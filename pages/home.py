@@ -10,12 +10,19 @@ from core.vectors import vectors_dir
 
 st.title("Emotion Lens")
 st.markdown(
-    "See **functional emotions** inside open language models, token by token. Emotion Lens "
-    "builds a direction in the model's residual stream for each of **171 emotion concepts** "
-    "from short stories in which a character feels that emotion (the recipe of Anthropic's 2026 "
-    "paper *Emotion Concepts and their Function in a Large Language Model*), fits a **readout** "
-    "that tells those 171 emotions apart, and shows where each one lights up in any text you paste: "
-    "**red** where the signal is stronger than in typical emotional text, **blue** where it is weaker.")
+    "See **functional emotions** inside open language models, token by token. For each of **171 emotions** "
+    "Emotion Lens has a direction inside the model, built from short stories in which a character feels that "
+    "emotion (the recipe of Anthropic's 2026 paper *Emotion Concepts and their Function in a Large Language "
+    "Model*). Paste any conversation and every word is coloured by how strongly the model's own signal for an "
+    "emotion is active there: **red** stronger than in typical text, **blue** weaker.")
+st.markdown("**Start here:** open the **Transcript viewer**, pick an example or paste a conversation, and hover "
+            "any word. For an audience, switch on **Presentation mode** in its sidebar (arrow keys or a clicker "
+            "move between slides). Then try **Steering**, which adds an emotion while the model writes, and "
+            "**Live**, which watches emotions as it writes.")
+with st.container(horizontal=True):
+    st.page_link("pages/1_Transcript_viewer.py", label="Open the Transcript viewer", icon="🖍️")
+    st.page_link("pages/8_Steering.py", label="Steering", icon="🎛️")
+    st.page_link("pages/9_Live.py", label="Live", icon="📡")
 st.info("Everything runs on this machine's CPU, offline. These are small models (135M and 270M "
         "parameters): where they do not reproduce a finding of the paper, the pages say so.")
 
@@ -53,8 +60,6 @@ for model in PRESETS:
                      "stories": 0,
                      "built": "not built: python -m core build --model " + model})
 st.dataframe(rows, hide_index=True, width="stretch")
-st.markdown("Open a page from the sidebar: **Transcript viewer** to paste a conversation and watch "
-            "each emotion token by token (with a presentation mode for audiences); **Emotion space**, **Clusters**, "
-            "**Similarity**, **Layers** and **Compare models** for the geometry; **Steering** to add an emotion "
-            "while the model writes and see what changes; **Live** to watch emotions as the model writes and stop "
-            "it when one crosses a line.")
+st.markdown("The other pages: **Emotion space**, **Clusters**, **Similarity**, **Layers** and **Compare models** "
+            "show the geometry of the 171 directions; **Logit lens** shows which words each one pushes the model "
+            "towards.")

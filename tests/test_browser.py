@@ -247,8 +247,10 @@ def test_token_level_views_of_the_medical_example(page):
         assert "family ·" in card.inner_text() and "highest z here" in card.inner_text()
         shot(page, f"medical-hover-{k + 1}")
     page.get_by_role("tab", name="Top emotions").click()
-    wait_for(lambda: page.locator("[data-testid='stDataFrame']").count(), timeout=60)
+    wait_for(lambda: page.locator("[data-testid='stTable']").count(), timeout=60)
     idle(page)
+    assert page.get_by_role("combobox", name="Turn").input_value().startswith("2. User")   # the first user turn
+    assert "lowest (mean z)" in page.locator("[data-testid='stTable']").inner_text()
     shot(page, "medical-top-emotions")
     open_page(page, "Live", lambda: page.get_by_role("button", name="Start").count())
     idle(page)
@@ -257,4 +259,154 @@ def test_token_level_views_of_the_medical_example(page):
     wait_for(lambda: page.get_by_text(re.compile("reached 60 tokens|ended its reply")).count(), timeout=300)
     idle(page)
     shot(page, "live-neutral-prompt")
+    assert not page.problems, page.problems
+
+
+# --- presenter-ready (each "wrong today" item, and a presenter's script) -----------------------------------
+PASTE = "User: My cat died this morning and I can't stop crying.\nAssistant: I'm so sorry. That is a painful loss."
+
+
+def sliders(page) -> list[str]:
+    return [s.input_value() for s in page.locator("[data-testid='stSidebar'] input[type=range]").all()]
+
+
+def test_geometry_layer_and_k_follow_you_between_pages(page):
+    open_page(page, "Similarity", lambda: page.locator(".js-plotly-plot").count())
+    idle(page)
+    layer, k = page.locator("[data-testid='stSidebar'] input[type=range]").all()[:2]
+    layer.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    idle(page)
+    k.focus()
+    page.keyboard.press("ArrowLeft")
+    idle(page)
+    chosen = sliders(page)[:2]
+    assert chosen != ["0", "2"]
+    for path, title in (("Clusters", "Clusters (UMAP + k-means)"), ("Logit_lens", "Logit lens")):
+        page.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").click()
+        wait_for(lambda: page.get_by_role("heading", name=title).count(), timeout=120)
+        idle(page)
+        page.wait_for_timeout(500)
+        assert sliders(page)[:1 if path == "Logit_lens" else 2] == chosen[:1 if path == "Logit_lens" else 2], path
+    assert not page.problems, page.problems
+
+
+def test_a_presenters_script(page):
+    """Paste, read, present, three slides on by ArrowRight, exit: the paste and its highlights are still there."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    try:
+        open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
+        page.get_by_text("Paste", exact=True).click()
+        page.locator("textarea").fill(PASTE)
+        page.get_by_role("button", name="Read the transcript").click()
+        wait_for(lambda: "crying" in "".join(token_texts(page, "viewer")), timeout=300)
+        idle(page)
+        page.get_by_text("Presentation mode").click()
+        wait_for(lambda: "crying" in "".join(token_texts(page, "present")), timeout=300)
+        idle(page)
+        shot(page, "presentation-1280x720")
+        prev = page.locator(".st-key-prev button")
+        box = prev.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1280 and prev.inner_text().strip().endswith("Previous")
+        for _ in range(3):
+            before = page.locator(".st-key-present_bar h3").inner_text()
+            page.keyboard.press("ArrowRight")
+            wait_for(lambda: page.locator(".st-key-present_bar h3").inner_text() != before, timeout=120)
+            wait_for(lambda: token_texts(page, "present"), timeout=120)
+            idle(page)
+        page.mouse.move(640, 500)
+        page.mouse.wheel(0, 1500)
+        page.wait_for_timeout(500)
+        nxt = page.locator(".st-key-next button").bounding_box()
+        assert 0 <= nxt["y"] and nxt["y"] + nxt["height"] <= 720        # Previous/Next stay on screen
+        shot(page, "presentation-scrolled")
+        page.get_by_role("button", name="Exit").click()
+        wait_for(lambda: page.locator("[data-testid='stSidebar']").is_visible(), timeout=60)
+        idle(page)
+        assert page.locator("textarea").input_value() == PASTE
+        wait_for(lambda: "crying" in "".join(token_texts(page, "viewer")), timeout=60)
+        assert "".join(token_texts(page, "viewer")).count("painful loss") == 1
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+    assert not page.problems, page.problems
+
+
+def test_presentation_fits_full_hd_with_a_scaled_hover_card(page):
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    try:
+        open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
+        page.get_by_text("Presentation mode").click()
+        wait_for(lambda: token_texts(page, "present"), timeout=300)
+        idle(page)
+        view = ".el-view[data-key='present']"
+        page.locator(f"{view} .el-turn.user .el-tok:not(.el-hdr)").nth(3).hover()
+        card = page.locator(f"{view} .el-card")
+        wait_for(lambda: card.is_visible(), timeout=5)
+        size = lambda sel: float(page.locator(sel).first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+        assert size(f"{view} .el-card") >= 0.8 * size(f"{view} .el-tok")      # the card scales with the text
+        legend = deep(page, f"{view} .el-legend", "e => e.textContent")[0]
+        assert "much weaker than usual" in legend and "much stronger than usual" in legend
+        shot(page, "presentation-1920x1080")
+        page.get_by_role("button", name="Exit").click()
+        wait_for(lambda: page.locator("[data-testid='stSidebar']").is_visible(), timeout=60)
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_exports_follow_the_chosen_emotion_keep_numbers_and_name_the_transcript(page, tmp_path):
+    import pandas as pd
+    open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
+    page.get_by_text("Paste", exact=True).click()
+    page.locator("textarea").fill(PASTE)
+    page.locator("textarea").press("Control+Enter")
+    wait_for(lambda: "crying" in "".join(token_texts(page, "viewer")), timeout=300)
+    idle(page)
+    page.locator(".el-view[data-key='viewer'] select.el-emotion").select_option("sad")
+    idle(page)
+    page.get_by_role("tab", name="Export").click()
+    wait_for(lambda: page.get_by_text("the page opens on sad").count(), timeout=60)
+    files = {}
+    for label in ("Highlighted transcript", "Scores of sad"):
+        with page.expect_download() as got:
+            page.get_by_role("button", name=re.compile(label)).click()
+        files[label] = tmp_path / got.value.suggested_filename
+        got.value.save_as(files[label])
+    html_file, csv_file = files.values()
+    assert html_file.name.startswith("emotion-lens-smollm2-135m-instruct-pasted-") and html_file.name.endswith("-sad.html")
+    pg = page.context.browser.new_page()
+    try:
+        pg.goto(html_file.as_uri())
+        assert deep(pg, ".el-view", "e => e.dataset.emotion") == ["sad"]
+    finally:
+        pg.close()
+    table = pd.read_csv(csv_file)
+    assert "sad token z" in table.columns
+    assert table["sad summary z"].dtype.kind == "f" and (table["sad summary z"] < 0).any()   # numbers, not text
+    page.get_by_text("Example", exact=True).click()
+    idle(page)
+    page.get_by_role("tab", name="Export").click()
+    with page.expect_download() as got:
+        page.get_by_role("button", name=re.compile("Highlighted transcript")).click()
+    assert got.value.suggested_filename != html_file.name               # another transcript, another name
+    assert not page.problems, page.problems
+
+
+def test_steering_takes_the_new_models_set_up_after_a_model_switch(page):
+    from core import load_model, load_vectors
+    from core.effects import study_setup
+    open_page(page, "Steering", lambda: page.get_by_role("button", name="Generate both").count())
+    idle(page)
+    picker = page.get_by_role("combobox", name="Model")
+    picker.click()
+    page.get_by_role("option", name="gemma3-270m").click()
+    wait_for(lambda: "gemma3-270m" in page.locator("[data-testid='stCaptionContainer']").first.inner_text()
+             or page.get_by_text(re.compile("gemma3-270m")).count(), timeout=300)
+    idle(page)
+    study = study_setup(load_vectors(load_model("gemma3-270m")))
+    shown = [s.input_value() for s in page.locator("[data-testid='stMain'] input[type=range]").all()[:2]]
+    assert shown == [str(study["layers"][0]), str(study["layers"][-1])], (shown, study["layers"])
+    picker.click()
+    page.get_by_role("option", name=MODEL).click()
+    idle(page)
     assert not page.problems, page.problems
