@@ -79,7 +79,7 @@ def _build_contrast(lm, out: str | None, position: str | None) -> int:
     from .vectors import load_vectors, vectors_dir
     folder = Path(out) if out else vectors_dir(lm.name)
     ev = load_vectors(lm, folder)
-    # a rebuild keeps the position the shipped file was chosen with (README, "Steering")
+    # a rebuild keeps the position the shipped file was chosen with (docs/steering-study.md)
     position = position or ev.meta.get("contrast", {}).get("position", "last")
     bars = _Bars()
     directions, meta = build_contrast(lm, ev.emotions, position=position,
@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--direction", choices=STEER_KINDS, default="concept",
                        help="the paper's concept vectors (default), the readout's directions, contrast "
                             "directions from the model's own chats, or blend (contrast + 1/4 readout; see the "
-                            "README's steering study)")
+                            "steering study, docs/steering-study.md)")
 
     def prompt_args(p):
         src = p.add_mutually_exclusive_group(required=True)

@@ -28,7 +28,7 @@ from .paths import cache_dir, write_text_atomic
 
 # The default is the model whose token-level reading (what colours, hover cards and alerts
 # show) is built and validated: SmolLM2, until Gemma's is built (docs/token-level.md). On
-# text-level summaries Gemma validates a little better (README, "Results").
+# text-level summaries Gemma validates a little better (docs/results.md).
 DEFAULT_MODEL = "smollm2-135m-instruct"
 CACHE_FORMAT = 1
 # A fixed, emotionally flat text: the scale of the residual stream per layer is measured

@@ -287,7 +287,7 @@ def turn_table(ts: TokenScores, n: int = 4, families=None) -> list[dict]:
     """One row per turn: its strongest and weakest emotions (summary reading, mean over its
     words), each with its family. (The paper's "Assistant colon", the header token before a
     reply, is a chat marker, which no list ranks: in these models it carries almost no emotion
-    signal, README "Reading position".)"""
+    signal, docs/method.md, "Reading position".)"""
     fmt = lambda items: ", ".join(f"{named(e, ts.emotions, families)} {v:+.1f}" for e, v in items)
     rows = []
     for k, (span, means) in enumerate(turn_means(ts)):

@@ -41,28 +41,36 @@ def running_mean(proj: np.ndarray, decay: float) -> np.ndarray:
     return num / den[:, None]
 
 
-def running_by_passage(proj: np.ndarray, passage: np.ndarray, keep: np.ndarray, decay: float) -> np.ndarray:
+def running_by_passage(proj: np.ndarray, passage: np.ndarray, keep: np.ndarray, decay: float,
+                       slice_tokens: int = 50_000) -> np.ndarray:
     """``running_mean`` restarted at each passage, over kept tokens only (markers are skipped
-    and come back as NaN). One filter over all passages: a passage's own sum is the global
-    sum minus what the previous passages left, decayed."""
+    and come back as NaN). Whole passages go through in slices of about ``slice_tokens`` kept
+    tokens, so a corpus of tokens needs no more than a slice's worth of float64 at once."""
     out = np.full(proj.shape, np.nan, np.float32)
     idx = np.flatnonzero(keep)
     if not len(idx):
         return out
-    p = np.asarray(proj, np.float32)[idx]
     if decay <= 0:
-        out[idx] = p
+        out[idx] = proj[idx]
         return out
-    num = lfilter([1.0], [1.0, -decay], p, axis=0)
     pas = passage[idx]
-    first = np.r_[0, np.flatnonzero(np.diff(pas)) + 1]
-    start = first[np.searchsorted(first, np.arange(len(idx)), side="right") - 1]
-    age = np.arange(len(idx)) - start                      # tokens since the passage began
-    carried = np.where(start[:, None] > 0, num[np.maximum(start - 1, 0)], 0.0)
-    num = num - (decay ** (age + 1))[:, None] * carried
-    den = (1 - decay ** (age + 1)) / (1 - decay)
-    out[idx] = num / den[:, None]
+    first = np.r_[0, np.flatnonzero(np.diff(pas)) + 1]          # where each passage's kept tokens begin
+    cuts = np.unique(first[np.searchsorted(first, np.arange(0, len(idx), slice_tokens), side="right") - 1])
+    for a, b in zip(cuts, np.r_[cuts[1:], len(idx)]):
+        out[idx[a:b]] = _running_slice(np.asarray(proj[idx[a:b]], np.float32), pas[a:b], decay)
     return out
+
+
+def _running_slice(p: np.ndarray, pas: np.ndarray, decay: float) -> np.ndarray:
+    """One filter over a slice of whole passages: a passage's own sum is the running sum minus
+    what the previous passages left, decayed."""
+    num = lfilter([1.0], [1.0, -decay], p, axis=0)
+    first = np.r_[0, np.flatnonzero(np.diff(pas)) + 1]
+    start = first[np.searchsorted(first, np.arange(len(p)), side="right") - 1]
+    age = np.arange(len(p)) - start                      # tokens since the passage began
+    carried = np.where(start[:, None] > 0, num[np.maximum(start - 1, 0)], 0.0)
+    num -= (decay ** (age + 1))[:, None] * carried
+    return num / ((1 - decay ** (age + 1)) / (1 - decay))[:, None]
 
 
 def normalise(x: np.ndarray, centre: np.ndarray | None) -> np.ndarray:

@@ -70,7 +70,7 @@ if preset:
 elif study["setup"]:
     st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at {layers_label(study['layers'])} and strength "
                f"{study['strength']:g}, the set-up the steering study chose and the strength at which its replies "
-               "moved most while staying fluent (README, \"Steering\")"
+               "moved most while staying fluent (docs/steering-study.md)"
                + (f"; it steered {against_text(study['against'])}, so \"desperate\" starts against \"calm\""
                   if study["against"] else "")
                + ".")

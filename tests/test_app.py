@@ -15,6 +15,11 @@ PAGES = ["pages/home.py", "pages/1_Transcript_viewer.py", "pages/2_Emotion_space
          "pages/8_Steering.py", "pages/9_Live.py"]
 
 
+def wk(key: str, rounds: int = 0, model: str = MODEL) -> str:
+    """A Steering widget's key: per model and per round of Start from (pages/8_Steering.py)."""
+    return f"{key}@{model}~{rounds}"
+
+
 def run(path, model=MODEL, **state):
     """Open the app (app.py routes every page) and go to ``path``, with some session state set."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
@@ -120,21 +125,21 @@ def test_presentation_mode_shows_your_own_transcript_then_the_examples():
     at = run("pages/1_Transcript_viewer.py", source="Paste", pasted="User: My cat died this morning.\nAssistant: I'm so sorry.")
     at.sidebar.toggle(key="present").set_value(True).run()
     assert not at.exception
-    heading = lambda: next(m.value for m in at.markdown if m.value.startswith("## "))
+    heading = lambda: next(m.value for m in at.markdown if m.value.startswith("### "))
     slide = payloads(at)["present"]
-    assert heading() == "## Your transcript" and "cat" in "".join(slide["tokens"])
+    assert heading().startswith("### Your transcript") and "cat" in "".join(slide["tokens"])
     assert slide["plain"] and slide["font_px"] >= 24 and not slide["initial"]["markers"]
     assert "stronger than in typical text" in slide["legend"]["plain"]
     at.button(key="next").click().run()
-    assert not at.exception and at.session_state["present_step"] == 1 and heading() != "## Your transcript"
+    assert not at.exception and at.session_state["present_step"] == 1 and "Your transcript" not in heading()
     at.button(key="exit_present").click().run()
     assert not at.session_state["present"] and payloads(at)["viewer"]
 
 
 def test_steering_page_shows_baseline_and_steered_read_back_by_the_readout():
-    at = run("pages/8_Steering.py", steer_tokens=12, steer_emotions=["calm", "sad"])
-    at.slider(key="steer-calm").set_value(0.0)
-    at.slider(key="steer-sad").set_value(1.0)
+    at = run("pages/8_Steering.py", **{wk("steer_tokens"): 12, wk("steer_emotions"): ["calm", "sad"]})
+    at.slider(key=wk("steer-calm")).set_value(0.0)
+    at.slider(key=wk("steer-sad")).set_value(1.0)
     at.button(key="steer_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
     shown = payloads(at)
@@ -149,8 +154,8 @@ def test_steering_page_shows_baseline_and_steered_read_back_by_the_readout():
     assert len([m for m in at.metric if m.label == "readout: calm"]) == 2
     # a new pair starts from its own hardest push, not the last pair's read-back
     at.selectbox(key="steer_focus").set_value("sad").run()
-    at.slider(key="steer-calm").set_value(1.0)
-    at.slider(key="steer-sad").set_value(0.1)
+    at.slider(key=wk("steer-calm")).set_value(1.0)
+    at.slider(key=wk("steer-sad")).set_value(0.1)
     at.button(key="steer_go").click().run()
     assert at.selectbox(key="steer_focus").value == "calm"
     assert payloads(at)["steer_steered"]["initial"]["emotion"] == "calm"
@@ -160,17 +165,17 @@ def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(
     from core.effects import layers_label, study_setup
     study = study_setup(ev)
     at = run("pages/8_Steering.py")
-    kind = at.radio(key="steer_kind")
+    kind = at.radio(key=wk("steer_kind"))
     assert kind.options == ["concept vectors (paper)", "readout directions", "contrast (model's own chats)",
                             "contrast + ¼ readout"]
     assert kind.value == study["kind"]
-    assert at.select_slider(key="steer_layers").value == (study["layers"][0], study["layers"][-1])
-    assert at.slider(key="steer-calm").value == study["strength"]
+    assert at.select_slider(key=wk("steer_layers")).value == (study["layers"][0], study["layers"][-1])
+    assert at.slider(key=wk("steer-calm")).value == study["strength"]
     assert any(c.value.startswith("Defaults:") and layers_label(study["layers"]) in c.value for c in at.caption)
     # the held-out verdicts, as they came out: on SmolLM2 "happy" met and "sad" did not
     [held] = [c.value for c in at.caption if c.value.startswith("Held out on")]
     assert "**happy** at 0.4" in held and "— met" in held and "**sad** at 0.5" in held and "— not met" in held
-    assert "All 4 held-out verdicts on **sad** together: the judge moved in 336 of 384 pairs (87.5%)" in held
+    assert "The 4 held-out verdicts on **sad** together: the judge moved in 336 of 384 pairs (87.5%)" in held
 
 
 def test_steering_page_starts_from_a_held_out_verdicts_set_up_and_back(ev):
@@ -185,18 +190,18 @@ def test_steering_page_starts_from_a_held_out_verdicts_set_up_and_back(ev):
     start.set_value(labels.index(fourth) - 1).run()
     assert not at.exception and not at.warning
     # the widgets are drawn afresh (new keys), so the browser shows the verdict's values
-    assert at.radio(key="steer_kind~1").value == "contrast"
-    assert at.select_slider(key="steer_layers~1").value == (4, 20)
-    assert at.multiselect(key="steer_emotions~1").value == ["sad", "loving"]
-    assert (at.slider(key="steer-sad~1").value, at.slider(key="steer-loving~1").value) == (0.5, -0.25)
-    assert at.slider(key="steer_tokens~1").value == 60 and at.selectbox(key="sweep_emotion~1").value == "sad"
+    assert at.radio(key=wk("steer_kind", 1)).value == "contrast"
+    assert at.select_slider(key=wk("steer_layers", 1)).value == (4, 20)
+    assert at.multiselect(key=wk("steer_emotions", 1)).value == ["sad", "loving"]
+    assert (at.slider(key=wk("steer-sad", 1)).value, at.slider(key=wk("steer-loving", 1)).value) == (0.5, -0.25)
+    assert at.slider(key=wk("steer_tokens", 1)).value == 60 and at.selectbox(key=wk("sweep_emotion", 1)).value == "sad"
     assert any(c.value.startswith("Started from a held-out verdict's set-up") for c in at.caption)
     at.button(key="steer_go").click().run()
     assert not at.exception and payloads(at)["steer_steered"]["initial"]["emotion"] == "sad"
     at.selectbox(key="steer_start-smollm2-135m-instruct").set_value(None).run()
     study = study_setup(ev)
-    assert at.select_slider(key="steer_layers~2").value == (study["layers"][0], study["layers"][-1])
-    assert at.slider(key="steer-calm~2").value == study["strength"]
+    assert at.select_slider(key=wk("steer_layers", 2)).value == (study["layers"][0], study["layers"][-1])
+    assert at.slider(key=wk("steer-calm", 2)).value == study["strength"]
     assert any(c.value.startswith("Defaults:") for c in at.caption)
 
 
@@ -208,8 +213,8 @@ def test_steering_page_starts_calm_against_desperate_where_the_study_steered_aga
     at = run("pages/8_Steering.py", model=model)
     expected = {"calm": study["strength"], "desperate": -study["against"] * study["strength"]} if study["against"] else \
         {"calm": study["strength"]}
-    assert at.multiselect(key="steer_emotions").value == list(expected)
-    assert {e: at.slider(key=f"steer-{e}").value for e in expected} == pytest.approx(expected)
+    assert at.multiselect(key=wk("steer_emotions", model=model)).value == list(expected)
+    assert {e: at.slider(key=wk(f"steer-{e}", model=model)).value for e in expected} == pytest.approx(expected)
     [defaults] = [c.value for c in at.caption if c.value.startswith("Defaults:")]
     assert ("against its opposite" in defaults) == bool(study["against"])
     if study["against"]:
@@ -220,7 +225,7 @@ def test_steering_page_starts_calm_against_desperate_where_the_study_steered_aga
 
 
 def test_sweep_plots_reading_judges_and_fluency_against_strength():
-    at = run("pages/8_Steering.py", steer_tokens=10, sweep_max=0.5)
+    at = run("pages/8_Steering.py", **{wk("steer_tokens"): 10}, sweep_max=0.5)
     at.button(key="sweep_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
     spec = json.loads(next(c.proto.spec for c in at.get("plotly_chart") if "Steering" in c.proto.spec))

@@ -389,6 +389,7 @@ def test_exports_follow_the_chosen_emotion_keep_numbers_and_name_the_transcript(
     with page.expect_download() as got:
         page.get_by_role("button", name=re.compile("Highlighted transcript")).click()
     assert got.value.suggested_filename != html_file.name               # another transcript, another name
+    assert "missing ScriptRunContext" not in (ARTIFACTS / "server.log").read_text()   # downloads touch no app state
     assert not page.problems, page.problems
 
 

@@ -40,7 +40,7 @@ def test_build_reads_the_words_instead_when_asked(lm):
 
 
 def test_each_shipped_file_records_the_position_its_study_chose():
-    # a rebuild (`build --contrast`) keeps it; README "Steering" says why they differ
+    # a rebuild (`build --contrast`) keeps it; docs/steering-study.md says why they differ
     for model, position in (("smollm2-135m-instruct", "last"), ("gemma3-270m", "words")):
         meta = EmotionVectors.load(vectors_dir(model)).meta["contrast"]
         assert meta["position"] == position and meta["positions"].startswith(POSITIONS[position])

@@ -193,7 +193,7 @@ def test_held_out_totals_add_up_every_verdict_of_an_emotion_tried_more_than_once
     assert held_out_totals([{"emotion": "calm", "pairs": 24, "vader_moved": 0.5, "reading_moved": 1.0}] * 2) == \
         {"calm": {"verdicts": 2, "pairs": 48, "vader": 24, "reading": 48}}
     assert totals_text("calm", {"verdicts": 2, "pairs": 48, "vader": 24, "reading": 47}) == \
-        "All 2 held-out verdicts on **calm** together: the judge moved in 24 of 48 pairs (50.0%), the readout in 47 (97.9%)."
+        "The 2 held-out verdicts on **calm** together: the judge moved in 24 of 48 pairs (50.0%), the readout in 47 (97.9%)."
 
 
 def test_verdict_settings_give_back_what_each_held_out_verdict_steered():
@@ -209,3 +209,15 @@ def test_verdict_settings_give_back_what_each_held_out_verdict_steered():
     assert fourth["layers"] == list(range(4, 21)) and fourth["strengths"] == {"sad": 0.5, "loving": -0.25}
     gemma = EmotionVectors.load(vectors_dir("gemma3-270m"))
     assert {verdict_settings(gemma, r)["tokens"] for r in study_verdicts(vectors_dir("gemma3-270m"))} == {30}
+
+
+def test_the_plain_summary_pools_each_emotions_verdicts_in_tries_out_of_ten():
+    from core.effects import plain_totals, study_verdicts
+    from core.vectors import vectors_dir
+    rows = [{"emotion": "happy", "pairs": 96, "vader_moved": 0.9}, {"emotion": "sad", "pairs": 96, "vader_moved": 0.8},
+            {"emotion": "sad", "pairs": 96, "vader_moved": 0.6}]
+    text = plain_totals(rows)
+    assert "**happy** made replies more positive in 9 of 10 tries" in text
+    assert "**sad** made replies more negative in 7 of 10 tries" in text
+    shipped = plain_totals(study_verdicts(vectors_dir("smollm2-135m-instruct")))
+    assert "**happy**" in shipped and "**sad**" in shipped and plain_totals([]) == ""

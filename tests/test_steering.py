@@ -8,7 +8,7 @@ import torch
 from core import EmotionLensError
 from core.probe import prepare
 from core.steering import (decode_reply, resolve_steer_layers, steer_generate, steering_additions, steering_direction,
-                           steering_hooks)
+                           steering_hooks, turn_end)
 
 PROMPT = "User: Tell me about your weekend."
 
@@ -115,3 +115,27 @@ def test_a_reply_cut_inside_a_character_drops_the_half_character(lm):
     ids = lm.tokenizer("I love 🎉", add_special_tokens=False)["input_ids"]
     assert len(ids) > 3 and lm.tokenizer.decode(ids[:-1]).endswith("\ufffd")      # the emoji is split over tokens
     assert decode_reply(lm, ids[:-1]) == "I love" and decode_reply(lm, ids) == "I love 🎉"
+
+
+def test_a_new_turn_ends_the_reply():
+    assert turn_end("Sure, here you go.\nUser: and then?") == len("Sure, here you go.")
+    assert turn_end("Sure.\n\n  Assistant: again") == len("Sure.")
+    assert turn_end("A user: asked me") is None and turn_end("Note: nothing here") is None
+
+
+def test_a_base_model_stops_where_it_would_write_the_users_next_turn():
+    """Gemma is a base model: unstopped, it writes the dialogue on; the reply ends at its turn's end."""
+    from core import load_model, load_vectors
+    gemma = load_model("gemma3-270m")
+    gev = load_vectors(gemma)
+    seen = []
+    reply = steer_generate(gemma, gev, PROMPT, {}, max_new_tokens=80, seed=0, on_text=seen.append)
+    assert seen and seen[-1] == reply and "User:" not in reply and "Assistant:" not in reply
+    assert len(seen) < 80                                   # it stopped before the length limit
+
+
+def test_streaming_hears_every_token_and_ends_on_the_reply(lm, ev):
+    seen = []
+    reply = steer_generate(lm, ev, PROMPT, {"calm": 0.3}, max_new_tokens=15, seed=1, on_text=seen.append)
+    assert len(seen) == 15 and seen[-1] == reply
+    assert reply == steer_generate(lm, ev, PROMPT, {"calm": 0.3}, max_new_tokens=15, seed=1)   # streaming changes nothing

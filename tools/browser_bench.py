@@ -5,7 +5,9 @@ Measures, in Debian's Chromium against a local `streamlit run`:
   - time to first highlights after pasting a ~200-token and a ~2,600-token transcript,
     against a bare forward pass of the same tokens (goal: ≤ 2× forward + 1 s);
   - switching the highlighted emotion, the colour scale and the smoothing at ~2,600 tokens (goal ≤ 0.3 s);
-  - ten layer steps (goal: no model re-run).
+  - ten layer steps (goal: no model re-run);
+  - presentation mode: Next (the ArrowRight key) onto examples not yet shown, to their highlights
+    (goal ≤ 1 s: the next slide is read ahead while the current one is shown).
 """
 from __future__ import annotations
 
@@ -127,7 +129,24 @@ def run(model: str) -> dict:
             slider.press("ArrowLeft")
             wait_for(lambda: changed(page, before), timeout=120)
         res["ten_layer_steps_s"] = round(time.perf_counter() - start, 2)
+        res["next_slide_s"] = next_slides(page)
     return res
+
+
+def next_slides(page, n: int = 4) -> dict:
+    """Median and worst time from ArrowRight to the next slide's highlights, over ``n`` slides."""
+    page.get_by_text("Presentation mode").click()
+    wait_for(lambda: token_texts(page, "present"), timeout=600)
+    time.sleep(3)                                    # the presenter talks; the next slide is read meanwhile
+    times = []
+    for _ in range(n):
+        shown = "".join(token_texts(page, "present"))
+        start = time.perf_counter()
+        page.keyboard.press("ArrowRight")
+        wait_for(lambda: "".join(token_texts(page, "present")) not in ("", shown), timeout=600)
+        times.append(time.perf_counter() - start)
+        time.sleep(3)
+    return {"median": round(statistics.median(times), 3), "max": round(max(times), 3), "slides": n}
 
 
 def main() -> None:
