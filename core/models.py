@@ -26,9 +26,9 @@ import numpy as np
 from .errors import EmotionLensError
 from .paths import cache_dir, write_text_atomic
 
-# The default is the model whose token-level reading (what colours, hover cards and alerts
-# show) is built and validated: SmolLM2, until Gemma's is built (docs/token-level.md). On
-# text-level summaries Gemma validates a little better (docs/results.md).
+# The default: SmolLM2, an instruct model, so Steering and Live get replies rather than a base
+# model's continued dialogue; it reads implicit scenarios a little better than Gemma
+# (docs/results.md), and both token readings validate alike (docs/token-level.md).
 DEFAULT_MODEL = "smollm2-135m-instruct"
 CACHE_FORMAT = 1
 # A fixed, emotionally flat text: the scale of the residual stream per layer is measured

@@ -57,7 +57,26 @@ def test_token_directions_separate_classes_better_than_means_alone():
     assert abs(w[0, 1]) > abs(w[0, 0])                            # the corrected probe ignores the noisy axis
 
 
-def test_a_frightening_sentence_reads_more_afraid_than_the_neutral_ones_around_it(lm, ev):
+@pytest.fixture(scope="module")
+def gemma():
+    from core import load_model, load_vectors
+    lm = load_model("gemma3-270m")
+    return lm, load_vectors(lm)
+
+
+def test_gemma_ships_the_reading_its_study_chose(gemma):
+    import json
+    from core.vectors import vectors_dir
+    _, ev = gemma
+    chosen = json.loads((vectors_dir("gemma3-270m") / "token-study.json").read_text())["chosen"]
+    assert ev.has_token_reading and ev.token_reading().layer == chosen["layer"]
+    assert f"running mean over ~{round(1 / (1 - chosen['decay']))} tokens" in ev.describe_token_reading()
+
+
+@pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
+def test_a_frightening_sentence_reads_more_afraid_than_the_neutral_ones_around_it(model, lm, ev, request):
+    if model != lm.name:
+        lm, ev = request.getfixturevalue("gemma")
     text = ("The library opens at nine and the shelves are sorted by author. "
             "Footsteps followed her down the dark alley and she ran, heart pounding, too terrified to look back. "
             "The report has three sections and a short summary at the end.")
