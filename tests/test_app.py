@@ -176,6 +176,8 @@ def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(
     [held] = [c.value for c in at.caption if c.value.startswith("Held out on")]
     assert "**happy** at 0.4" in held and "— met" in held and "**sad** at 0.5" in held and "— not met" in held
     assert "The 4 held-out verdicts on **sad** together: the judge moved in 336 of 384 pairs (87.5%)" in held
+    [plain] = [m.value for m in at.markdown if m.value.startswith("On this model")]   # said plainly first
+    assert "**happy** made replies more positive in" in plain and "**sad** made replies more negative in" in plain
 
 
 def test_steering_page_starts_from_a_held_out_verdicts_set_up_and_back(ev):

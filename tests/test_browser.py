@@ -384,8 +384,11 @@ def test_exports_follow_the_chosen_emotion_keep_numbers_and_name_the_transcript(
     assert "sad token z" in table.columns
     assert table["sad summary z"].dtype.kind == "f" and (table["sad summary z"] < 0).any()   # numbers, not text
     page.get_by_text("Example", exact=True).click()
+    wait_for(lambda: "crying" not in "".join(token_texts(page, "viewer")), timeout=300)
     idle(page)
     page.get_by_role("tab", name="Export").click()
+    idle(page)
+    page.get_by_role("button", name=re.compile("Highlighted transcript")).wait_for(state="visible")
     with page.expect_download() as got:
         page.get_by_role("button", name=re.compile("Highlighted transcript")).click()
     assert got.value.suggested_filename != html_file.name               # another transcript, another name
