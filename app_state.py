@@ -10,11 +10,10 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from core import DEFAULT_MODEL, EmotionLensError, PRESETS, load_model, load_vectors
-from core.effects import OPPOSITE
+from core import DEFAULT_MODEL, PRESETS, EmotionLensError, load_model, load_vectors
 from core.paths import ASSETS
-from core.render import CSS, HIGHLIGHT_JS
 from core.probe import forward
+from core.render import CSS, HIGHLIGHT_JS
 from core.vectors import vectors_dir
 
 MAX_FORWARD_CACHE = 24
@@ -152,19 +151,11 @@ def report(name: str) -> dict | None:
     return load_report(vectors_dir(name))
 
 
-@st.cache_data(show_spinner=False)
-def steering_setup(name: str) -> dict:
-    """The set-up the model's steering study chose (core.effects.study_setup), read once per process."""
-    from core.effects import study_setup
-    return study_setup(get_vectors(name))
-
-
-@st.cache_data(show_spinner=False)
-def steering_verdicts(name: str) -> list[dict]:
-    """The model's held-out steering verdicts (core.effects.study_verdicts), read once per process."""
-    from core.effects import study_verdicts
-    from core.vectors import vectors_dir
-    return study_verdicts(vectors_dir(name))
+@st.cache_resource(show_spinner=False)
+def steering_preset(name: str):
+    """The set-up the model's steering study chose, with its held-out verdicts (core.steering_preset)."""
+    from core.steering_preset import load_preset
+    return load_preset(get_vectors(name))
 
 
 def reading_help(ev) -> str:
@@ -259,6 +250,8 @@ def strengths_text(strengths: dict[str, float]) -> str:
     return ", ".join(f"{e} {strength_text(v)}" for e, v in strengths.items())
 
 
-def against_text(against: float) -> str:
-    """How a study that steers against opposites pairs the emotions, for both steering pages' captions."""
-    return f"{', '.join(OPPOSITE)} each against its opposite, pushed the other way at {against:g}× the strength"
+def against_text(preset) -> str:
+    """How a preset that steers against opposites pairs the emotions, for both steering pages' captions."""
+    pairs = sorted({tuple(sorted(p)) for p in preset.opposite.items()})
+    return (f"{', '.join(sorted(preset.opposite))} each against its opposite ({', '.join('–'.join(p) for p in pairs)}), "
+            f"pushed the other way at {preset.against:g}× the strength")

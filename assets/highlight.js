@@ -236,8 +236,10 @@ function elSlideKeys(doc) {
   doc.addEventListener("keydown", ev => {
     const next = doc.querySelector(".st-key-next button"), prev = doc.querySelector(".st-key-prev button");
     if (!next || !prev || ev.altKey || ev.ctrlKey || ev.metaKey) return;
-    const t = ev.target;
-    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    const t = ev.target;              // keys typed into a text field or a menu stay there
+    const typing = t && (t.isContentEditable || /^(TEXTAREA|SELECT)$/.test(t.tagName) ||
+                         (t.tagName === "INPUT" && !/^(range|checkbox|radio|button|submit)$/.test(t.type)));
+    if (typing) return;
     const forward = ev.key === "ArrowRight" || ev.key === "PageDown" || (ev.key === " " && !ev.shiftKey);
     const back = ev.key === "ArrowLeft" || ev.key === "PageUp" || (ev.key === " " && ev.shiftKey);
     if (!forward && !back) return;

@@ -11,11 +11,13 @@ which makes reading a middle layer cheaper than a full forward pass.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
-Reducer = Callable[[int, torch.Tensor], object]
+from .hooks import block_hooks, check_layers
+
+Reducer = Callable[[int, torch.Tensor], Any]
 # Position 0 is an attention sink: its residual stream dwarfs every other token's and says
 # nothing about the text, so baselines, scales and summaries start after it.
 SINK_TOKENS = 1
@@ -28,20 +30,15 @@ class _StopForward(Exception):
 class ResidualCapture:
     def __init__(self, lm, layers: Iterable[int], reduce: Reducer | None, stop_early: bool):
         self.lm = lm
-        self.layers = sorted(set(int(l) for l in layers))
-        bad = [l for l in self.layers if not 0 <= l < lm.n_layers]
-        if bad:
-            from .errors import EmotionLensError
-            raise EmotionLensError(f"layer {bad[0]} is out of range: {lm.name} has layers 0..{lm.n_layers - 1}")
+        self.layers = check_layers(lm.n_layers, layers, lm.name)
         self.reduce = reduce
         self.stop_early = stop_early
-        self.outputs: dict[int, object] = {}
+        self.outputs: dict[int, Any] = {}
 
     def hook(self, layer: int):
         last = self.layers[-1]
 
-        def fn(module, args, output):
-            hidden = output[0] if isinstance(output, tuple) else output
+        def fn(hidden: torch.Tensor) -> None:
             hidden = hidden.detach()
             self.outputs[layer] = self.reduce(layer, hidden) if self.reduce else hidden
             if self.stop_early and layer == last:
@@ -60,18 +57,10 @@ class ResidualCapture:
 
 @contextmanager
 def capture(lm, layers: Iterable[int], reduce: Reducer | None = None, stop_early: bool = False):
-    """Context manager yielding a ``ResidualCapture`` whose hooks are removed on exit."""
+    """Context manager yielding a ``ResidualCapture`` whose hooks are removed on exit (``core.hooks``)."""
     cap = ResidualCapture(lm, layers, reduce, stop_early)
-    blocks = lm.blocks
-    handles = []
-    with lm.lock:
-        try:
-            for layer in cap.layers:
-                handles.append(blocks[layer].register_forward_hook(cap.hook(layer)))
-            yield cap
-        finally:
-            for handle in handles:
-                handle.remove()
+    with block_hooks(lm, {layer: cap.hook(layer) for layer in cap.layers}):
+        yield cap
 
 
 def encode_batch(lm, texts: list[str], max_tokens: int | None = None) -> dict:

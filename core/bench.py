@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -121,11 +122,11 @@ def _generation(lm, ev, n: int = 48) -> dict:
 def run_bench(model: str, progress=print) -> dict:
     from .build import story_means
     from .models import load_model
-    from .probe import scores_from, forward, score
+    from .probe import forward, score, scores_from
     from .render import highlight_payload
     from .vectors import load_vectors
 
-    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                           f"{torch.get_num_threads()} threads", "model": model}
     progress("load time in fresh processes (converted cache)")
     ready = sorted(_ready_seconds(model) for _ in range(3))

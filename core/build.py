@@ -42,6 +42,7 @@ class BuildConfig:
     neutral_variance: float = 0.5
     batch_size: int = 8
     default_layer: int | None = None     # None: about two-thirds deep
+    emotions: tuple[str, ...] | None = None   # a subset of the corpus's emotions (None: all 171)
 
 
 def default_layer_for(n_layers: int) -> int:
@@ -253,7 +254,7 @@ def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions:
     reading position. Returns (arrays, meta["readout"]).
     """
     from . import readout as ro
-    x = means[start]
+    x: np.ndarray = means[start]
     n, L, D = x.shape
     fold_of = ro.folds(labels)
     cv = {}
@@ -268,14 +269,14 @@ def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions:
     curve = []
     xl = x[:, layer].astype(np.float64)
     for cap in [c for c in LEARNING_CURVE if c < per_emotion * (ro.N_FOLDS - 1) / ro.N_FOLDS] + [None]:
-        r = ro.cross_validate(xl, labels, n_emotions, pcs_all[layer], (shrink, 1.0), fold_of, per_class=cap)
-        train = cap or round(per_emotion * (ro.N_FOLDS - 1) / ro.N_FOLDS, 1)
-        curve.append({"train_per_emotion": train, "readout": ro.accuracy(r[shrink]), "concept": ro.accuracy(r[1.0])})
+        ranks = ro.cross_validate(xl, labels, n_emotions, pcs_all[layer], (shrink, 1.0), fold_of, per_class=cap)
+        per = cap or round(per_emotion * (ro.N_FOLDS - 1) / ro.N_FOLDS, 1)
+        curve.append({"train_per_emotion": per, "readout": ro.accuracy(ranks[shrink]), "concept": ro.accuracy(ranks[1.0])})
     starts = {}
     for k, st in enumerate(STARTS):
-        r = ro.cross_validate(means[k][:, layer].astype(np.float64), labels, n_emotions, pcs_all[layer],
-                              (shrink,), fold_of)
-        starts[st] = ro.accuracy(r[shrink])
+        ranks = ro.cross_validate(means[k][:, layer].astype(np.float64), labels, n_emotions, pcs_all[layer],
+                                  (shrink,), fold_of)
+        starts[st] = ro.accuracy(ranks[shrink])
     arrays = {k: np.zeros((L, n_emotions) + ((D,) if k == "readout" else ()), np.float32)
               for k in ("readout", "readout_mean", "readout_std", "readout_neutral_mean", "readout_neutral_std",
                         "story_mean", "story_std")}
@@ -325,6 +326,12 @@ def build_vectors(lm, config: BuildConfig = BuildConfig(), out_dir: Path | None 
     out_dir = Path(out_dir or vectors_dir(lm.name))
     stories, dialogues = corpus.load_stories(), corpus.load_neutral()
     emotions = list(corpus.emotions())
+    if config.emotions is not None:
+        unknown = sorted(set(config.emotions) - set(emotions))
+        if unknown:
+            raise EmotionLensError(f"not in the corpus: {', '.join(unknown)}")
+        emotions = [e for e in emotions if e in config.emotions]
+        stories = [s for s in stories if s.emotion in config.emotions]
     chash = corpus.corpus_hash()
     _refuse_foreign(out_dir, lm, chash, force)
     work = _work_dir(lm)

@@ -14,7 +14,8 @@ from pathlib import Path
 from .contrast import POSITIONS as CONTRAST_POSITIONS
 from .errors import EmotionLensError
 from .models import DEFAULT_MODEL, PRESETS
-from .steering import KINDS as STEER_KINDS, POSITIONS as STEER_POSITIONS
+from .steering import KINDS as STEER_KINDS
+from .steering import POSITIONS as STEER_POSITIONS
 from .vectors import BASELINES, KINDS
 
 
@@ -120,7 +121,7 @@ def cmd_score(args) -> int:
         return 0
     from .probe import turn_table
     mean = ts.mean_z()
-    names = emotions or sorted(mean, key=mean.get, reverse=True)[:10]
+    names = emotions or sorted(mean, key=lambda e: mean[e], reverse=True)[:10]
     print(f"{ts.meta['method']}\n{len(ts.tokens)} tokens; mean z over the text's words:")
     for name in names:
         print(f"  {name:16s} {mean[name]:+.2f}")
@@ -134,9 +135,9 @@ def cmd_score(args) -> int:
 
 def cmd_validate(args) -> int:
     from . import validate_tokens
+    from .build import cached_story_means
     from .validate import load_report, run_validation, write_report
     from .vectors import load_vectors, vectors_dir
-    from .build import cached_story_means
     lm = _load(args)
     ev = load_vectors(lm)
     folder = args.out or vectors_dir(lm.name)
@@ -167,7 +168,7 @@ def _layers(spec: str | None) -> list[int] | None:
     if not spec:
         return None
     try:
-        out = []
+        out: list[int] = []
         for part in spec.split(","):
             lo, _, hi = part.partition("-")
             out += range(int(lo), int(hi or lo) + 1)
@@ -184,23 +185,23 @@ def _prompt(args) -> str:
 
 
 def cmd_steer(args) -> int:
-    from .steering import steer_generate
+    from .steering import resolve_request, steer_generate
     from .vectors import load_vectors
     prompt = _prompt(args)
     lm = _load(args)
     ev = load_vectors(lm)
-    strengths = _strengths(ev, args.steer)
-    layers = _layers(args.layers)
-    kw = dict(layer=args.layer, layers=layers, max_new_tokens=args.max_new_tokens, seed=args.seed,
-              positions=args.positions, kind=args.direction)
+    req = resolve_request(ev, _strengths(ev, args.steer), args.direction, args.layer, _layers(args.layers),
+                          args.positions, args.against)
+    kw = dict(layers=req.layers, max_new_tokens=args.max_new_tokens, seed=args.seed, positions=req.positions,
+              kind=req.kind, against=0.0)
     plain = steer_generate(lm, ev, prompt, {}, **kw)
-    steered = steer_generate(lm, ev, prompt, strengths, **kw)
-    where = layers or [ev.layer(args.layer)]
+    steered = steer_generate(lm, ev, prompt, req.strengths, **kw)
     if args.json:
-        print(json.dumps({"model": lm.name, "layers": where, "direction": args.direction, "strengths": strengths, "seed": args.seed,
-                          "positions": args.positions, "baseline": plain, "steered": steered}))
+        print(json.dumps({"model": lm.name, "layers": req.layers, "direction": req.kind, "strengths": req.strengths,
+                          "seed": args.seed, "positions": req.positions, "baseline": plain, "steered": steered}))
     else:
-        print(f"{lm.name} · {args.direction} directions at layers {where} · {strengths} (× mean residual norm) · seed {args.seed}")
+        print(f"{lm.name} · {req.kind} directions at layers {req.layers} · {req.strengths} (× mean residual norm) "
+              f"· seed {args.seed}")
         print(f"\n--- baseline ---\n{plain}\n\n--- steered ---\n{steered}")
     return 0
 
@@ -235,10 +236,12 @@ def cmd_export(args) -> int:
     ev = load_vectors(lm)
     if len(args.emotion) != len(args.strength):
         raise EmotionLensError("give one --strength for each --emotion")
-    strengths = _strengths(ev, [f"{e}={s}" for e, s in zip(args.emotion, args.strength)])
-    layers = _layers(args.layers) or [ev.default_layer]
-    path = write_llama_cpp(args.out, lm, ev, strengths, layers, args.direction)
-    print(f"wrote {path}: llama.cpp control vector for {lm.name}, {args.direction} directions {strengths} at blocks {layers} "
+    from .steering import resolve_request
+    req = resolve_request(ev, _strengths(ev, [f"{e}={s}" for e, s in zip(args.emotion, args.strength)]),
+                          args.direction, None, _layers(args.layers))
+    strengths, layers = req.strengths, req.layers
+    path = write_llama_cpp(args.out, lm, ev, strengths, layers, req.kind)
+    print(f"wrote {path}: llama.cpp control vector for {lm.name}, {req.kind} directions {strengths} at blocks {layers} "
           f"(use: llama-cli -m MODEL.gguf --control-vector {path.name})")
     return 0
 
@@ -302,10 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only (re)run the token-level checks and add them to the existing report")
 
     def direction_arg(p):
-        p.add_argument("--direction", choices=STEER_KINDS, default="concept",
-                       help="the paper's concept vectors (default), the readout's directions, contrast "
-                            "directions from the model's own chats, or blend (contrast + 1/4 readout; see the "
-                            "steering study, docs/steering-study.md)")
+        p.add_argument("--direction", choices=STEER_KINDS, default=None,
+                       help="the paper's concept vectors, the readout's directions, contrast directions from the "
+                            "model's own chats, or blend (contrast + 1/4 readout). Default: the model's steering "
+                            "preset, the set-up its steering study chose (docs/steering-study.md)")
 
     def prompt_args(p):
         src = p.add_mutually_exclusive_group(required=True)
@@ -313,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         src.add_argument("--file", help="a .txt, .json or .jsonl chat")
         p.add_argument("--vector", "--steer", dest="steer", action="append", metavar="EMOTION=STRENGTH",
                        help="add an emotion's direction, in units of the layer's mean residual norm (repeatable)")
-        p.add_argument("--layer", type=int, default=None, help="steering layer (default: the concept vectors' layer)")
+        p.add_argument("--layer", type=int, default=None, help="one steering layer (default: the preset's layers)")
         direction_arg(p)
         p.add_argument("--max-new-tokens", type=int, default=60)
         p.add_argument("--seed", type=int, default=0, help="sampling seed (the same seed gives comparable runs)")
@@ -323,7 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL)
     prompt_args(p)
     p.add_argument("--layers", default=None, help=LAYERS_HELP)
-    p.add_argument("--positions", choices=STEER_POSITIONS, default="all")
+    p.add_argument("--positions", choices=STEER_POSITIONS, default=None, help="default: the preset's (all)")
+    p.add_argument("--against", type=float, default=None,
+                   help="push each emotion's opposite the other way at this share of its strength "
+                        "(default: as the preset does; 0: steer only what is named)")
 
     p = add("monitor", cmd_monitor, "watch emotions while the model writes; flag (and --stop at) crossings")
     p.add_argument("--model", default=DEFAULT_MODEL)
@@ -338,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emotion", action="append", required=True)
     p.add_argument("--strength", action="append", type=float, required=True,
                    help="in units of the layer's mean residual norm, one per --emotion")
-    p.add_argument("--layers", default=None, help=LAYERS_HELP + " (default: the concept vectors' layer)")
+    p.add_argument("--layers", default=None, help=LAYERS_HELP + " (default: the preset's layers)")
     direction_arg(p)
     p.add_argument("--format", choices=("llama-cpp",), default="llama-cpp")
     p.add_argument("--out", required=True, help="the .gguf file to write")

@@ -255,12 +255,12 @@ def near_duplicates(texts: list[str], threshold: float = 0.5) -> list[tuple[int,
     for i, g in enumerate(grams):
         for gram in g:
             index[gram].append(i)
-    shared = Counter()
+    shared: Counter[tuple[int, int]] = Counter()
     for ids in index.values():
         if len(ids) > 1:
-            for pair in combinations(ids, 2):
-                shared[pair] += 1
-    out = []
+            for i, j in combinations(ids, 2):
+                shared[i, j] += 1
+    out: list[tuple[int, int, float]] = []
     for (i, j), n in shared.items():
         frac = n / max(1, min(len(grams[i]), len(grams[j])))
         if frac > threshold:

@@ -228,8 +228,11 @@ def store_umap(ev, folder, progress=None) -> None:
     with numba (up to a minute) and each layer takes seconds, too slow for a page that follows a slider."""
     import json
     from pathlib import Path
+
     from .paths import write_text_atomic
     layers = {}
+    if len(ev.emotions) <= 15:                # fewer points than UMAP's neighbours: nothing to embed
+        return
     for layer in range(ev.n_layers):
         layers[str(layer)] = np.round(umap_embedding(ev.at(layer)), 5).tolist()
         if progress:

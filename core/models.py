@@ -15,11 +15,11 @@ import os
 import shutil
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -64,8 +64,8 @@ PRESETS: dict[str, Preset] = {
 @dataclass
 class LoadedModel:
     """A model ready for activation capture: the torch module plus what core needs to know."""
-    model: object
-    tokenizer: object
+    model: Any                  # a transformers causal LM (PreTrainedModel)
+    tokenizer: Any              # its tokenizer
     name: str
     source: str                 # where the weights came from (GGUF path, directory or hub id)
     sha256: str | None          # of the weights file, when there is one

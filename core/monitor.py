@@ -10,7 +10,7 @@ are removed in ``finally``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -18,13 +18,13 @@ import torch
 from .activations import capture
 from .errors import EmotionLensError
 from .probe import prepare, project, tokenize, word_mask
+from .steering import reply_prompt, resolve_request, steering_additions, steering_hooks, turn_end
 from .token_reading import RunningZ
-from .steering import reply_prompt, resolve_steer_layers, steering_additions, steering_hooks, turn_end
 
 MAX_WATCH = 20
 DEFAULT_WATCH = ("desperate", "afraid")
 # Each model's default alert threshold, chosen on replies to neutral prompts by
-# tools/live_thresholds.py; 3 (the colour scale's full red) where a model has none.
+# study/live_thresholds.py; 3 (the colour scale's full red) where a model has none.
 THRESHOLD_FILE = "live-threshold.json"
 FALLBACK_THRESHOLD = 3.0
 
@@ -32,6 +32,7 @@ FALLBACK_THRESHOLD = 3.0
 def default_threshold(model: str) -> tuple[float, str]:
     """The Live page's default threshold for ``model`` and a line saying where it comes from."""
     import json
+
     from .vectors import vectors_dir
     try:
         d = json.loads((vectors_dir(model) / THRESHOLD_FILE).read_text(encoding="utf-8"))
@@ -65,7 +66,7 @@ class MonitorResult:
     stopped_at: int | None = None
     reason: str = "finished"
     token_level: bool = False        # read by the token-level reading (else a summary reading per token)
-    families: object = None          # core.families.Families, so a watched family can be read back
+    families: Any = None             # core.families.Families, so a watched family can be read back
 
     def series(self, name: str) -> list[float]:
         """One emotion's z per written token (a family, "<name> family": its strongest member)."""
@@ -147,13 +148,14 @@ def _next_token(logits: torch.Tensor, gen: torch.Generator | None) -> int:
 def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResult | None = None, *,
                    stop: bool = False, max_new_tokens: int = 60, seed: int | None = 0,
                    strengths: dict[str, float] | None = None, steer_layer: int | None = None,
-                   steer_layers: list[int] | None = None, steer_kind: str = "concept", kind: str | None = None,
+                   steer_layers: list[int] | None = None, steer_kind: str | None = None, kind: str | None = None,
                    baseline: str | None = None) -> Iterator[MonitorStep]:
     """Write a reply to ``prompt`` and yield each token with its reading as soon as it exists.
 
     ``result`` (from ``new_result``) collects tokens, readings, flagged spans and why the
     reply ended. ``strengths`` steers at the same time (closed loop), at ``steer_layer`` or spread
-    over ``steer_layers``, with ``steer_kind`` directions (``core.steering.KINDS``).
+    over ``steer_layers``, with ``steer_kind`` directions (``core.steering.KINDS``); what is not
+    given comes from the model's steering preset, as in ``steer_generate``.
     """
     ids = reply_prompt(lm, ev, prompt, max_new_tokens)["input_ids"]
     result = result or new_result(lm, ev, watch, kind, baseline)
@@ -161,9 +163,11 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
     cols = watch_columns(ev, watch)
     reading = ev.token_reading() if result.token_level else None
     running = RunningZ(reading) if reading is not None else None
-    additions = steering_additions(lm, ev, strengths or {}, resolve_steer_layers(ev, steer_layer, steer_layers), steer_kind)
+    req = resolve_request(ev, strengths or {}, steer_kind, steer_layer, steer_layers)
+    additions = steering_additions(lm, ev, req.strengths, req.layers, req.kind)
     gen = None if seed is None else torch.Generator().manual_seed(int(seed))
-    stop_ids, open_span = _stop_ids(lm), {}
+    stop_ids = _stop_ids(lm)
+    open_span: dict[str, tuple[int, float]] = {}
 
     def close(emotion, end):
         start, peak = open_span.pop(emotion)

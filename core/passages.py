@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -145,6 +146,7 @@ def token_activations(lm, passages: list[Passage], layers, work, batch_size: int
     """Hidden states of every token of every passage at ``layers``, in chunks checkpointed under
     ``work`` (keyed by the passages, layers and weights), so an interrupted run resumes."""
     from safetensors.numpy import load_file, save_file
+
     from .activations import capture, encode_batch
     from .paths import atomic_path
     from .probe import prepare, tokenize
@@ -169,7 +171,7 @@ def token_activations(lm, passages: list[Passage], layers, work, batch_size: int
             enc, _, offsets, _, turns = tokenize(lm, text, segments)
             rendered.append((text, token_labels(p, text, offsets, turns)))
         order = sorted(range(len(chunk)), key=lambda i: len(rendered[i][1]))
-        hidden = {l: [None] * len(chunk) for l in layers}
+        hidden: dict[int, list[Any]] = {l: [None] * len(chunk) for l in layers}
         for b in range(0, len(order), batch_size):
             idx = order[b:b + batch_size]
             batch = encode_batch(lm, [rendered[i][0] for i in idx])

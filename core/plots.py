@@ -47,6 +47,7 @@ def scatter(x, y, labels, groups, group_names, title, caption, xlab, ylab, heigh
 
     ``width`` 60 marks a half-page figure: the legend goes underneath instead of eating its width."""
     import plotly.graph_objects as go
+
     from .geometry import label_mask
     x, y = np.asarray(x), np.asarray(y)
     shown = label_mask(x, y) if show_text else np.zeros(len(x), bool)

@@ -128,7 +128,7 @@ def prepare(lm, text_or_transcript, open_reply: bool = False) -> tuple[str, list
 
 def tokenize(lm, text: str, segments: list[Segment]):
     enc = lm.tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
-    offsets = [tuple(int(x) for x in o) for o in enc.pop("offset_mapping")[0]]
+    offsets = [(int(o[0]), int(o[1])) for o in enc.pop("offset_mapping")[0]]
     n = len(offsets)
     if n > lm.max_tokens:
         raise EmotionLensError(f"input is {n:,} tokens; {lm.name} reads at most {lm.max_tokens:,} "

@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +87,7 @@ WARRINER_CITATION = ("Warriner, Kuperman & Brysbaert (2013), Norms of valence, a
 def warriner_norms() -> dict[str, tuple[float, float]]:
     """Word → (valence, arousal) from the shipped Warriner et al. norms, read once."""
     import csv
+
     from .paths import ASSETS
     with open(ASSETS / "ratings" / WARRINER_FILE, encoding="utf-8", newline="") as fh:
         return {row["Word"]: (float(row["V.Mean.Sum"]), float(row["A.Mean.Sum"])) for row in csv.DictReader(fh)}
@@ -136,7 +138,7 @@ def affect_plane(v: np.ndarray, ratings: Ratings) -> dict:
     and every emotion's coordinates along them: a plane fitted to human ratings, not found."""
     v = np.asarray(v, np.float64)
     centred = v - v.mean(0, keepdims=True)
-    out = {"ratings": ratings.name, "citation": ratings.citation}
+    out: dict[str, Any] = {"ratings": ratings.name, "citation": ratings.citation}
     for axis, y in (("valence", ratings.valence), ("arousal", ratings.arousal)):
         if y is None:
             continue

@@ -11,10 +11,10 @@ import json
 
 import numpy as np
 
-from .plots import text, wrap
 from .activations import SINK_TOKENS
 from .families import strongest
 from .paths import ASSETS
+from .plots import text, wrap
 from .probe import TokenScores, smooth, transcript_scale
 from .token_reading import SATURATION_Z
 

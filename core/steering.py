@@ -8,14 +8,16 @@ never reaches another's, and they are removed in ``finally`` whatever happens in
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 import torch
 
 from .errors import EmotionLensError
+from .hooks import block_hooks
 from .probe import prepare
+from .steering_preset import load_preset
 
 MAX_NEW_TOKENS = 400
 POSITIONS = ("all", "generated")
@@ -71,43 +73,57 @@ def steering_additions(lm, ev, strengths: dict[str, float], layers: list[int], k
 
 def resolve_steer_layers(ev, layer: int | None, layers: list[int] | None) -> list[int]:
     """The layers a request steers at: ``layers`` when given (empty counts as not given), else
-    the one ``layer`` (None: the vectors' default)."""
-    return [ev.layer(l) for l in layers] if layers else [ev.layer(layer)]
+    the one ``layer``, else the model's steering preset's."""
+    if layers:
+        return [ev.layer(l) for l in layers]
+    return [ev.layer(layer)] if layer is not None else list(load_preset(ev).layers)
 
 
-@contextmanager
+@dataclass(frozen=True)
+class SteeringRequest:
+    """What one steering request adds, every choice resolved: what was not given comes from the
+    model's steering preset (``core.steering_preset``), the set-up its steering study chose."""
+    strengths: dict[str, float]
+    kind: str
+    layers: list[int]
+    positions: str
+
+
+def resolve_request(ev, strengths: dict[str, float], kind: str | None = None, layer: int | None = None,
+                    layers: list[int] | None = None, positions: str | None = None,
+                    against: float | None = None) -> SteeringRequest:
+    """``against`` (None: the preset's) pushes each emotion's opposite (the preset's map) the other
+    way at that share of its strength, as the study steered; 0 steers only what is named."""
+    preset = load_preset(ev)
+    positions = positions or preset.positions
+    if positions not in POSITIONS:
+        raise EmotionLensError(f"positions must be one of {', '.join(POSITIONS)}")
+    share = preset.against if against is None else float(against)
+    pushed = replace(preset, against=share).expand(strengths) if share else dict(strengths)
+    return SteeringRequest(pushed, kind or preset.kind, resolve_steer_layers(ev, layer, layers), positions)
+
+
 def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0):
-    """Add ``additions[layer]`` to the output of block ``layer`` at every position ``>= start``.
+    """Add ``additions[layer]`` to the output of block ``layer`` at every position ``>= start``
+    (``core.hooks``: removed on exit, whatever happens inside).
 
     Positions count across a whole generation (the prompt first, then one token per step), so
     ``start = len(prompt)`` steers only what the model writes.
     """
-    blocks, handles = lm.blocks, []
     seen = {layer: 0 for layer in additions}
 
-    def hook(layer: int, vec: torch.Tensor):
-        def fn(module, args, output):
-            hidden = output[0] if isinstance(output, tuple) else output
+    def add(layer: int, vec: torch.Tensor):
+        def fn(hidden: torch.Tensor) -> torch.Tensor | None:
             n = hidden.shape[1]
             first = max(0, start - seen[layer])
             seen[layer] += n
-            if first < n:
-                hidden = hidden.clone()
-                hidden[:, first:] += vec.to(hidden.dtype)
-                return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
-            return output
+            if first >= n:
+                return None
+            hidden = hidden.clone()
+            hidden[:, first:] += vec.to(hidden.dtype)
+            return hidden
         return fn
-
-    with lm.lock:
-        try:
-            for layer, vec in additions.items():
-                if not 0 <= layer < lm.n_layers:
-                    raise EmotionLensError(f"layer {layer} is out of range: {lm.name} has layers 0..{lm.n_layers - 1}")
-                handles.append(blocks[layer].register_forward_hook(hook(layer, torch.as_tensor(vec))))
-            yield
-        finally:
-            for handle in handles:
-                handle.remove()
+    return block_hooks(lm, {layer: add(layer, torch.as_tensor(vec)) for layer, vec in additions.items()})
 
 
 def reply_prompt(lm, ev, prompt, max_new_tokens: int) -> dict:
@@ -132,7 +148,8 @@ class _ReplyWatch:
     tells ``on_text`` (the reply so far, one call per token) and ends generation at a turn boundary."""
 
     def __init__(self, lm, on_text: Callable[[str], None] | None):
-        self.lm, self.on_text, self.ids, self.prompt_seen = lm, on_text, [], False
+        self.lm, self.on_text, self.prompt_seen = lm, on_text, False
+        self.ids: list[int] = []
 
     def put(self, value: torch.Tensor) -> None:
         if not self.prompt_seen:          # generate sends the prompt first
@@ -148,31 +165,33 @@ class _ReplyWatch:
     def text(self) -> str:
         return decode_reply(self.lm, self.ids)
 
-    def __call__(self, input_ids, scores, **kwargs) -> torch.BoolTensor:
+    def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
         done = turn_end(decode_reply(self.lm, self.ids, trim=False)) is not None
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
 
 
 def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | None = None,
                    max_new_tokens: int = 60, seed: int | None = 0, layers: list[int] | None = None,
-                   positions: str = "all", kind: str = "concept",
+                   positions: str | None = None, kind: str | None = None, against: float | None = None,
                    on_text: Callable[[str], None] | None = None) -> str:
     """The model's reply to ``prompt`` with emotion vectors added; the same seed gives comparable
     runs, and all strengths 0 give exactly the plain reply. The reply ends where the model ends
     it or starts another turn ("User:"), for every model.
 
-    ``layers`` spreads the strengths over several layers (``steering_additions``; empty: the one ``layer``);
-    ``seed=None`` decodes greedily; ``on_text`` hears the reply so far after every token (streaming).
+    What is not given comes from the model's steering preset, the set-up its steering study
+    chose (``resolve_request``): ``steer_generate(lm, ev, prompt, {"happy": 0.5})`` steers as the
+    study did, its opposite included. ``layers`` spreads the strengths over several layers
+    (``steering_additions``); ``seed=None`` decodes greedily; ``on_text`` hears the reply so far
+    after every token (streaming).
     """
     from transformers import StoppingCriteriaList
-    if positions not in POSITIONS:
-        raise EmotionLensError(f"positions must be one of {', '.join(POSITIONS)}")
+    req = resolve_request(ev, strengths, kind, layer, layers, positions, against)
     enc = reply_prompt(lm, ev, prompt, max_new_tokens)
     n_prompt = enc["input_ids"].shape[1]
-    additions = steering_additions(lm, ev, strengths, resolve_steer_layers(ev, layer, layers), kind)
+    additions = steering_additions(lm, ev, req.strengths, req.layers, req.kind)
     sampling = {"do_sample": False} if seed is None else {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
     watch = _ReplyWatch(lm, on_text)
-    with steering_hooks(lm, additions, start=n_prompt if positions == "generated" else 0):
+    with steering_hooks(lm, additions, start=n_prompt if req.positions == "generated" else 0):
         if seed is not None:
             torch.manual_seed(int(seed))
         with torch.inference_mode():

@@ -2,7 +2,7 @@
 
 The set-up (layer, direction kind, shrinkage, normalisation, running-mean decay) is the one
 the token study chose by cross-validation on the training passages
-(``cached_vectors/<model>/token-study.json``, written by ``tools/token_study.py``); this stage
+(``cached_vectors/<model>/token-study.json``, written by ``study/token_study.py``); this stage
 only fits it on all of them and calibrates it. The token pass is checkpointed in the user
 cache, so an interrupted build resumes.
 """
@@ -31,7 +31,7 @@ def load_study(folder: Path) -> dict:
         chosen = study["chosen"]
         chosen["layer"], chosen["decay"], chosen["directions"], chosen["norm"]
     except FileNotFoundError:
-        raise EmotionLensError(f"no token study in {folder}: run `python tools/token_study.py --model NAME "
+        raise EmotionLensError(f"no token study in {folder}: run `python -m study.token_study --model NAME "
                                "--layers L1,L2,…` first, which chooses the set-up this stage fits") from None
     except (ValueError, KeyError, TypeError):
         raise EmotionLensError(f"{path} is not a token study (it needs a 'chosen' set-up)") from None
@@ -59,10 +59,11 @@ def build_token_reading(lm, ev: EmotionVectors, study: dict, progress=None, pass
     layers = sorted(set(study.get("layers", [])) | {layer})
     ts = token_activations(lm, passages, layers, cache_dir() / "study" / lm.name, progress=progress)
     keep = ts.labels != MARKER
-    raw = ts.hidden[layer].astype(np.float32)
+    raw = np.asarray(ts.hidden[layer], np.float32)
     centre = raw[keep].mean(0) if c["norm"] == "unit" else None
     x = normalise(raw, centre)
     E = len(ev.emotions)
+    assert ev.neutral_pcs is not None       # every format-2 vectors file has them
     pcs = ev.neutral_pcs[layer][:ev.meta["method"]["neutral_pcs_removed"][layer]].astype(np.float64)
     w = fit_directions(x, ts.labels, ts.passage, len(passages), kind, shrink, pcs, E)
     mean, std = calibrate(running_by_passage(x @ w.T, ts.passage, keep, decay)[keep])

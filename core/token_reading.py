@@ -17,7 +17,7 @@ token-level reading is fitted and calibrated on tokens instead:
   markers left out) *after* the running mean, so z = ±1 is one token-level spread.
 
 Everything here is numpy; which set-up ships is chosen by cross-validation held out by
-passage on the training corpus (``tools/token_study.py``), never on the validation set.
+passage on the training corpus (``study/token_study.py``), never on the validation set.
 """
 from __future__ import annotations
 

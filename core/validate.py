@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -140,7 +141,7 @@ def ratings_report(v: np.ndarray, emotions: list[str]) -> dict:
     cross-validated r, and, since PC1 need not be valence, what lies at its two ends."""
     res = pca(v, 5)
     w, vader = warriner(emotions), vader_valence(emotions)
-    out = {"explained": [round(float(x), 3) for x in res.explained]}
+    out: dict[str, Any] = {"explained": [round(float(x), 3) for x in res.explained]}
     for name, rt in (("warriner", w), ("vader", vader)):
         best, rb = best_pc(res.scores, rt.valence)
         entry = {"citation": rt.citation, "n_valence": rt.coverage(),
@@ -164,7 +165,7 @@ def tylenol(lm, ev) -> dict:
     """The two shipped Tylenol conversations at the default reading: does 8000 mg read more afraid
     than 1000 mg? Stated as measured, never tuned for."""
     examples = {e.slug: e for e in corpus.load_examples()}
-    out = {}
+    out: dict[str, Any] = {}
     for key, slug in (("normal", "01_tylenol_safe"), ("dangerous", "02_tylenol_overdose")):
         ts = score(lm, ev, list(examples[slug].messages))
         user = [s for s in ts.turns if s.role == "user"][-1]
@@ -212,6 +213,7 @@ def learning_curve(ev, rd: Readings, x: np.ndarray, labels: np.ndarray, sizes=(4
     """Validation figures of readouts fitted on the first n stories per emotion (same layer,
     shrinkage and position as the shipped one): does the readout still gain from more stories?"""
     from dataclasses import replace
+
     from . import readout as ro
     r = ev.readout_meta
     layer, shrink = r["layer"], r["shrinkage"]

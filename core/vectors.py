@@ -155,10 +155,8 @@ class EmotionVectors:
             raise EmotionLensError(f"unknown emotion '{emotion}'{hint}") from None
 
     def layer(self, layer: int | None) -> int:
-        layer = self.default_layer if layer is None else int(layer)
-        if not 0 <= layer < self.n_layers:
-            raise EmotionLensError(f"layer {layer} is out of range: {self.model_name} has layers 0..{self.n_layers - 1}")
-        return layer
+        from .hooks import check_layers
+        return check_layers(self.n_layers, [self.default_layer if layer is None else layer], self.model_name)[0]
 
     def at(self, layer: int | None = None) -> np.ndarray:
         """The ``[n_emotions, d_model]`` matrix of one layer."""
@@ -180,7 +178,7 @@ class EmotionVectors:
 
     def describe_token_reading(self) -> str:
         """One line for what tokens show: model, layer, directions, running mean, calibration."""
-        m = self.meta.get("token_reading")
+        m = self.meta.get("token_reading") or {}
         if not self.has_token_reading:
             return f"{self.model_name} · no token-level reading"
         kind = {"token": f"token-level probe (shrinkage {m['shrinkage']})", "token-concept": "token class means",

@@ -2,8 +2,18 @@
 import numpy as np
 import streamlit as st
 
-from app_state import (affect, cluster_picker, downloads, geometry, layer_picker, page_header, user_errors, vader,
-                       warriner_ratings, what)
+from app_state import (
+    affect,
+    cluster_picker,
+    downloads,
+    geometry,
+    layer_picker,
+    page_header,
+    user_errors,
+    vader,
+    warriner_ratings,
+    what,
+)
 from core import geometry as g
 from core import plots
 from core.ratings import parse_vad_lexicon

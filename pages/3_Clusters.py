@@ -22,7 +22,8 @@ def embedding(name: str, layer: int, n_neighbors: int, min_dist: float):
     return g.umap_embedding(get_vectors(name).at(layer), n_neighbors=n_neighbors, min_dist=min_dist), "computed now"
 
 
-with st.spinner("Computing UMAP for these settings (every layer is stored at the default 15 neighbours and min_dist 0.1; other settings are computed now, the first time up to a minute)…"):
+with st.spinner("Computing UMAP for these settings (every layer is stored at the default 15 neighbours and "
+                "min_dist 0.1; other settings are computed now, the first time up to a minute)…"):
     emb, origin = embedding(name, layer, n_neighbors, min_dist)
 cl = geometry(name, layer, k).clusters
 emotions = np.array(ev.emotions)

@@ -4,14 +4,14 @@ import math
 
 import streamlit as st
 
-from app_state import (against_text, highlight_view, page_header, steering_setup, steering_verdicts,
-                       strengths_text, user_errors, what)
+from app_state import against_text, highlight_view, page_header, steering_preset, strengths_text, user_errors, what
 from core import plots
-from core.effects import (conversation, goal_met, held_out_totals, layers_label, measure, plain_totals,
-                          setup_strengths, sweep, totals_text, verdict_label, verdict_settings, verdict_text)
+from core.effects import conversation, measure, sweep
 from core.probe import score
 from core.render import highlight_payload
 from core.steering import KINDS, steer_generate
+from core.steering_preset import layers_label
+from core.verdicts import goal_met, held_out_totals, plain_totals, totals_text, verdict_label, verdict_text
 
 name, lm, ev = page_header("Steering")
 st.markdown("Add an emotion's direction (the paper's concept vector, the readout's, a contrast from the "
@@ -25,10 +25,10 @@ prompt = st.text_area("The chat so far", "User: Tell me about your weekend.", he
                       key="steer_prompt", help="Plain text, User:/Assistant: turns, or JSON chat messages")
 KIND_LABELS = {"concept": "concept vectors (paper)", "readout": "readout directions",
                "contrast": "contrast (model's own chats)", "blend": "contrast + ¼ readout"}
-study = steering_setup(name)
+study = steering_preset(name)
 kinds = [k for k in KINDS if ev.has_directions(k)]
-verdicts = steering_verdicts(name)
-tryable = [(r, got) for r in verdicts if (got := verdict_settings(ev, r))["kind"] in kinds]   # (verdict, its settings)
+verdicts = list(study.verdicts)
+tryable = [(r, r["settings"]) for r in verdicts if r["settings"]["kind"] in kinds]   # (verdict, its settings)
 
 
 def start_from():
@@ -47,10 +47,10 @@ def widget_key(key: str) -> str:
     return f"{key}@{name}~{rounds}"
 
 
-preset = st.session_state.get(f"steer_preset-{name}")
-start = preset or {"kind": study["kind"], "layers": study["layers"], "positions": "all", "tokens": 60,
-                   # with "desperate" against "calm", if the study steered against opposites
-                   "strengths": setup_strengths(study, "calm", study["strength"])}
+started = st.session_state.get(f"steer_preset-{name}")          # a verdict's settings, from Start from
+start = started or {"kind": study.kind, "layers": list(study.layers), "positions": study.positions, "tokens": 60,
+                    # with "desperate" against "calm", if the study steered against opposites
+                    "strengths": study.strengths("calm", study.strength)}
 c0, c1, c2, c3, c4 = st.columns([1.3, 1, 1, 1, 1.4])
 kind = c0.radio("Direction", kinds, index=kinds.index(start["kind"]), key=widget_key("steer_kind"),
                 format_func=KIND_LABELS.get,
@@ -63,16 +63,16 @@ first, last = c1.select_slider("Layers", range(ev.n_layers), (start["layers"][0]
                                "split evenly over its layers. The concept vectors' layer is "
                                f"{ev.default_layer}, about two-thirds deep")
 layers = list(range(first, last + 1))
-if preset:
-    st.caption(f"Started from a held-out verdict's set-up: {KIND_LABELS[preset['kind']]} at "
-               f"{layers_label(preset['layers'])}, {strengths_text(preset['strengths'])}, {preset['tokens']} tokens. "
+if started:
+    st.caption(f"Started from a held-out verdict's set-up: {KIND_LABELS[started['kind']]} at "
+               f"{layers_label(started['layers'])}, {strengths_text(started['strengths'])}, {started['tokens']} tokens. "
                "Pick the study's defaults under Start from to go back.")
-elif study["setup"]:
-    st.caption(f"Defaults: {KIND_LABELS[study['kind']]} at {layers_label(study['layers'])} and strength "
-               f"{study['strength']:g}, the set-up the steering study chose and the strength at which its replies "
+elif study.name:
+    st.caption(f"Defaults: {KIND_LABELS[study.kind]} at {layers_label(study.layers)} and strength "
+               f"{study.strength:g}, the set-up the steering study chose and the strength at which its replies "
                "moved most while staying fluent (docs/steering-study.md)"
-               + (f"; it steered {against_text(study['against'])}, so \"desperate\" starts against \"calm\""
-                  if study["against"] else "")
+               + (f"; it steered {against_text(study)}, so \"desperate\" starts against \"calm\""
+                  if study.against else "")
                + ".")
 if verdicts:
     st.markdown(plain_totals(verdicts))
@@ -98,7 +98,8 @@ seed = int(c3.number_input("Seed", 0, 100_000, 0, key="steer_seed",
                            help="The same seed gives the baseline and the steered reply the same dice"))
 n_tokens = c4.slider("Reply length (tokens)", 10, 120, start["tokens"], key=widget_key("steer_tokens"),
                      help="60 is the API's default, and the length of the replies SmolLM2's steering study measured")
-setup = dict(layers=layers, max_new_tokens=n_tokens, seed=seed, positions=positions, kind=kind)
+# the sliders say exactly what is steered: nothing more is pushed against (against=0)
+setup = dict(layers=layers, max_new_tokens=n_tokens, seed=seed, positions=positions, kind=kind, against=0.0)
 units = (f"that layer's mean residual norm ({lm.residual_norms[first]:.1f})" if len(layers) == 1
          else "each layer's mean residual norm")
 method = (f"{name} · {KIND_LABELS[kind]} added at {layers_label(layers)} "
@@ -144,7 +145,7 @@ with tab_one:
     defaults = start["strengths"]
     chosen = st.multiselect("Emotions to steer", ev.emotions, list(defaults), max_selections=4,
                             key=widget_key("steer_emotions"))
-    strengths = {e: st.slider(e, -1.0, 1.0, float(defaults.get(e, study["strength"])), 0.005, format="%.3g",
+    strengths = {e: st.slider(e, -1.0, 1.0, float(defaults.get(e, study.strength)), 0.005, format="%.3g",
                               key=widget_key(f"steer-{e}")) for e in chosen}
     if st.button("Generate both", type="primary", key="steer_go") and prompt.strip():
         with user_errors():
@@ -187,7 +188,7 @@ with tab_one:
 
 with tab_sweep:
     c1, c2 = st.columns([2, 3])
-    swept = next(iter(preset["strengths"])) if preset else "happy"
+    swept = next(iter(started["strengths"])) if started else "happy"
     target = c1.selectbox("Emotion", ev.emotions, ev.emotions.index(swept), key=widget_key("sweep_emotion"))
     top = c2.select_slider("Strengths from −max to +max", [0.25, 0.5, 1.0, 1.5, 2.0], 1.0, key="sweep_max")
     grid = [round(top * k / 4, 4) for k in range(-4, 5)]

@@ -1,10 +1,10 @@
 """Live: watch the model's emotion readings while it writes, and stop it when one crosses a line."""
 import streamlit as st
 
-from app_state import against_text, page_header, steering_setup, strength_text, user_errors, what
-from core.effects import layers_label, setup_strengths
+from app_state import against_text, page_header, steering_preset, strength_text, user_errors, what
 from core.monitor import DEFAULT_WATCH, default_threshold, monitor_stream, new_result, parse_watch
 from core.render import live_html
+from core.steering_preset import layers_label
 
 name, lm, ev = page_header("Live monitoring")
 st.markdown("The model answers the chat below and every token appears as it is written, already coloured by "
@@ -26,15 +26,15 @@ c1, c2, c3 = st.columns(3)
 colour = c1.selectbox("Colour by", watched or ["afraid"], key="live_colour")
 n_tokens = c2.slider("Reply length (tokens)", 10, 200, 60, key="live_tokens")
 seed = int(c3.number_input("Seed", 0, 100_000, 0, key="live_seed"))
-steer = steering_setup(name)
+steer = steering_preset(name)
 with st.expander("Steer at the same time (closed loop)"):
-    st.caption(f"{steer['kind']} directions at {layers_label(steer['layers'])}"
-               + (" (the set-up the steering study chose)" if steer["setup"] else "")
-               + (f"; it steers {against_text(steer['against'])}, as the study did" if steer["against"] else ""))
+    st.caption(f"{steer.kind} directions at {layers_label(steer.layers)}"
+               + (" (the set-up the steering study chose)" if steer.name else "")
+               + (f"; it steers {against_text(steer)}, as the study did" if steer.against else ""))
     s1, s2 = st.columns(2)
     steer_emotion = s1.selectbox("Emotion", ev.emotions, index=ev.emotions.index("calm"), key="live_steer_e")
     steer_strength = s2.slider("Strength (× mean residual norm)", -1.0, 1.0, 0.0, 0.05, key="live_steer_s")
-    steering = setup_strengths(steer, steer_emotion, steer_strength)
+    steering = steer.strengths(steer_emotion, steer_strength)
 
 
 
@@ -55,13 +55,13 @@ if st.button("Start", type="primary", key="live_go") and prompt.strip():
         watch = parse_watch(watch, ev.emotions, ev.families)
         result = new_result(lm, ev, watch)
         st.caption(f"{result.method} · watching {', '.join(f'{e} ≥ {t:g}' for e, t in watch.items()) or 'nothing'}"
-                   + (f" · steering {', '.join(f'{e} {strength_text(s)}' for e, s in steering.items())} ({steer['kind']} "
-                      f"directions) at {layers_label(steer['layers'])}" if steer_strength else ""))
+                   + (f" · steering {', '.join(f'{e} {strength_text(s)}' for e, s in steering.items())} ({steer.kind} "
+                      f"directions) at {layers_label(steer.layers)}" if steer_strength else ""))
         area, alert = st.empty(), st.empty()
         flagged = set()
         for step in monitor_stream(lm, ev, prompt, watch, result, stop=stop, max_new_tokens=n_tokens, seed=seed,
-                                   strengths=steering if steer_strength else None,
-                                   steer_layers=steer["layers"], steer_kind=steer["kind"]):
+                                   strengths={steer_emotion: steer_strength} if steer_strength else None):
+            # the preset picks the directions and layers and pushes the opposite, as the caption says
             if step.crossed:
                 flagged.add(step.index)
                 alert.warning(f"⚑ token {step.index} ({step.token!r}) crossed: "

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))        # pages import app_state from the project root
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 

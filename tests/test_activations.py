@@ -3,7 +3,6 @@ import torch
 
 from core.activations import capture, layer_last, layer_means
 
-
 TEXT = "The cat sat on the mat and looked out of the window at the rain."
 
 

@@ -162,16 +162,16 @@ def test_steering_page_shows_baseline_and_steered_read_back_by_the_readout():
 
 
 def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(ev):
-    from core.effects import layers_label, study_setup
-    study = study_setup(ev)
+    from core.steering_preset import layers_label, load_preset
+    study = load_preset(ev)
     at = run("pages/8_Steering.py")
     kind = at.radio(key=wk("steer_kind"))
     assert kind.options == ["concept vectors (paper)", "readout directions", "contrast (model's own chats)",
                             "contrast + ¼ readout"]
-    assert kind.value == study["kind"]
-    assert at.select_slider(key=wk("steer_layers")).value == (study["layers"][0], study["layers"][-1])
-    assert at.slider(key=wk("steer-calm")).value == study["strength"]
-    assert any(c.value.startswith("Defaults:") and layers_label(study["layers"]) in c.value for c in at.caption)
+    assert kind.value == study.kind
+    assert at.select_slider(key=wk("steer_layers")).value == (study.layers[0], study.layers[-1])
+    assert at.slider(key=wk("steer-calm")).value == study.strength
+    assert any(c.value.startswith("Defaults:") and layers_label(study.layers) in c.value for c in at.caption)
     # the held-out verdicts, as they came out: on SmolLM2 "happy" met and "sad" did not
     [held] = [c.value for c in at.caption if c.value.startswith("Held out on")]
     assert "**happy** at 0.4" in held and "— met" in held and "**sad** at 0.5" in held and "— not met" in held
@@ -181,7 +181,7 @@ def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(
 
 
 def test_steering_page_starts_from_a_held_out_verdicts_set_up_and_back(ev):
-    from core.effects import study_setup
+    from core.steering_preset import load_preset
     at = run("pages/8_Steering.py")
     start = at.selectbox(key="steer_start-smollm2-135m-instruct")
     labels = start.options
@@ -201,29 +201,29 @@ def test_steering_page_starts_from_a_held_out_verdicts_set_up_and_back(ev):
     at.button(key="steer_go").click().run()
     assert not at.exception and payloads(at)["steer_steered"]["initial"]["emotion"] == "sad"
     at.selectbox(key="steer_start-smollm2-135m-instruct").set_value(None).run()
-    study = study_setup(ev)
-    assert at.select_slider(key=wk("steer_layers", 2)).value == (study["layers"][0], study["layers"][-1])
-    assert at.slider(key=wk("steer-calm", 2)).value == study["strength"]
+    study = load_preset(ev)
+    assert at.select_slider(key=wk("steer_layers", 2)).value == (study.layers[0], study.layers[-1])
+    assert at.slider(key=wk("steer-calm", 2)).value == study.strength
     assert any(c.value.startswith("Defaults:") for c in at.caption)
 
 
 @pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
 def test_steering_page_starts_calm_against_desperate_where_the_study_steered_against_opposites(model):
-    from core.effects import study_setup
+    from core.steering_preset import load_preset
     from core.vectors import EmotionVectors, vectors_dir
-    study = study_setup(EmotionVectors.load(vectors_dir(model)))
+    study = load_preset(EmotionVectors.load(vectors_dir(model)))
     at = run("pages/8_Steering.py", model=model)
-    expected = {"calm": study["strength"], "desperate": -study["against"] * study["strength"]} if study["against"] else \
-        {"calm": study["strength"]}
+    expected = {"calm": study.strength, "desperate": -study.against * study.strength} if study.against else \
+        {"calm": study.strength}
     assert at.multiselect(key=wk("steer_emotions", model=model)).value == list(expected)
     assert {e: at.slider(key=wk(f"steer-{e}", model=model)).value for e in expected} == pytest.approx(expected)
     [defaults] = [c.value for c in at.caption if c.value.startswith("Defaults:")]
-    assert ("against its opposite" in defaults) == bool(study["against"])
-    if study["against"]:
+    assert ("against its opposite" in defaults) == bool(study.against)
+    if study.against:
         at.button(key="steer_go").click().run()
         assert not at.exception, [e.message for e in at.exception]
         shown = " ".join(m.value for m in at.markdown)
-        assert f"Steered: calm +{study['strength']:.2f}, desperate {-study['against'] * study['strength']:+.3f}" in shown
+        assert f"Steered: calm +{study.strength:.2f}, desperate {-study.against * study.strength:+.3f}" in shown
 
 
 def test_sweep_plots_reading_judges_and_fluency_against_strength():
@@ -250,13 +250,13 @@ def test_live_page_stops_at_the_crossing_token():
 
 @pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
 def test_live_page_steers_with_the_studys_directions_and_says_so(model):
-    from core.effects import layers_label, study_setup
+    from core.steering_preset import layers_label, load_preset
     from core.vectors import EmotionVectors, vectors_dir
-    study = study_setup(EmotionVectors.load(vectors_dir(model)))
+    study = load_preset(EmotionVectors.load(vectors_dir(model)))
     at = run("pages/9_Live.py", model=model, live_tokens=10, live_watch=["calm"], live_steer_s=0.3)
     at.button(key="live_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any("against its opposite" in c.value for c in at.caption) == bool(study["against"])
-    steering = "calm +0.30" + (f", desperate {-0.3 * study['against']:+.2f}" if study["against"] else "")
-    assert any(f"steering {steering} ({study['kind']} directions) at {layers_label(study['layers'])}" in c.value
+    assert any("against its opposite" in c.value for c in at.caption) == bool(study.against)
+    steering = "calm +0.30" + (f", desperate {-0.3 * study.against:+.2f}" if study.against else "")
+    assert any(f"steering {steering} ({study.kind} directions) at {layers_label(study.layers)}" in c.value
                for c in at.caption)

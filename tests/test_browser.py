@@ -398,7 +398,7 @@ def test_exports_follow_the_chosen_emotion_keep_numbers_and_name_the_transcript(
 
 def test_steering_takes_the_new_models_set_up_after_a_model_switch(page):
     from core import load_model, load_vectors
-    from core.effects import study_setup
+    from core.steering_preset import load_preset
     open_page(page, "Steering", lambda: page.get_by_role("button", name="Generate both").count())
     idle(page)
     picker = page.get_by_role("combobox", name="Model")
@@ -407,9 +407,9 @@ def test_steering_takes_the_new_models_set_up_after_a_model_switch(page):
     wait_for(lambda: "gemma3-270m" in page.locator("[data-testid='stCaptionContainer']").first.inner_text()
              or page.get_by_text(re.compile("gemma3-270m")).count(), timeout=300)
     idle(page)
-    study = study_setup(load_vectors(load_model("gemma3-270m")))
+    study = load_preset(load_vectors(load_model("gemma3-270m")))
     shown = [s.input_value() for s in page.locator("[data-testid='stMain'] input[type=range]").all()[:2]]
-    assert shown == [str(study["layers"][0]), str(study["layers"][-1])], (shown, study["layers"])
+    assert shown == [str(study.layers[0]), str(study.layers[-1])], (shown, study.layers)
     picker.click()
     page.get_by_role("option", name=MODEL).click()
     idle(page)

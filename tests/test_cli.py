@@ -64,13 +64,18 @@ SMOL = ["--model", "smollm2-135m-instruct"]
 
 
 def test_steer_prints_baseline_and_steered_from_one_seed():
+    from core import load_model, load_vectors
+    from core.steering_preset import load_preset
     out = run_cli("steer", *SMOL, "--prompt", "User: Tell me about your weekend.", "--vector", "sad=1.0",
                   "--max-new-tokens", "15", "--seed", "2", "--layers", "10-14", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["strengths"] == {"sad": 1.0} and data["baseline"] and data["steered"] != data["baseline"]
     assert data["layers"] == [10, 11, 12, 13, 14]
-    assert data["direction"] == "concept"
+    assert data["direction"] == load_preset(load_vectors(load_model("smollm2-135m-instruct"))).kind   # the study's choice
+    forced = json.loads(run_cli("steer", *SMOL, "--prompt", "User: Hi.", "--vector", "sad=0.5", "--max-new-tokens", "4",
+                                "--direction", "concept", "--layer", "12", "--json").stdout)
+    assert (forced["direction"], forced["layers"]) == ("concept", [12])
 
 
 def test_monitor_streams_flags_and_stops_as_json():

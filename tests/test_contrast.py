@@ -7,10 +7,10 @@ from safetensors.numpy import load_file, save_file
 
 from core import EmotionLensError
 from core.contrast import BUILD_PROMPTS, POSITIONS, build_contrast, load_contrast, save_contrast
-from core.effects import CHOOSE_PROMPTS, REPORT_PROMPTS
 from core.probe import forward
 from core.steering import steer_generate, steering_direction
 from core.vectors import EmotionVectors, vectors_dir
+from study.prompts import CHOOSE_PROMPTS, REPORT_PROMPTS
 
 FRIGHT = ("User: Someone is inside the house. I can hear footsteps on the stairs and the phone is dead. "
           "I'm hiding in the wardrobe and shaking.")

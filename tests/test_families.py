@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from core.vectors import EmotionVectors, vectors_dir
 from core.families import build_families, family_max, valence_sign
 from core.ratings import human_valence
+from core.vectors import EmotionVectors, vectors_dir
 
 
 @pytest.fixture(scope="module", params=["smollm2-135m-instruct", "gemma3-270m"])

@@ -51,12 +51,15 @@ def test_watch_lists_are_checked(ev):
 
 
 def test_an_abandoned_stream_leaves_no_hook_and_frees_the_model(lm, ev):
+    from core.steering_preset import load_preset
     before = hooks_on(lm)
     watch = {"afraid": 1.0}
     stream = monitor_stream(lm, ev, PROMPT, watch, new_result(lm, ev, watch), max_new_tokens=20,
                             strengths={"calm": 0.2})
-    next(stream)
-    assert hooks_on(lm) == before + 2                               # reading and steering hooks
-    stream.close()
+    try:
+        next(stream)
+        assert hooks_on(lm) == before + 1 + len(load_preset(ev).layers)     # reading, and steering at the preset's
+    finally:
+        stream.close()
     assert hooks_on(lm) == before and lm.lock.acquire(blocking=False)
     lm.lock.release()

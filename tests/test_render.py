@@ -5,8 +5,17 @@ import re
 import numpy as np
 
 from core import score
-from core.render import (Z_SCALE, bars_figure, color, display_values, highlight_payload, ink, interactive_html,
-                         script_json, timeline_figure)
+from core.render import (
+    Z_SCALE,
+    bars_figure,
+    color,
+    display_values,
+    highlight_payload,
+    ink,
+    interactive_html,
+    script_json,
+    timeline_figure,
+)
 
 HOSTILE = ('User: <img src=x onerror=alert(1)> and </div><script>alert("x")</script> '
            '<a href="javascript:alert(1)">click</a> \u2028 <!-- \nAssistant: I will not run that.')

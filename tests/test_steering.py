@@ -7,8 +7,15 @@ import torch
 
 from core import EmotionLensError
 from core.probe import prepare
-from core.steering import (decode_reply, resolve_steer_layers, steer_generate, steering_additions, steering_direction,
-                           steering_hooks, turn_end)
+from core.steering import (
+    decode_reply,
+    resolve_steer_layers,
+    steer_generate,
+    steering_additions,
+    steering_direction,
+    steering_hooks,
+    turn_end,
+)
 
 PROMPT = "User: Tell me about your weekend."
 
@@ -55,8 +62,9 @@ def test_a_strength_spread_over_layers_is_split_evenly(lm, ev):
     assert steer_generate(lm, ev, PROMPT, {"sad": 1.0}, layers=list(range(4, 21)), max_new_tokens=20, seed=None) != plain
 
 
-def test_an_empty_layer_list_means_the_one_layer_in_generation_and_monitoring_alike(lm, ev):
-    assert resolve_steer_layers(ev, None, []) == resolve_steer_layers(ev, None, None) == [ev.default_layer]
+def test_an_empty_layer_list_means_the_presets_layers_in_generation_and_monitoring_alike(lm, ev):
+    from core.steering_preset import load_preset
+    assert resolve_steer_layers(ev, None, []) == resolve_steer_layers(ev, None, None) == list(load_preset(ev).layers)
     assert resolve_steer_layers(ev, 5, []) == [5] and resolve_steer_layers(ev, 5, [10, 11]) == [10, 11]
     one = steer_generate(lm, ev, PROMPT, {"sad": 0.5}, layer=12, max_new_tokens=12, seed=None)
     assert steer_generate(lm, ev, PROMPT, {"sad": 0.5}, layer=12, layers=[], max_new_tokens=12, seed=None) == one

@@ -5,8 +5,8 @@ import pytest
 
 
 def test_a_cell_reads_sad_steering_on_the_choosing_prompts_and_says_how_it_steered(capsys):
-    from core.effects import SETUPS
-    from tools.steering_cell import main
+    from study.setups import SETUPS
+    from study.steering_cell import main
     name = "contrast, spread over layers at 27–53% depth"
     [row] = main(["--setup", name, "--emotion", "sad", "--strength", "1.0", "--tokens", "16", "--prompts", "1",
                   "--against", "0.5", "--opposite", "loving", "--positions", "generated"])
@@ -15,11 +15,12 @@ def test_a_cell_reads_sad_steering_on_the_choosing_prompts_and_says_how_it_steer
     assert row["median_perplexity_ratio"] > 1.0          # and the text is less like the model's own
     out = capsys.readouterr().out
     assert "layers 8–16" in out and "against 0.5 (loving)" in out and "generated positions" in out and "16 tokens" in out
-    assert "against" not in SETUPS[name] and "opposite" not in SETUPS[name] and SETUPS[name]["positions"] == "all"     # the study's set-up is untouched
+    # the study's set-up is untouched
+    assert "against" not in SETUPS[name] and "opposite" not in SETUPS[name] and SETUPS[name]["positions"] == "all"
 
 
 def test_a_cell_refuses_an_unknown_set_up_or_emotion_with_a_message(capsys):
-    from tools.steering_cell import main
+    from study.steering_cell import main
     with pytest.raises(SystemExit):
         main(["--setup", "sideways", "--emotion", "sad", "--strength", "0.4"])
     assert "invalid choice" in capsys.readouterr().err
@@ -31,7 +32,7 @@ def test_a_cell_refuses_an_unknown_set_up_or_emotion_with_a_message(capsys):
 
 @pytest.mark.parametrize("held", ["first", "second"])
 def test_a_held_out_set_gives_an_emotion_one_verdict_only(held, capsys):
-    from tools.steering_cell import main
+    from study.steering_cell import main
     with pytest.raises(SystemExit):
         main(["--setup", "contrast, spread over layers at 27–53% depth", "--emotion", "sad", "--strength", "0.4",
               "--held", held])
@@ -39,7 +40,7 @@ def test_a_held_out_set_gives_an_emotion_one_verdict_only(held, capsys):
 
 
 def test_a_verdict_is_one_strength_on_the_held_out_prompts_alone(capsys):
-    from tools.steering_cell import main
+    from study.steering_cell import main
     for extra in (["--strength", "0.4", "0.5"], ["--strength", "0.4", "--more"], ["--strength", "0.4", "--prompts", "2"]):
         with pytest.raises(SystemExit):
             main(["--setup", "contrast, spread over layers at 27–53% depth", "--emotion", "happy", "--held", "third",
@@ -48,7 +49,7 @@ def test_a_verdict_is_one_strength_on_the_held_out_prompts_alone(capsys):
 
 
 def test_recorded_verdicts_accumulate_and_mark_their_set_spent(tmp_path):
-    from tools.steering_cell import record_verdict, spent
+    from study.steering_cell import record_verdict, spent
     path = tmp_path / "steering-verdicts.json"
     assert not spent(tmp_path, "third", "sad") and spent(tmp_path, "first", "sad")
     record_verdict(path, {"emotion": "sad", "held": "third", "strength": 0.4})
@@ -59,7 +60,7 @@ def test_recorded_verdicts_accumulate_and_mark_their_set_spent(tmp_path):
 
 
 def test_a_rejudged_verdict_gains_the_new_judge_only_if_its_figures_reproduce(tmp_path, capsys):
-    from tools.steering_cell import add_judges, main, record_verdict
+    from study.steering_cell import add_judges, main, record_verdict
     path = tmp_path / "steering-verdicts.json"
     old = {"emotion": "sad", "held": "third", "strength": 0.4, "pairs": 96, "vader_moved": 0.9, "reading_moved": 0.95,
            "median_perplexity_ratio": 1.8}

@@ -6,9 +6,9 @@ import pytest
 
 @pytest.mark.parametrize("model", ["smollm2-135m-instruct", "gemma3-270m"])
 def test_a_rerun_of_each_shipped_study_finds_every_cell_stored(model):
-    from core.effects import HELD_SETS
     from core.vectors import EmotionVectors, vectors_dir
-    from tools.steering_study import directions_made, stored_rows
+    from study.prompts import HELD_SETS
+    from study.steering_study import directions_made, stored_rows
     study = json.loads((vectors_dir(model) / "steering.json").read_text())
     made = directions_made(EmotionVectors.load(vectors_dir(model)))
     held = study["held_set"]

@@ -41,4 +41,4 @@ def test_build_token_without_a_study_says_what_to_run(tmp_path):
     for name in ("vectors.safetensors", "meta.json"):
         (tmp_path / "v" / name).write_bytes((src / name).read_bytes())
     r = run_cli("build", "--token", "--model", "smollm2-135m-instruct", "--out", str(tmp_path / "v"))
-    assert r.returncode == 2 and "tools/token_study.py" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "python -m study.token_study" in r.stderr and "Traceback" not in r.stderr

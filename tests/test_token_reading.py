@@ -4,8 +4,16 @@ import pytest
 
 from core import score
 from core.passages import MARKER, NEUTRAL
-from core.token_reading import (RunningZ, TokenReading, auroc, class_stats, running_by_passage, running_mean,
-                                token_directions, token_figures)
+from core.token_reading import (
+    RunningZ,
+    TokenReading,
+    auroc,
+    class_stats,
+    running_by_passage,
+    running_mean,
+    token_directions,
+    token_figures,
+)
 
 
 def test_running_mean_restarts_per_passage_and_skips_markers():
@@ -66,6 +74,7 @@ def gemma():
 
 def test_gemma_ships_the_reading_its_study_chose(gemma):
     import json
+
     from core.vectors import vectors_dir
     _, ev = gemma
     chosen = json.loads((vectors_dir("gemma3-270m") / "token-study.json").read_text())["chosen"]

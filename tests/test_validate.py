@@ -4,8 +4,18 @@ import pytest
 
 from core import corpus, validate_tokens
 from core.probe import POSITIONS
-from core.validate import (READINGS, collect, evaluate, layer_series, load_report, prompt_readings, reading_summary,
-                           run_validation, summary_markdown, to_markdown)
+from core.validate import (
+    READINGS,
+    collect,
+    evaluate,
+    layer_series,
+    load_report,
+    prompt_readings,
+    reading_summary,
+    run_validation,
+    summary_markdown,
+    to_markdown,
+)
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tools.browser import app_server, chromium, token_colours, token_texts, wait_for  # noqa: E402
+from tools.browser import app_server, chromium, token_colours, token_texts, wait_for
 
 
 def transcripts(lm, targets=(200, 2600)) -> list[str]:
@@ -45,6 +42,7 @@ def transcripts(lm, targets=(200, 2600)) -> list[str]:
 
 def bare_forward_s(lm, text: str) -> tuple[int, float]:
     import torch
+
     from core.probe import prepare, tokenize
     enc = tokenize(lm, *prepare(lm, text))[0]
     best = float("inf")
@@ -120,6 +118,10 @@ def run(model: str) -> dict:
             res["switch_scale_s"] = round(timed(page, lambda: sel.select_option("z"), before), 3)
         else:
             res["switch_scale_s"] = round(timed(page, lambda: page.get_by_text("z (full colour at ±3)").click(), before), 3)
+        # the token reading does not depend on the sidebar's layer: colour by the summary reading, which does
+        page.get_by_text("the reading and layer above").click()
+        time.sleep(1)
+        page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=300_000)
         slider = page.get_by_role("slider", name="Layer") if page.get_by_role("slider", name="Layer").count() \
             else page.locator("[data-testid='stSidebar'] [role='slider']").first
         start = time.perf_counter()

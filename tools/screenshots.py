@@ -7,9 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tools.browser import ROOT, app_server, chromium, token_texts, wait_for  # noqa: E402
+from tools.browser import ROOT, app_server, chromium, token_texts, wait_for
 
 # (url path, file name, ready when this returns something truthy)
 SHOTS = [("", "home", lambda p: p.locator("[data-testid='stMetric']").count()),

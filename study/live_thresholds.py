@@ -1,6 +1,6 @@
 """Choose the Live page's default alert threshold on replies to neutral prompts.
 
-    .venv/bin/python tools/live_thresholds.py --model smollm2-135m-instruct
+    .venv/bin/python -m study.live_thresholds --model smollm2-135m-instruct
 
 The model answers neutral prompts (60 tokens, seed 0, no steering) and every token is read by
 the token reading, as the Live page reads it. Rule (written before it ran): the default is the
@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from core import load_model, load_vectors
+from core.monitor import DEFAULT_WATCH, THRESHOLD_FILE, monitor
+from core.paths import write_text_atomic
+from core.vectors import vectors_dir
 
-from core import load_model, load_vectors  # noqa: E402
-from core.effects import CHECK_PROMPTS, CHOOSE_PROMPTS, MORE_CHOOSE_PROMPTS, REPORT_PROMPTS  # noqa: E402
-from core.monitor import DEFAULT_WATCH, THRESHOLD_FILE, monitor  # noqa: E402
-from core.paths import write_text_atomic  # noqa: E402
-from core.vectors import vectors_dir  # noqa: E402
+from .prompts import CHECK_PROMPTS, CHOOSE_PROMPTS, MORE_CHOOSE_PROMPTS, REPORT_PROMPTS
 
 STEPS = np.arange(2.0, 8.01, 0.5)
 

@@ -1,10 +1,10 @@
 """One steering cell: try an idea on the choosing prompts before it joins a study, or hold out
 once a cell chosen there.
 
-Usage: .venv/bin/python tools/steering_cell.py --setup NAME --emotion sad --strength 0.4
+Usage: .venv/bin/python -m study.steering_cell --setup NAME --emotion sad --strength 0.4
        [--model smollm2-135m-instruct] [--tokens 60] [--against 0.5] [--positions all|generated]
        [--prompts 8] [--more] [--held first|second|third|fourth]
-       .venv/bin/python tools/steering_cell.py --rejudge fourth --emotion sad
+       .venv/bin/python -m study.steering_cell --rejudge fourth --emotion sad
 By default it runs on ``core.effects.CHOOSE_PROMPTS`` (3 seeds each; ``--more`` adds
 ``MORE_CHOOSE_PROMPTS``), so what it shows can steer the next choice without spending a held-out
 set. ``--held`` runs one strength on a held-out set instead and records the verdict in
@@ -21,18 +21,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from core import load_model, load_vectors
+from core.paths import write_text_atomic
+from core.steering import POSITIONS
+from core.steering_preset import layers_label
+from core.vectors import vectors_dir
+from core.verdicts import verdict_text
 
-from core import load_model, load_vectors  # noqa: E402
-from core.effects import (CHOOSE_PROMPTS, EXPECTED, HELD_SETS, MORE_CHOOSE_PROMPTS, SETUPS, cell_setup,  # noqa: E402
-                          effect_cells, layers_label, setup_layers, study_verdicts, verdict_setup, verdict_text)
-from core.paths import write_text_atomic  # noqa: E402
-from core.steering import POSITIONS  # noqa: E402
-from core.vectors import vectors_dir  # noqa: E402
+from .prompts import CHOOSE_PROMPTS, HELD_SETS, MORE_CHOOSE_PROMPTS
+from .setups import EXPECTED, SETUPS, cell_setup, effect_cells, setup_layers, study_verdicts, verdict_setup
 
 
 def spent(folder: Path, held: str, emotion: str) -> bool:
@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = effect_cells(lm, ev, prompts, args.emotion, args.strength, setup, max_new_tokens=args.tokens)
     where = f"the {args.held} held-out set" if args.held else "choosing prompts"
     print(f"{lm.name}, {args.setup}: {layers_label(setup_layers(ev, setup))}, against {setup.get('against', 0.0):g}"
-          + (f" ({args.opposite})" if args.opposite else "") + f", {setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):")
+          + (f" ({args.opposite})" if args.opposite else "")
+          + f", {setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):")
     for r in rows:           # a held-out row is a verdict, said as the study and the app say it
         print(f"  {r['emotion']} {r['strength']:g} over {r['pairs']} pairs: " + (verdict_text(r) if args.held else
               f"VADER {r['vader_moved']:.0%}, word valence {r['valence_moved']:.0%}, "

@@ -1,6 +1,6 @@
 """Effect sizes of steering: choose the set-up and strength on one prompt set, report on another.
 
-Usage: .venv/bin/python tools/steering_study.py [--model smollm2-135m-instruct] [--tokens 60]
+Usage: .venv/bin/python -m study.steering_study [--model smollm2-135m-instruct] [--tokens 60]
        [--setups NAME ...] [--use-setup NAME] [--strengths S ...] [--choose-strengths S ...]
        [--fine-strengths S ...] [--name steering] [--redraw] [--fresh] [--jobs 2] [--held first|second|third]
 On the choosing prompts every set-up runs at the coarse strengths; the best few (FINALISTS) also
@@ -8,7 +8,7 @@ at the fine ones, and from all their rows come the set-up and each of happy's an
 strength. Then the report prompts only report: the curves; and the chosen strengths are held
 out on a held-out set of 32 prompts (96 pairs), the verdict: ``--held first`` is the report
 prompts and 24 check prompts, ``second`` (the default) 32 prompts written after the first
-verdict had been seen, ``third`` 32 written after the second (``tools/steering_cell.py`` tries
+verdict had been seen, ``third`` 32 written after the second (``study/steering_cell.py`` tries
 one cell on the choosing prompts first).
 Writes cached_vectors/<model>/<name>.json and .md, and docs/<name>-<model>.png (Chromium
 screenshot); the app's default set-up is read from steering.json. ``--use-setup`` skips the
@@ -21,22 +21,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from core import EmotionVectors, load_model, load_vectors
+from core.paths import ROOT, write_text_atomic
+from core.steering import KINDS
+from core.steering_preset import layers_label
+from core.vectors import BLEND_READOUT_WEIGHT, vectors_dir
+from core.verdicts import FLUENT_PERPLEXITY_RATIO, verdict_text
 
-from core import EmotionVectors, load_model, load_vectors  # noqa: E402
-from core.effects import (CHECK_PROMPTS, CHOOSE_PROMPTS, EXPECTED, FLUENT_PERPLEXITY_RATIO, HELD_SET_LABELS,  # noqa: E402
-                          HELD_SETS, REPORT_PROMPTS, SETUPS, effect_cells, layers_label, setup_layers, verdict_text)
-from core.steering import KINDS  # noqa: E402
-from core.paths import ROOT, write_text_atomic  # noqa: E402
-from core.vectors import BLEND_READOUT_WEIGHT, vectors_dir  # noqa: E402
+from .prompts import CHECK_PROMPTS, CHOOSE_PROMPTS, HELD_SET_LABELS, HELD_SETS, REPORT_PROMPTS
+from .setups import EXPECTED, SETUPS, effect_cells, setup_layers
 
 CHOOSE_STRENGTHS = [0.2, 0.4]
 FINE_STRENGTHS = [0.3, 0.5]
@@ -81,8 +81,8 @@ def main() -> None:
                     help=f"strengths also tried, for the {FINALISTS} set-ups that did best, to choose the set-up and "
                          "each emotion's strength")
     ap.add_argument("--name", default="steering", help="output name: <name>.json/.md and docs/<name>-<model>.png")
-    ap.add_argument("--redraw", action="store_true", help="recompute the valence loadings into the stored <name>.json, then rewrite the .md "
-                         "and the figure from it (no model run)")
+    ap.add_argument("--redraw", action="store_true", help="recompute the valence loadings into the stored <name>.json, "
+                         "then rewrite the .md and the figure from it (no model run)")
     ap.add_argument("--fresh", action="store_true", help="rerun every cell, reusing no stored rows")
     ap.add_argument("--held", choices=list(HELD_SETS), default="second",
                     help="the held-out prompt set of the verdict: " + "; ".join(f"'{k}': the {v}" for k, v in HELD_SET_LABELS.items()))

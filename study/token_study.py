@@ -1,7 +1,7 @@
 """Choose the token-level reading by cross-validation on the training corpus (never the
 validation set), and write the choice for the build.
 
-    .venv/bin/python tools/token_study.py --model smollm2-135m-instruct [--layers 8,13,19,24]
+    .venv/bin/python -m study.token_study --model smollm2-135m-instruct [--layers 8,13,19,24]
 
 Training passages (``core.passages.training_passages``): every third training story of each
 emotion (8 of 24) embedded among neutral sentences, alternately plain and as a chat
@@ -27,21 +27,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core import load_model, load_vectors  # noqa: E402
-from core.passages import MARKER, NEUTRAL, token_activations, training_passages  # noqa: E402
-from core.paths import cache_dir, write_text_atomic  # noqa: E402
-from core.readout import folds  # noqa: E402
-from core.token_reading import (class_stats, fit_directions, normalise,  # noqa: E402
-                                running_by_passage, token_figures)
-from core.vectors import vectors_dir  # noqa: E402
+from core import load_model, load_vectors
+from core.passages import MARKER, NEUTRAL, token_activations, training_passages
+from core.paths import cache_dir, write_text_atomic
+from core.readout import folds
+from core.token_reading import class_stats, fit_directions, normalise, running_by_passage, token_figures
+from core.vectors import vectors_dir
 
 DECAYS = (0.0, 0.7, 0.85, 0.95)
 TOKEN_SHRINKAGES = (0.1, 0.5)
