@@ -11,11 +11,14 @@ which makes reading a middle layer cheaper than a full forward pass.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import torch
 
 from .hooks import block_hooks, check_layers
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
 
 Reducer = Callable[[int, torch.Tensor], Any]
 # Position 0 is an attention sink: its residual stream dwarfs every other token's and says
@@ -28,7 +31,7 @@ class _StopForward(Exception):
 
 
 class ResidualCapture:
-    def __init__(self, lm, layers: Iterable[int], reduce: Reducer | None, stop_early: bool):
+    def __init__(self, lm: LoadedModel, layers: Iterable[int], reduce: Reducer | None, stop_early: bool):
         self.lm = lm
         self.layers = check_layers(lm.n_layers, layers, lm.name)
         self.reduce = reduce
@@ -56,14 +59,14 @@ class ResidualCapture:
 
 
 @contextmanager
-def capture(lm, layers: Iterable[int], reduce: Reducer | None = None, stop_early: bool = False):
+def capture(lm: LoadedModel, layers: Iterable[int], reduce: Reducer | None = None, stop_early: bool = False):
     """Context manager yielding a ``ResidualCapture`` whose hooks are removed on exit (``core.hooks``)."""
     cap = ResidualCapture(lm, layers, reduce, stop_early)
     with block_hooks(lm, {layer: cap.hook(layer) for layer in cap.layers}):
         yield cap
 
 
-def encode_batch(lm, texts: list[str], max_tokens: int | None = None) -> dict:
+def encode_batch(lm: LoadedModel, texts: list[str], max_tokens: int | None = None) -> dict:
     """Tokenise with right padding (positions of real tokens match the unbatched run)."""
     tok = lm.tokenizer
     side = tok.padding_side
@@ -85,7 +88,7 @@ def last_token(attention_mask: torch.Tensor) -> Reducer:
     return fn
 
 
-def per_text(lm, texts: list[str], layers: Iterable[int], reducer: Callable[[torch.Tensor], Reducer],
+def per_text(lm: LoadedModel, texts: list[str], layers: Iterable[int], reducer: Callable[[torch.Tensor], Reducer],
              max_tokens: int | None = None) -> torch.Tensor:
     """One batched pass summarising each text at each layer, ``[len(texts), len(layers), d_model]``:
     ``reducer(attention_mask)`` makes the reducer, which gives ``[batch, d_model]`` per layer."""
@@ -96,7 +99,7 @@ def per_text(lm, texts: list[str], layers: Iterable[int], reducer: Callable[[tor
     return torch.stack([cap.outputs[l] for l in layers], 1)
 
 
-def layer_last(lm, texts: list[str], layers: Iterable[int]) -> torch.Tensor:
+def layer_last(lm: LoadedModel, texts: list[str], layers: Iterable[int]) -> torch.Tensor:
     """Residual stream at each text's last token per layer, ``[len(texts), len(layers), d_model]`` float64."""
     return per_text(lm, texts, layers, last_token)
 
@@ -120,7 +123,7 @@ def mean_from(starts: tuple[int, ...], attention_mask: torch.Tensor) -> Reducer:
     return fn
 
 
-def layer_means(lm, texts: list[str], layers: Iterable[int], start: int = 0,
+def layer_means(lm: LoadedModel, texts: list[str], layers: Iterable[int], start: int = 0,
                 max_tokens: int | None = None) -> torch.Tensor:
     """Mean residual stream per text and layer, ``[len(texts), len(layers), d_model]`` float64."""
     def one_start(mask: torch.Tensor) -> Reducer:

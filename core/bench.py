@@ -10,12 +10,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from . import corpus
 from .paths import ROOT
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
 
 
 def _best(fn, repeat: int = 3) -> float:
@@ -28,7 +32,7 @@ def _best(fn, repeat: int = 3) -> float:
     return min(times)
 
 
-def _text_of(lm, n_tokens: int) -> str:
+def _text_of(lm: LoadedModel, n_tokens: int) -> str:
     text = ""
     for story in corpus.load_stories():
         text += story.text + "\n\n"
@@ -80,7 +84,7 @@ print(uptime() - start)
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def _generation(lm, ev, n: int = 48) -> dict:
+def _generation(lm: LoadedModel, ev: EmotionVectors, n: int = 48) -> dict:
     """Tokens per second of plain, steered and live (read + highlighted per token) generation,
     greedy, on one prompt; each the best of 3."""
     from .monitor import monitor_stream, new_result

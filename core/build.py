@@ -17,7 +17,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -30,6 +30,9 @@ from .paths import atomic_path, cache_dir
 from .probe import POSITIONS, prompt_positions, tokenize
 from .transcript import Turn, render
 from .vectors import EmotionVectors, new_meta, vectors_dir
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
 
 STARTS = (1, 10, 25)          # token positions from which story means are kept
 MAX_STORY_TOKENS = 512
@@ -49,7 +52,7 @@ def default_layer_for(n_layers: int) -> int:
     return int(round(2 * n_layers / 3))
 
 
-def _work_dir(lm) -> Path:
+def _work_dir(lm: LoadedModel) -> Path:
     key = f"{lm.name.replace('/', '__')}-{(lm.sha256 or 'nosha')[:12]}"
     path = cache_dir() / "build" / key
     path.mkdir(parents=True, exist_ok=True)
@@ -79,7 +82,7 @@ def heldout_key(text: str) -> str:
     return _story_key(text).hex()[:16]
 
 
-def _resumable(lm, texts: list[str], path: Path, tail: tuple, axis: int, batch_size: int,
+def _resumable(lm: LoadedModel, texts: list[str], path: Path, tail: tuple, axis: int, batch_size: int,
                progress: Progress, stage: str, compute: Callable[[list[int]], np.ndarray]) -> np.ndarray:
     """Per-text arrays, computed in batches and checkpointed under ``path`` keyed by each text's
     sha1: an interrupted build resumes and an edited corpus recomputes only what changed.
@@ -123,7 +126,7 @@ def _resumable(lm, texts: list[str], path: Path, tail: tuple, axis: int, batch_s
     return out
 
 
-def story_means(lm, stories: list[corpus.Story], work: Path, batch_size: int,
+def story_means(lm: LoadedModel, stories: list[corpus.Story], work: Path, batch_size: int,
                 progress: Progress) -> np.ndarray:
     """``[len(STARTS), n_stories, n_layers, d_model]`` float32 means of each story read as plain text."""
     texts = [s.text for s in stories]
@@ -138,7 +141,7 @@ def story_means(lm, stories: list[corpus.Story], work: Path, batch_size: int,
                       batch_size, progress, "stories", compute)
 
 
-def chat_readings(lm, stories: list[corpus.Story], work: Path, batch_size: int,
+def chat_readings(lm: LoadedModel, stories: list[corpus.Story], work: Path, batch_size: int,
                   progress: Progress) -> np.ndarray:
     """``[n, len(POSITIONS), n_layers, d_model]``: each story sent as a user message with the
     Assistant's reply opened, read at each position (to choose where summaries read)."""
@@ -162,7 +165,7 @@ def chat_readings(lm, stories: list[corpus.Story], work: Path, batch_size: int,
                       (len(POSITIONS), L, lm.d_model), 0, batch_size, progress, "chat positions", compute)
 
 
-def cached_story_means(lm, start_token: int) -> tuple[np.ndarray, np.ndarray] | None:
+def cached_story_means(lm: LoadedModel, start_token: int) -> tuple[np.ndarray, np.ndarray] | None:
     """``([n_stories, L, D], labels)`` from this machine's build checkpoint, or None when it does
     not hold every story of the current corpus (then only a build can give them)."""
     saved = _load_npz(_work_dir(lm) / "story_means.safetensors")
@@ -177,7 +180,7 @@ def cached_story_means(lm, start_token: int) -> tuple[np.ndarray, np.ndarray] | 
     return saved["means"][STARTS.index(start_token), rows], np.array([emotions.index(s.emotion) for s in stories])
 
 
-def neutral_moments(lm, dialogues: list[list[dict]], work: Path, progress: Progress):
+def neutral_moments(lm: LoadedModel, dialogues: list[list[dict]], work: Path, progress: Progress):
     """Per layer: token count, mean ``[L, D]`` and covariance ``[L, D, D]`` of neutral tokens.
 
     Dialogues are rendered as the model reads chat (its template, if any). Position 0 is
@@ -318,7 +321,7 @@ def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions:
     return arrays, meta
 
 
-def build_vectors(lm, config: BuildConfig = BuildConfig(), out_dir: Path | None = None,
+def build_vectors(lm: LoadedModel, config: BuildConfig = BuildConfig(), out_dir: Path | None = None,
                   force: bool = False, progress: Progress | None = None) -> EmotionVectors:
     progress = progress or (lambda stage, done, total: None)
     if config.start_token not in STARTS:
@@ -380,7 +383,7 @@ def build_vectors(lm, config: BuildConfig = BuildConfig(), out_dir: Path | None 
     return ev
 
 
-def _refuse_foreign(out_dir: Path, lm, chash: str, force: bool) -> None:
+def _refuse_foreign(out_dir: Path, lm: LoadedModel, chash: str, force: bool) -> None:
     meta_path = out_dir / "meta.json"
     if force or not meta_path.exists():
         return

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .contrast import POSITIONS as CONTRAST_POSITIONS
 from .errors import EmotionLensError
@@ -17,6 +18,10 @@ from .models import DEFAULT_MODEL, PRESETS
 from .steering import KINDS as STEER_KINDS
 from .steering import POSITIONS as STEER_POSITIONS
 from .vectors import BASELINES, KINDS
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
 
 
 def _progress(msg: str) -> None:
@@ -75,7 +80,7 @@ def cmd_build(args) -> int:
     return 0
 
 
-def _build_contrast(lm, out: str | None, position: str | None) -> int:
+def _build_contrast(lm: LoadedModel, out: str | None, position: str | None) -> int:
     from .contrast import build_contrast, save_contrast
     from .vectors import load_vectors, vectors_dir
     folder = Path(out) if out else vectors_dir(lm.name)
@@ -102,7 +107,7 @@ def read_input_file(path: str) -> str:
     return decode_text_file(data, path)
 
 
-def _emotion_list(ev, spec: str | None) -> list[str] | None:
+def _emotion_list(ev: EmotionVectors, spec: str | None) -> list[str] | None:
     if not spec:
         return None
     return [ev.emotions[ev.index(e)] for e in spec.split(",") if e.strip()]
@@ -157,7 +162,7 @@ def cmd_validate(args) -> int:
     return 0
 
 
-def _strengths(ev, items: list[str] | None) -> dict[str, float]:
+def _strengths(ev: EmotionVectors, items: list[str] | None) -> dict[str, float]:
     """``["calm=0.5", "desperate=-0.2"]`` → {emotion: strength}, checked as watch-lists are."""
     from .monitor import parse_emotion_values
     return parse_emotion_values(items or [], ev.emotions, "strength", "the steering vectors", "calm=0.5")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from .errors import EmotionLensError
 from .paths import atomic_path
 from .probe import prepare, tokenize
 from .transcript import Turn
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
 
 FILE = "contrast.safetensors"
 POSITIONS = {"last": "the prompt's last token (end of the reply header)",
@@ -39,12 +42,12 @@ BUILD_PROMPTS = ["Tell me about your morning coffee.", "What did you do last Sat
                  "Describe the park near your house.", "What are your plans for tomorrow?"]
 
 
-def _texts(lm, emotion: str, prompts: list[str]) -> list[str]:
+def _texts(lm: LoadedModel, emotion: str, prompts: list[str]) -> list[str]:
     return [prepare(lm, [Turn("user", TEMPLATE.format(prompt=p, emotion=emotion))], open_reply=True)[0]
             for p in prompts]
 
 
-def build_contrast(lm, emotions: list[str], prompts: list[str] = BUILD_PROMPTS, position: str = "last",
+def build_contrast(lm: LoadedModel, emotions: list[str], prompts: list[str] = BUILD_PROMPTS, position: str = "last",
                    progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
     """``[n_layers, n_emotions, d_model]`` directions (emotion mean minus the mean over emotions)
     read at ``position`` (a key of ``POSITIONS``), and their description."""

@@ -7,6 +7,7 @@ block 0 cannot carry one), after every token, as ``steering_hooks`` does with po
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,14 +15,19 @@ from .errors import EmotionLensError
 from .paths import atomic_path
 from .steering import steering_additions
 
+if TYPE_CHECKING:
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
 
-def llama_cpp_arch(lm) -> str:
+
+def llama_cpp_arch(lm: LoadedModel) -> str:
     """llama.cpp's name for the architecture (its ``controlvector.model_hint``)."""
     kind = getattr(lm.model.config, "model_type", "") or "unknown"
     return kind.removesuffix("_text")
 
 
-def control_vector(lm, ev, strengths: dict[str, float], layers: list[int], kind: str = "concept") -> dict[int, np.ndarray]:
+def control_vector(lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, float], layers: list[int],
+                   kind: str = "concept") -> dict[int, np.ndarray]:
     """{llama.cpp block index: float32 ``[d_model]`` addition} for the steering asked for (the
     strengths split over the layers, as ``steer_generate`` does)."""
     if not strengths or not any(strengths.values()):
@@ -32,7 +38,8 @@ def control_vector(lm, ev, strengths: dict[str, float], layers: list[int], kind:
     return {layer: vec.astype(np.float32) for layer, vec in steering_additions(lm, ev, strengths, layers, kind).items()}
 
 
-def write_llama_cpp(path, lm, ev, strengths: dict[str, float], layers: list[int], kind: str = "concept") -> Path:
+def write_llama_cpp(path, lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, float], layers: list[int],
+                    kind: str = "concept") -> Path:
     """Write a control-vector GGUF (atomically): tensors ``direction.N`` and the metadata
     llama.cpp checks (architecture ``controlvector``, model hint, layer count)."""
     import gguf

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,6 +17,10 @@ import torch
 from .probe import forward, scores_from
 from .ratings import word_valence
 from .transcript import Turn, parse_transcript
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
 
 
 def conversation(prompt, reply: str) -> list[Turn]:
@@ -37,7 +42,7 @@ def vader_compound(text: str) -> float:
     return float(_vader().polarity_scores(text)["compound"])
 
 
-def _reading(ev, fw, emotions: list[str]) -> dict[str, float]:
+def _reading(ev: EmotionVectors, fw, emotions: list[str]) -> dict[str, float]:
     ts = scores_from(fw, ev)
     lo, hi = ts.turns[-1].words
     return {e: float(ts.z[lo:hi, ts.emotions.index(e)].mean()) if hi > lo else float("nan") for e in emotions}
@@ -52,24 +57,24 @@ def _perplexity(fw) -> float:
     return float(math.exp(float(nll)))
 
 
-def reply_reading(lm, ev, prompt, reply: str, emotions: list[str]) -> dict[str, float]:
+def reply_reading(lm: LoadedModel, ev: EmotionVectors, prompt, reply: str, emotions: list[str]) -> dict[str, float]:
     """Mean z (the default reading) of each emotion over the reply's own words."""
     return _reading(ev, forward(lm, conversation(prompt, reply), [ev.reading_layer()]), emotions)
 
 
-def reply_perplexity(lm, prompt, reply: str) -> float:
+def reply_perplexity(lm: LoadedModel, prompt, reply: str) -> float:
     """exp(mean negative log-likelihood) of the reply's word tokens under the plain model."""
     return _perplexity(forward(lm, conversation(prompt, reply), [0], logits=True))
 
 
-def measure(lm, ev, prompt, reply: str, emotion: str) -> dict:
+def measure(lm: LoadedModel, ev: EmotionVectors, prompt, reply: str, emotion: str) -> dict:
     """The measures of one reply, for one steered emotion, from one forward pass."""
     fw = forward(lm, conversation(prompt, reply), [ev.reading_layer()], logits=True)
     return {"reading": _reading(ev, fw, [emotion])[emotion], "vader": vader_compound(reply),
             "valence": word_valence(reply), "perplexity": _perplexity(fw)}
 
 
-def sweep(lm, ev, prompt, emotion: str, strengths, seed: int | None = 0, max_new_tokens: int = 40,
+def sweep(lm: LoadedModel, ev: EmotionVectors, prompt, emotion: str, strengths, seed: int | None = 0, max_new_tokens: int = 40,
           layer: int | None = None, layers: list[int] | None = None, positions: str | None = None,
           kind: str | None = None, against: float | None = None, progress=None) -> list[dict]:
     """One reply per strength (the same seed), each measured: where does the text move, and

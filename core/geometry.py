@@ -6,8 +6,12 @@ and tests compute exactly the same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .vectors import EmotionVectors
 
 
 def unit_rows(v: np.ndarray) -> np.ndarray:
@@ -223,7 +227,7 @@ def axis_ends(values: np.ndarray, emotions: list[str], n: int = 6) -> tuple[list
 UMAP_FILE = "umap.json"
 
 
-def store_umap(ev, folder, progress=None) -> None:
+def store_umap(ev: EmotionVectors, folder, progress=None) -> None:
     """UMAP of every layer at the default settings, stored at build time: the first live call compiles
     with numba (up to a minute) and each layer takes seconds, too slow for a page that follows a slider."""
     import json

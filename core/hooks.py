@@ -11,11 +11,14 @@ registered before a capture is what the capture reads.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import torch
 
 from .errors import EmotionLensError
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
 
 # fn(hidden [batch, tokens, d_model]) -> a replacement for the block's hidden output, or None to keep it
 BlockHook = Callable[[torch.Tensor], torch.Tensor | None]
@@ -41,7 +44,7 @@ def _wrap(fn: BlockHook):
 
 
 @contextmanager
-def block_hooks(lm, hooks: dict[int, BlockHook]) -> Iterator[None]:
+def block_hooks(lm: LoadedModel, hooks: dict[int, BlockHook]) -> Iterator[None]:
     """Run ``hooks[layer]`` on the output of block ``layer`` during every forward pass inside."""
     layers = check_layers(lm.n_layers, hooks, lm.name)
     blocks, handles = lm.blocks, []

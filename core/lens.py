@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
 
 
 @dataclass
@@ -22,7 +26,7 @@ def token_label(tokenizer, token_id: int) -> str:
     return repr(text)
 
 
-def logit_lens(lm, direction: np.ndarray, k: int = 15) -> tuple[list[LensToken], list[LensToken]]:
+def logit_lens(lm: LoadedModel, direction: np.ndarray, k: int = 15) -> tuple[list[LensToken], list[LensToken]]:
     """The ``k`` tokens a direction most promotes and most suppresses, through the final norm
     and unembedding. The direction is scaled to a typical final-layer norm first, since RMSNorm
     is (nearly) scale-free but its epsilon is not."""

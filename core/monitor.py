@@ -10,7 +10,7 @@ are removed in ``finally``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import torch
@@ -20,6 +20,10 @@ from .errors import EmotionLensError
 from .probe import prepare, project, tokenize, word_mask
 from .steering import reply_prompt, resolve_request, steering_additions, steering_hooks, turn_end
 from .token_reading import RunningZ
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
 
 MAX_WATCH = 20
 DEFAULT_WATCH = ("desperate", "afraid")
@@ -119,13 +123,13 @@ def parse_watch(items, emotions: list[str], families=None) -> dict[str, float]:
     return parse_emotion_values(items, names)
 
 
-def watch_columns(ev, watch: dict[str, float]) -> dict[str, np.ndarray]:
+def watch_columns(ev: EmotionVectors, watch: dict[str, float]) -> dict[str, np.ndarray]:
     """Each watched name's emotion columns: one emotion, or a family's members (read as the
     strongest of them)."""
     columns = {e: ev.families.columns(e) for e in watch}
     return {e: np.array([ev.index(e)]) if c is None else c for e, c in columns.items()}
 
-def _stop_ids(lm) -> set[int]:
+def _stop_ids(lm: LoadedModel) -> set[int]:
     ids = lm.model.generation_config.eos_token_id
     ids = set(ids if isinstance(ids, (list, tuple)) else [ids]) - {None}
     for marker in ("<|im_end|>", "<end_of_turn>", "<eos>"):
@@ -145,7 +149,7 @@ def _next_token(logits: torch.Tensor, gen: torch.Generator | None) -> int:
     return int(order[torch.multinomial(sorted_p / sorted_p.sum(), 1, generator=gen)])
 
 
-def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResult | None = None, *,
+def monitor_stream(lm: LoadedModel, ev: EmotionVectors, prompt, watch: dict[str, float], result: MonitorResult | None = None, *,
                    stop: bool = False, max_new_tokens: int = 60, seed: int | None = 0,
                    strengths: dict[str, float] | None = None, steer_layer: int | None = None,
                    steer_layers: list[int] | None = None, steer_kind: str | None = None, kind: str | None = None,
@@ -222,7 +226,8 @@ def monitor_stream(lm, ev, prompt, watch: dict[str, float], result: MonitorResul
     result.flagged = [dict(f, end=min(f["end"], n)) for f in result.flagged if f["start"] < n]
 
 
-def new_result(lm, ev, watch: dict[str, float], kind: str | None = None, baseline: str | None = None) -> MonitorResult:
+def new_result(lm: LoadedModel, ev: EmotionVectors, watch: dict[str, float], kind: str | None = None,
+               baseline: str | None = None) -> MonitorResult:
     """An empty result. By default tokens are read by the token-level reading (what the viewer
     colours); naming a ``kind`` or ``baseline`` reads each token with that summary reading."""
     if kind is None and baseline is None and ev.has_token_reading:
@@ -234,7 +239,7 @@ def new_result(lm, ev, watch: dict[str, float], kind: str | None = None, baselin
                          dict(watch), families=ev.families)
 
 
-def monitor(lm, ev, prompt, watch, **kwargs) -> MonitorResult:
+def monitor(lm: LoadedModel, ev: EmotionVectors, prompt, watch, **kwargs) -> MonitorResult:
     """Run ``monitor_stream`` to the end: the reply, its readings and what was flagged."""
     watch = parse_watch(watch, ev.emotions, ev.families)
     result = new_result(lm, ev, watch, kwargs.get("kind"), kwargs.get("baseline"))

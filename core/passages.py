@@ -12,13 +12,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import corpus
 from .activations import SINK_TOKENS
 from .transcript import Turn
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
 
 NEUTRAL, MARKER = -1, -2          # token labels besides an emotion's index
 
@@ -141,7 +144,7 @@ class TokenSet:
 CHUNK = 128
 
 
-def token_activations(lm, passages: list[Passage], layers, work, batch_size: int = 8,
+def token_activations(lm: LoadedModel, passages: list[Passage], layers, work, batch_size: int = 8,
                       progress=None) -> TokenSet:
     """Hidden states of every token of every passage at ``layers``, in chunks checkpointed under
     ``work`` (keyed by the passages, layers and weights), so an interrupted run resumes."""

@@ -11,6 +11,10 @@ from .errors import EmotionLensError
 from .transcript import Segment, Turn, parse_transcript, render
 
 if TYPE_CHECKING:
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
+
+if TYPE_CHECKING:
     import torch
 
 
@@ -120,13 +124,13 @@ class TokenScores:
                 "mean_z": {e: mean[e] for e in names}, "last_z": {e: last[e] for e in names}}
 
 
-def prepare(lm, text_or_transcript, open_reply: bool = False) -> tuple[str, list[Segment]]:
+def prepare(lm: LoadedModel, text_or_transcript, open_reply: bool = False) -> tuple[str, list[Segment]]:
     turns = text_or_transcript if isinstance(text_or_transcript, list) and text_or_transcript \
         and isinstance(text_or_transcript[0], Turn) else parse_transcript(text_or_transcript)
     return render(turns, lm.chat_template, lm.tokenizer, open_reply=open_reply)
 
 
-def tokenize(lm, text: str, segments: list[Segment]):
+def tokenize(lm: LoadedModel, text: str, segments: list[Segment]):
     enc = lm.tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
     offsets = [(int(o[0]), int(o[1])) for o in enc.pop("offset_mapping")[0]]
     n = len(offsets)
@@ -176,7 +180,7 @@ class Forward:
     logits: torch.Tensor | None = None   # [T, vocab], only when asked for (the full pass)
 
 
-def forward(lm, text_or_transcript, layers, open_reply: bool = False, logits: bool = False) -> Forward:
+def forward(lm: LoadedModel, text_or_transcript, layers, open_reply: bool = False, logits: bool = False) -> Forward:
     """Parse, render and tokenise the input, then run the model up to the deepest layer asked
     (or, with ``logits``, all the way, keeping the next-token logits too)."""
     text, segments = prepare(lm, text_or_transcript, open_reply)
@@ -200,7 +204,7 @@ def prompt_positions(turns: list[TurnSpan]) -> dict[str, tuple[int, int]]:
     return {"words": (lo, hi), "last": (hi - 1, hi), "header": (end - 1, end)}
 
 
-def project(hidden: np.ndarray, ev, layer: int, kind: str | None = None,
+def project(hidden: np.ndarray, ev: EmotionVectors, layer: int, kind: str | None = None,
             baseline: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Raw projections onto one reading's directions and their z-scores, ``[T, E]`` each."""
     kind, baseline, _ = ev.resolve(kind, baseline)
@@ -209,7 +213,7 @@ def project(hidden: np.ndarray, ev, layer: int, kind: str | None = None,
     return raw.astype(np.float32), ((raw - mean) / std).astype(np.float32)
 
 
-def scores_from(fw: Forward, ev, layer: int | None = None, kind: str | None = None,
+def scores_from(fw: Forward, ev: EmotionVectors, layer: int | None = None, kind: str | None = None,
                 baseline: str | None = None) -> TokenScores:
     """Project a captured forward pass. Defaults: the readout, z vs the stories, at the layer
     cross-validation chose for it (files without a readout fall back and say so)."""
@@ -233,7 +237,7 @@ def scores_from(fw: Forward, ev, layer: int | None = None, kind: str | None = No
     return ts
 
 
-def score(lm, ev, text_or_transcript, layer: int | None = None, kind: str | None = None,
+def score(lm: LoadedModel, ev: EmotionVectors, text_or_transcript, layer: int | None = None, kind: str | None = None,
           baseline: str | None = None) -> TokenScores:
     """One forward pass up to the layer read; nothing deeper runs."""
     problem = ev.mismatch(lm)

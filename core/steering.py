@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -18,6 +18,10 @@ from .errors import EmotionLensError
 from .hooks import block_hooks
 from .probe import prepare
 from .steering_preset import load_preset
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
 
 MAX_NEW_TOKENS = 400
 POSITIONS = ("all", "generated")
@@ -34,7 +38,7 @@ def turn_end(text: str) -> int | None:
     return m.start() if m else None
 
 
-def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: str = "concept") -> np.ndarray:
+def steering_direction(lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, float], layer: int, kind: str = "concept") -> np.ndarray:
     """Σ strength_e · mean residual norm(layer) · unit direction_e, as one ``[d_model]`` array.
 
     ``kind`` "concept" uses the paper's concept vectors; "readout" the readout's probe
@@ -60,7 +64,8 @@ def steering_direction(lm, ev, strengths: dict[str, float], layer: int, kind: st
     return (total * float(lm.residual_norms[layer])).astype(np.float32)
 
 
-def steering_additions(lm, ev, strengths: dict[str, float], layers: list[int], kind: str = "concept") -> dict[int, np.ndarray]:
+def steering_additions(lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, float], layers: list[int],
+                       kind: str = "concept") -> dict[int, np.ndarray]:
     """{layer: addition} with the strengths split evenly over ``layers``: each of n layers adds
     1/n of each strength in its own layer's units, so a strength means the same total push
     whether it goes in at one layer or is spread thin over many."""
@@ -71,7 +76,7 @@ def steering_additions(lm, ev, strengths: dict[str, float], layers: list[int], k
     return {layer: steering_direction(lm, ev, share, layer, kind) for layer in layers}
 
 
-def resolve_steer_layers(ev, layer: int | None, layers: list[int] | None) -> list[int]:
+def resolve_steer_layers(ev: EmotionVectors, layer: int | None, layers: list[int] | None) -> list[int]:
     """The layers a request steers at: ``layers`` when given (empty counts as not given), else
     the one ``layer``, else the model's steering preset's."""
     if layers:
@@ -89,7 +94,7 @@ class SteeringRequest:
     positions: str
 
 
-def resolve_request(ev, strengths: dict[str, float], kind: str | None = None, layer: int | None = None,
+def resolve_request(ev: EmotionVectors, strengths: dict[str, float], kind: str | None = None, layer: int | None = None,
                     layers: list[int] | None = None, positions: str | None = None,
                     against: float | None = None) -> SteeringRequest:
     """``against`` (None: the preset's) pushes each emotion's opposite (the preset's map) the other
@@ -103,7 +108,7 @@ def resolve_request(ev, strengths: dict[str, float], kind: str | None = None, la
     return SteeringRequest(pushed, kind or preset.kind, resolve_steer_layers(ev, layer, layers), positions)
 
 
-def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0):
+def steering_hooks(lm: LoadedModel, additions: dict[int, np.ndarray], start: int = 0):
     """Add ``additions[layer]`` to the output of block ``layer`` at every position ``>= start``
     (``core.hooks``: removed on exit, whatever happens inside).
 
@@ -126,7 +131,7 @@ def steering_hooks(lm, additions: dict[int, np.ndarray], start: int = 0):
     return block_hooks(lm, {layer: add(layer, torch.as_tensor(vec)) for layer, vec in additions.items()})
 
 
-def reply_prompt(lm, ev, prompt, max_new_tokens: int) -> dict:
+def reply_prompt(lm: LoadedModel, ev: EmotionVectors, prompt, max_new_tokens: int) -> dict:
     """The chat so far, rendered with the Assistant's reply opened and tokenised, after the checks
     every generation shares: a sane length, vectors that fit the model, room for the reply."""
     if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
@@ -147,7 +152,7 @@ class _ReplyWatch:
     """A generation streamer and stopping criterion in one: it decodes the reply as it grows,
     tells ``on_text`` (the reply so far, one call per token) and ends generation at a turn boundary."""
 
-    def __init__(self, lm, on_text: Callable[[str], None] | None):
+    def __init__(self, lm: LoadedModel, on_text: Callable[[str], None] | None):
         self.lm, self.on_text, self.prompt_seen = lm, on_text, False
         self.ids: list[int] = []
 
@@ -170,7 +175,7 @@ class _ReplyWatch:
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
 
 
-def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | None = None,
+def steer_generate(lm: LoadedModel, ev: EmotionVectors, prompt, strengths: dict[str, float], layer: int | None = None,
                    max_new_tokens: int = 60, seed: int | None = 0, layers: list[int] | None = None,
                    positions: str | None = None, kind: str | None = None, against: float | None = None,
                    on_text: Callable[[str], None] | None = None) -> str:
@@ -200,7 +205,7 @@ def steer_generate(lm, ev, prompt, strengths: dict[str, float], layer: int | Non
     return decode_reply(lm, out[0, n_prompt:].tolist())
 
 
-def decode_reply(lm, ids: list[int], trim: bool = True) -> str:
+def decode_reply(lm: LoadedModel, ids: list[int], trim: bool = True) -> str:
     """The reply's text, ended where another turn would start, and without the half character a
     length limit can leave: a character split over byte-level tokens and cut off decodes as U+FFFD,
     which is not what the model wrote."""

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .vectors import EmotionVectors
 
 PRESET_FILE = "steering-preset.json"
 DEFAULT_STRENGTH = 0.3
@@ -42,11 +46,11 @@ class SteeringPreset:
         return out
 
 
-def fallback(ev) -> SteeringPreset:
+def fallback(ev: EmotionVectors) -> SteeringPreset:
     return SteeringPreset(kind="concept", layers=(ev.default_layer,))
 
 
-def load_preset(ev) -> SteeringPreset:
+def load_preset(ev: EmotionVectors) -> SteeringPreset:
     """The preset beside the model's vectors, or the fallback when there is none, it cannot be read,
     or its directions are not in these vectors."""
     from .vectors import vectors_dir

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,10 @@ from .passages import MARKER, STORY_STRIDE, token_activations, training_passages
 from .paths import cache_dir
 from .token_reading import DIRECTION_KINDS, calibrate, fit_directions, normalise, running_by_passage
 from .vectors import EmotionVectors, vectors_dir
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
 
 STUDY_FILE = "token-study.json"
 
@@ -45,7 +50,7 @@ def formats_hash() -> str:
     return digest.hexdigest()
 
 
-def build_token_reading(lm, ev: EmotionVectors, study: dict, progress=None, passages=None) -> EmotionVectors:
+def build_token_reading(lm: LoadedModel, ev: EmotionVectors, study: dict, progress=None, passages=None) -> EmotionVectors:
     """Fit the study's chosen set-up on every training passage (or the ``passages`` given) and
     add it to ``ev``."""
     c = study["chosen"]
@@ -63,8 +68,7 @@ def build_token_reading(lm, ev: EmotionVectors, study: dict, progress=None, pass
     centre = raw[keep].mean(0) if c["norm"] == "unit" else None
     x = normalise(raw, centre)
     E = len(ev.emotions)
-    assert ev.neutral_pcs is not None       # every format-2 vectors file has them
-    pcs = ev.neutral_pcs[layer][:ev.meta["method"]["neutral_pcs_removed"][layer]].astype(np.float64)
+    pcs = ev.removed_pcs(layer)
     w = fit_directions(x, ts.labels, ts.passage, len(passages), kind, shrink, pcs, E)
     mean, std = calibrate(running_by_passage(x @ w.T, ts.passage, keep, decay)[keep])
     ev.extras.update(token_directions=w, token_mean=mean.astype(np.float32), token_std=std.astype(np.float32))
@@ -85,7 +89,7 @@ def build_token_reading(lm, ev: EmotionVectors, study: dict, progress=None, pass
     return ev
 
 
-def save_token_reading(lm, out: str | None = None, progress=None) -> Path:
+def save_token_reading(lm: LoadedModel, out: str | None = None, progress=None) -> Path:
     folder = Path(out or vectors_dir(lm.name))
     ev = EmotionVectors.load(folder)
     problem = ev.mismatch(lm)

@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -23,6 +23,10 @@ from .probe import POSITION_LABELS, POSITIONS, forward, project, prompt_position
 from .ratings import affect_plane, vader_valence, warriner
 from .transcript import Turn
 
+if TYPE_CHECKING:
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
+
 READINGS = {"readout": ("readout", "stories"), "concept_stories": ("concept", "stories"),
             "concept_neutral": ("concept", "neutral")}
 READING_LABELS = {"readout": "readout, z vs stories (default)",
@@ -32,7 +36,7 @@ GOALS = {"implicit_top3": 0.60, "implicit_median_rank": 5, "sweep_rho": 0.6, "ne
          "two_person_acc": 0.80}
 
 
-def prompt_readings(lm, text: str, layers: list[int]) -> np.ndarray:
+def prompt_readings(lm: LoadedModel, text: str, layers: list[int]) -> np.ndarray:
     """``[len(POSITIONS), L, D]``: a text sent as a user message, the reply opened, read at each position."""
     fw = forward(lm, [Turn("user", text)], layers, open_reply=True)
     spans = prompt_positions(fw.turns)
@@ -54,7 +58,7 @@ class Readings:
     two_person_labels: list[np.ndarray]
 
 
-def collect(lm, emotions: list[str], progress=None) -> Readings:
+def collect(lm: LoadedModel, emotions: list[str], progress=None) -> Readings:
     progress = progress or (lambda stage, done, total: None)
     vs = corpus.load_validation()
     layers = list(range(lm.n_layers))
@@ -91,11 +95,11 @@ def collect(lm, emotions: list[str], progress=None) -> Readings:
                     np.stack(negation), np.array([idx(x["emotion"]) for x in vs.negation]), two, two_labels)
 
 
-def _z(ev, reading: str, layer: int, x: np.ndarray) -> np.ndarray:
+def _z(ev: EmotionVectors, reading: str, layer: int, x: np.ndarray) -> np.ndarray:
     return project(x, ev, layer, *READINGS[reading])[1]
 
 
-def _sweep_series(ev, rd: Readings, reading: str, layer: int, position: str):
+def _sweep_series(ev: EmotionVectors, rd: Readings, reading: str, layer: int, position: str):
     """Per (sweep, expected emotion): its z over the sweep's values and Spearman ρ, signed so
     that the expected direction is positive (ρ = 0 where the readings are constant)."""
     p = POSITIONS.index(position)
@@ -108,7 +112,7 @@ def _sweep_series(ev, rd: Readings, reading: str, layer: int, position: str):
                 yield sw, name, direction, col, 0.0 if np.isnan(rho) else sign * float(rho)
 
 
-def evaluate(ev, rd: Readings, reading: str, layer: int, position: str) -> dict:
+def evaluate(ev: EmotionVectors, rd: Readings, reading: str, layer: int, position: str) -> dict:
     """Every validation metric for one reading at one layer and position."""
     p = POSITIONS.index(position)
     scen = sorted(set(rd.implicit_labels.tolist()))
@@ -130,7 +134,7 @@ def evaluate(ev, rd: Readings, reading: str, layer: int, position: str) -> dict:
             "negation_frac": float((drop > 0).mean()), "two_person_acc": float(np.mean(two))}
 
 
-def sweep_rows(ev, rd: Readings, reading: str, layer: int, position: str) -> list[dict]:
+def sweep_rows(ev: EmotionVectors, rd: Readings, reading: str, layer: int, position: str) -> list[dict]:
     return [{"sweep": sw["name"], "emotion": name, "expected": direction, "rho": round(rho, 3),
              "z": [round(float(v), 3) for v in col]}
             for sw, name, direction, col, rho in _sweep_series(ev, rd, reading, layer, position)]
@@ -161,7 +165,7 @@ def ratings_report(v: np.ndarray, emotions: list[str]) -> dict:
     return out
 
 
-def tylenol(lm, ev) -> dict:
+def tylenol(lm: LoadedModel, ev: EmotionVectors) -> dict:
     """The two shipped Tylenol conversations at the default reading: does 8000 mg read more afraid
     than 1000 mg? Stated as measured, never tuned for."""
     examples = {e.slug: e for e in corpus.load_examples()}
@@ -177,7 +181,7 @@ def tylenol(lm, ev) -> dict:
     return out
 
 
-def run_validation(lm, ev, progress=None, readings: Readings | None = None, story_means=None,
+def run_validation(lm: LoadedModel, ev: EmotionVectors, progress=None, readings: Readings | None = None, story_means=None,
                    token_level: dict | None = None) -> dict:
     """The report. ``story_means`` (``(x, labels)`` from the build's checkpoint) adds the
     validation learning curve; ``token_level`` (``validate_tokens.run``) is computed unless given."""
@@ -209,7 +213,7 @@ def run_validation(lm, ev, progress=None, readings: Readings | None = None, stor
             "validation_learning_curve": learning_curve(ev, rd, *story_means) if story_means and ev.has_readout else []}
 
 
-def learning_curve(ev, rd: Readings, x: np.ndarray, labels: np.ndarray, sizes=(4, 8, 12, 16, 20, 24)) -> list[dict]:
+def learning_curve(ev: EmotionVectors, rd: Readings, x: np.ndarray, labels: np.ndarray, sizes=(4, 8, 12, 16, 20, 24)) -> list[dict]:
     """Validation figures of readouts fitted on the first n stories per emotion (same layer,
     shrinkage and position as the shipped one): does the readout still gain from more stories?"""
     from dataclasses import replace
@@ -217,7 +221,7 @@ def learning_curve(ev, rd: Readings, x: np.ndarray, labels: np.ndarray, sizes=(4
     from . import readout as ro
     r = ev.readout_meta
     layer, shrink = r["layer"], r["shrinkage"]
-    pcs = ev.neutral_pcs[layer][:ev.meta["method"]["neutral_pcs_removed"][layer]]
+    pcs = ev.removed_pcs(layer)
     xl = np.asarray(x[:, layer], np.float64)
     out = []
     for n in [k for k in sizes if k <= np.bincount(labels).min()]:

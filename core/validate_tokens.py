@@ -12,6 +12,8 @@ Family-level figures rank the families (a family reads as its strongest member) 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import corpus
@@ -20,6 +22,10 @@ from .passages import MARKER, NEUTRAL, Passage, token_labels
 from .probe import forward, project, word_mask
 from .token_reading import SATURATION_Z, token_figures
 from .transcript import Turn
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
 
 SUMMARY_READINGS = {"readout_stories": ("readout", "stories"), "readout_neutral": ("readout", "neutral"),
                     "concept_neutral": ("concept", "neutral")}
@@ -41,7 +47,7 @@ def validation_passages(emotions: list[str]) -> tuple[list[Passage], list[Passag
     return emo, neutral
 
 
-def collect(lm, passages: list[Passage], layers, progress=None) -> list[tuple]:
+def collect(lm: LoadedModel, passages: list[Passage], layers, progress=None) -> list[tuple]:
     """Per passage: hidden states at ``layers``, token labels and the word mask."""
     out = []
     for i, p in enumerate(passages):
@@ -53,7 +59,7 @@ def collect(lm, passages: list[Passage], layers, progress=None) -> list[tuple]:
     return out
 
 
-def _readings(ev, rows, layer_of: dict) -> dict[str, np.ndarray]:
+def _readings(ev: EmotionVectors, rows, layer_of: dict) -> dict[str, np.ndarray]:
     """Each reading's per-token z over all rows, stacked, NaN off the words."""
     reading = ev.token_reading()
     out = {}
@@ -70,7 +76,7 @@ def _readings(ev, rows, layer_of: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def evaluate(ev, emo_rows, neutral_rows, chat_mask: np.ndarray, layer_of: dict, families: Families | None) -> list[dict]:
+def evaluate(ev: EmotionVectors, emo_rows, neutral_rows, chat_mask: np.ndarray, layer_of: dict, families: Families | None) -> list[dict]:
     labels = np.concatenate([r[1] for r in emo_rows])
     passage = np.concatenate([np.full(len(r[1]), k) for k, r in enumerate(emo_rows)])
     emo_z, neu_z = _readings(ev, emo_rows, layer_of), _readings(ev, neutral_rows, layer_of)
@@ -93,7 +99,7 @@ def evaluate(ev, emo_rows, neutral_rows, chat_mask: np.ndarray, layer_of: dict, 
     return out
 
 
-def run(lm, ev, progress=None, every: int = 1, layers=None) -> dict:
+def run(lm: LoadedModel, ev: EmotionVectors, progress=None, every: int = 1, layers=None) -> dict:
     """The token-level report: every reading at its default layer, and the summary readings at
     every layer (the token reading exists at one layer). ``every`` and ``layers`` thin the
     passages and layers (tests)."""

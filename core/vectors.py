@@ -11,11 +11,15 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import EmotionLensError
 from .paths import CACHED_VECTORS, atomic_path, write_text_atomic
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
 
 FORMAT_VERSION = 3
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -154,6 +158,12 @@ class EmotionVectors:
             hint = f" (did you mean {', '.join(near)}?)" if near else ""
             raise EmotionLensError(f"unknown emotion '{emotion}'{hint}") from None
 
+    def removed_pcs(self, layer: int) -> np.ndarray:
+        """The neutral principal components projected out at ``layer``, ``[k, d_model]`` float64."""
+        if self.neutral_pcs is None:
+            raise EmotionLensError("these vectors carry no neutral PCs: rebuild them with `python -m core build`")
+        return self.neutral_pcs[layer][:self.meta["method"]["neutral_pcs_removed"][layer]].astype(np.float64)
+
     def layer(self, layer: int | None) -> int:
         from .hooks import check_layers
         return check_layers(self.n_layers, [self.default_layer if layer is None else layer], self.model_name)[0]
@@ -275,7 +285,7 @@ class EmotionVectors:
                    arrays.pop("neutral_pcs", None), extras=arrays)
 
     # --- model match ---------------------------------------------------------------
-    def mismatch(self, lm) -> str | None:
+    def mismatch(self, lm: LoadedModel) -> str | None:
         """What differs between these vectors and a loaded model, or None if they match."""
         problems = []
         if self.n_layers != lm.n_layers:
@@ -295,7 +305,7 @@ def vectors_dir(model_name: str) -> Path:
     return CACHED_VECTORS / safe
 
 
-def load_vectors(lm, folder: Path | None = None) -> EmotionVectors:
+def load_vectors(lm: LoadedModel, folder: Path | None = None) -> EmotionVectors:
     """The vectors for ``lm`` (from ``cached_vectors/`` unless a folder is given), checked against it."""
     ev = EmotionVectors.load(folder or vectors_dir(lm.name))
     problem = ev.mismatch(lm)
@@ -304,7 +314,7 @@ def load_vectors(lm, folder: Path | None = None) -> EmotionVectors:
     return ev
 
 
-def new_meta(lm, emotions: list[str], **fields) -> dict:
+def new_meta(lm: LoadedModel, emotions: list[str], **fields) -> dict:
     return {"model": lm.name, "source": lm.source, "weights_sha256": lm.sha256,
             "n_layers": lm.n_layers, "d_model": lm.d_model, "emotions": list(emotions),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields}

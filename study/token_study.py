@@ -108,7 +108,7 @@ def main(argv=None):
     cells = []
     path = vectors_dir(lm.name) / "token-study.json"
     for layer in [int(l) for l in args.evaluate.split(",")] if args.evaluate else layers:
-        pcs = ev.neutral_pcs[layer][:ev.meta["method"]["neutral_pcs_removed"][layer]].astype(np.float64)
+        pcs = ev.removed_pcs(layer)
         raw = np.asarray(ts.hidden[layer], np.float32)
         for norm in args.norms.split(","):
             centre = raw[keep].mean(0) if norm == "unit" else None

@@ -115,7 +115,8 @@ def run(model: str) -> dict:
         sel = component_select(page, "mode")
         before = token_colours(page)
         if sel:
-            res["switch_scale_s"] = round(timed(page, lambda: sel.select_option("z"), before), 3)
+            other = "transcript" if sel.input_value() == "z" else "z"
+            res["switch_scale_s"] = round(timed(page, lambda: sel.select_option(other), before), 3)
         else:
             res["switch_scale_s"] = round(timed(page, lambda: page.get_by_text("z (full colour at ±3)").click(), before), 3)
         # the token reading does not depend on the sidebar's layer: colour by the summary reading, which does
