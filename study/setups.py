@@ -11,7 +11,7 @@ import numpy as np
 
 from core.effects import measure
 from core.steering import steer_generate
-from core.steering_preset import DEFAULT_STRENGTH, PRESET_FILE, layers_label  # noqa: F401
+from core.steering_preset import DEFAULT_STRENGTH
 from core.verdicts import FLUENT_PERPLEXITY_RATIO
 
 # Steering set-ups compared on CHOOSE_PROMPTS: which directions, added where (all positions).
@@ -48,7 +48,7 @@ def cell_setup(name: str, against: float | None = None, positions: str | None = 
 
 
 def setup_strengths(setup: dict, emotion: str, strength: float) -> dict[str, float]:
-    """What a set-up (or ``study_setup``'s answer) steers for one emotion at one strength: the
+    """What a set-up steers for one emotion at one strength: the
     emotion, and its opposite (the set-up's ``opposite`` map, else ``OPPOSITE``, where it has one)
     pushed the other way when the set-up steers against it."""
     against, opposite = setup.get("against", 0.0), setup.get("opposite", OPPOSITE)
