@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .probe import forward, scores_from
+from .probe import TokenScores, forward, scores_from
 from .ratings import word_valence
 from .transcript import Turn, parse_transcript
 
@@ -69,9 +69,18 @@ def reply_perplexity(lm: LoadedModel, prompt, reply: str) -> float:
 
 def measure(lm: LoadedModel, ev: EmotionVectors, prompt, reply: str, emotion: str) -> dict:
     """The measures of one reply, for one steered emotion, from one forward pass."""
-    fw = forward(lm, conversation(prompt, reply), [ev.reading_layer()], logits=True)
-    return {"reading": _reading(ev, fw, [emotion])[emotion], "vader": vader_compound(reply),
-            "valence": word_valence(reply), "perplexity": _perplexity(fw)}
+    return read_reply(lm, ev, prompt, reply, emotion)[1]
+
+
+def read_reply(lm: LoadedModel, ev: EmotionVectors, prompt, reply: str, emotion: str) -> tuple[TokenScores, dict]:
+    """The conversation with the reply read back (what its highlights show) and the reply's measures,
+    from one forward pass: the Steering page shows both for every reply."""
+    reading = ev.token_reading()
+    layers = [ev.reading_layer()] + ([reading.layer] if reading is not None else [])
+    fw = forward(lm, conversation(prompt, reply), layers, logits=True)
+    measures = {"reading": _reading(ev, fw, [emotion])[emotion], "vader": vader_compound(reply),
+                "valence": word_valence(reply), "perplexity": _perplexity(fw)}
+    return scores_from(fw, ev), measures
 
 
 def sweep(lm: LoadedModel, ev: EmotionVectors, prompt, emotion: str, strengths, seed: int | None = 0, max_new_tokens: int = 40,

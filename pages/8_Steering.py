@@ -6,8 +6,7 @@ import streamlit as st
 
 from app_state import against_text, highlight_view, page_header, steering_preset, strengths_text, user_errors, what
 from core import plots
-from core.effects import conversation, measure, sweep
-from core.probe import score
+from core.effects import read_reply, sweep
 from core.render import highlight_payload
 from core.steering import KINDS, steer_generate
 from core.steering_preset import layers_label
@@ -134,9 +133,9 @@ def generate(slot, label: str, strengths: dict[str, float]) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def read_back(model: str, prompt: str, reply: str, emotion: str, key: str):
-    """A reply read back once (its three measures and its highlights), not on every rerun."""
-    ts = score(lm, ev, conversation(prompt, reply))
-    return measure(lm, ev, prompt, reply, emotion), highlight_payload(ts, emotion, "z", key=key, families=ev.families)
+    """A reply read back once (its measures and its highlights, from one forward pass), not on every rerun."""
+    ts, measures = read_reply(lm, ev, prompt, reply, emotion)
+    return measures, highlight_payload(ts, emotion, "z", key=key, families=ev.families)
 
 
 tab_one, tab_sweep = st.tabs(["Baseline and steered", "Sweep strengths"])

@@ -1,5 +1,6 @@
 """The three measures of a steered reply, on the real model."""
 import numpy as np
+import pytest
 
 from core.effects import reply_perplexity, reply_reading, sweep, vader_compound
 from core.ratings import word_valence
@@ -37,3 +38,14 @@ def test_one_pass_measure_equals_the_separate_measures(lm, ev):
     assert abs(m["reading"] - reply_reading(lm, ev, PROMPT, reply, ["happy"])["happy"]) < 1e-4
     assert abs(m["perplexity"] - reply_perplexity(lm, PROMPT, reply)) < 1e-3 * m["perplexity"]
     assert m["vader"] == vader_compound(reply) and m["valence"] == word_valence(reply)
+
+
+def test_reading_a_reply_back_takes_one_pass_and_equals_scoring_and_measuring_apart(lm, ev):
+    from core import score
+    from core.effects import conversation, measure, read_reply
+    reply = "Oh no, I'm so sorry to hear that. That sounds really frightening."
+    ts, m = read_reply(lm, ev, PROMPT, reply, "afraid")
+    apart = score(lm, ev, conversation(PROMPT, reply))
+    assert ts.tokens == apart.tokens and np.allclose(ts.z, apart.z, atol=1e-4)
+    assert np.allclose(ts.token_z, apart.token_z, atol=1e-4, equal_nan=True)
+    assert m == pytest.approx(measure(lm, ev, PROMPT, reply, "afraid"))
