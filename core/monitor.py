@@ -17,7 +17,7 @@ import torch
 
 from .activations import capture
 from .errors import EmotionLensError
-from .probe import prepare, project, tokenize, word_mask
+from .probe import prepare, tokenize, word_mask
 from .steering import reply_prompt, resolve_request, steering_additions, steering_hooks, turn_end
 from .token_reading import RunningZ
 
@@ -166,7 +166,8 @@ def monitor_stream(lm: LoadedModel, ev: EmotionVectors, prompt, watch: dict[str,
     layer = result.layer
     cols = watch_columns(ev, watch)
     reading = ev.token_reading() if result.token_level else None
-    running = RunningZ(reading) if reading is not None else None
+    # each token's z: the token reading's running impression, or a summary reading resolved once
+    reader = RunningZ(reading) if reading is not None else ev.reading(kind, baseline, layer)
     req = resolve_request(ev, strengths or {}, steer_kind, steer_layer, steer_layers)
     additions = steering_additions(lm, ev, req.strengths, req.layers, req.kind)
     gen = None if seed is None else torch.Generator().manual_seed(int(seed))
@@ -181,10 +182,10 @@ def monitor_stream(lm: LoadedModel, ev: EmotionVectors, prompt, watch: dict[str,
             torch.inference_mode():
         out = lm.model(input_ids=ids, use_cache=True)
         cache, logits = out.cache, out.logits[0, -1]
-        if running is not None:       # the running impression starts from the prompt's own words
+        if isinstance(reader, RunningZ):       # the running impression starts from the prompt's own words
             text, segments = prepare(lm, prompt, open_reply=True)
             turns = tokenize(lm, text, segments)[4]
-            running.update(cap.outputs[layer].numpy(), word_mask(turns, ids.shape[1]))
+            reader.update(cap.outputs[layer].numpy(), word_mask(turns, ids.shape[1]))
         for i in range(int(max_new_tokens)):
             tid = _next_token(logits, gen)
             if tid in stop_ids:
@@ -193,7 +194,7 @@ def monitor_stream(lm: LoadedModel, ev: EmotionVectors, prompt, watch: dict[str,
             out = lm.model(input_ids=torch.tensor([[tid]]), cache=cache, use_cache=True)
             cache, logits = out.cache, out.logits[0, -1]
             hidden = cap.outputs[layer].numpy()[-1:]
-            z = running.update(hidden)[0] if running is not None else project(hidden, ev, layer, kind, baseline)[1][0]
+            z = reader.update(hidden)[0] if isinstance(reader, RunningZ) else reader.project(hidden)[1][0]
             token = lm.tokenizer.decode([tid])
             end = turn_end("".join(result.tokens) + token)
             if end is not None:              # the model began another speaker's turn: the reply ended before it
@@ -233,10 +234,8 @@ def new_result(lm: LoadedModel, ev: EmotionVectors, watch: dict[str, float], kin
     if kind is None and baseline is None and ev.has_token_reading:
         return MonitorResult(lm.name, ev.token_reading().layer, ev.describe_token_reading(), list(ev.emotions),
                              dict(watch), token_level=True, families=ev.families)
-    kind, baseline, note = ev.resolve(kind, baseline)
-    layer = ev.reading_layer(kind)
-    return MonitorResult(lm.name, layer, ev.describe_reading(kind, baseline, layer, note), list(ev.emotions),
-                         dict(watch), families=ev.families)
+    r = ev.reading(kind, baseline)
+    return MonitorResult(lm.name, r.layer, r.method, list(ev.emotions), dict(watch), families=ev.families)
 
 
 def monitor(lm: LoadedModel, ev: EmotionVectors, prompt, watch, **kwargs) -> MonitorResult:

@@ -207,26 +207,21 @@ def prompt_positions(turns: list[TurnSpan]) -> dict[str, tuple[int, int]]:
 def project(hidden: np.ndarray, ev: EmotionVectors, layer: int, kind: str | None = None,
             baseline: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Raw projections onto one reading's directions and their z-scores, ``[T, E]`` each."""
-    kind, baseline, _ = ev.resolve(kind, baseline)
-    raw = hidden @ ev.directions(kind, layer).T
-    mean, std = ev.calibration(kind, baseline, layer)
-    return raw.astype(np.float32), ((raw - mean) / std).astype(np.float32)
+    return ev.reading(kind, baseline, layer).project(hidden)
 
 
 def scores_from(fw: Forward, ev: EmotionVectors, layer: int | None = None, kind: str | None = None,
                 baseline: str | None = None) -> TokenScores:
     """Project a captured forward pass. Defaults: the readout, z vs the stories, at the layer
     cross-validation chose for it (files without a readout fall back and say so)."""
-    kind, baseline, note = ev.resolve(kind, baseline)
-    layer = ev.layer(ev.reading_layer(kind) if layer is None else layer)
-    if layer not in fw.hidden:
-        raise EmotionLensError(f"layer {layer} was not captured in this forward pass")
-    raw, z = project(fw.hidden[layer], ev, layer, kind, baseline)
-    mean, std = ev.calibration(kind, baseline, layer)
+    r = ev.reading(kind, baseline, layer)
+    if r.layer not in fw.hidden:
+        raise EmotionLensError(f"layer {r.layer} was not captured in this forward pass")
+    raw, z = r.project(fw.hidden[r.layer])
     ts = TokenScores(fw.tokens, fw.offsets, fw.speakers, ev.emotions, raw, z, fw.text, fw.turns,
-                     fw.model, layer, meta={"method": ev.describe_reading(kind, baseline, layer, note),
-                                            "kind": kind, "baseline": baseline, "note": note},
-                     baseline_mean=mean, baseline_std=std)
+                     fw.model, r.layer, meta={"method": r.method, "kind": r.kind, "baseline": r.baseline,
+                                              "note": r.note},
+                     baseline_mean=r.mean, baseline_std=r.std)
     reading = ev.token_reading()
     if reading is not None and reading.layer in fw.hidden:
         ts.token_z = reading.z(fw.hidden[reading.layer], ts.word_mask())

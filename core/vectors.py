@@ -39,6 +39,25 @@ OPTIONAL = {"readout": 3, "readout_mean": 2, "readout_std": 2, "readout_neutral_
 TOKEN_ARRAYS = {"token_directions": ("E", "D"), "token_mean": ("E",), "token_std": ("E",), "token_centre": ("D",)}
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One summary reading, resolved once: which directions (``kind``), z against which baseline, at
+    which layer, with the calibration that turns a projection into z and the line that says so."""
+    kind: str
+    baseline: str
+    layer: int
+    directions: np.ndarray          # [E, D]
+    mean: np.ndarray                # [E]
+    std: np.ndarray                 # [E]
+    method: str
+    note: str | None = None         # why the file gave something else than was asked
+
+    def project(self, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw projections of ``hidden`` ``[T, D]`` and their z-scores, ``[T, E]`` each, float32."""
+        raw = hidden @ self.directions.T
+        return raw.astype(np.float32), ((raw - self.mean) / self.std).astype(np.float32)
+
+
 @dataclass
 class EmotionVectors:
     vectors: np.ndarray            # [n_layers, n_emotions, d_model], unit rows
@@ -172,12 +191,20 @@ class EmotionVectors:
         """The ``[n_emotions, d_model]`` matrix of one layer."""
         return self.vectors[self.layer(layer)]
 
-    def describe_reading(self, kind: str | None, baseline: str | None, layer: int | None = None,
-                         note: str | None = None) -> str:
-        """One line for the viewer and CLI: model, layer, which directions, which z (and any fallback)."""
-        kind, baseline, resolved_note = self.resolve(kind, baseline)
-        note = note or resolved_note
+    def reading(self, kind: str | None = None, baseline: str | None = None, layer: int | None = None) -> Reading:
+        """A summary reading resolved once: what was asked for, or what this file can give and why,
+        with its directions and calibration at its layer (default: the layer chosen for the kind)."""
+        kind, baseline, note = self.resolve(kind, baseline)
         layer = self.layer(self.reading_layer(kind) if layer is None else layer)
+        mean, std = self.calibration(kind, baseline, layer)
+        return Reading(kind, baseline, layer, self.directions(kind, layer), mean, std,
+                       self._describe(kind, baseline, layer, note), note)
+
+    def describe_reading(self, kind: str | None, baseline: str | None, layer: int | None = None) -> str:
+        """One line for the viewer and CLI: model, layer, which directions, which z (and any fallback)."""
+        return self.reading(kind, baseline, layer).method
+
+    def _describe(self, kind: str, baseline: str, layer: int, note: str | None) -> str:
         what = KIND_LABELS[kind]
         r = self.readout_meta
         if kind == "readout" and r:

@@ -98,3 +98,15 @@ def test_blend_directions_are_the_contrast_with_a_little_readout(ev):
     src = vectors_dir(ev.model_name)
     bare = EmotionVectors.from_bytes((src / "vectors.safetensors").read_bytes(), (src / "meta.json").read_text())
     assert not bare.has_directions("blend")                                          # no contrast file beside it
+
+
+def test_a_reading_is_resolved_once_with_its_calibration_and_method(ev):
+    r = ev.reading()
+    assert (r.kind, r.baseline, r.layer) == ("readout", "stories", ev.reading_layer())
+    assert r.directions.shape == (len(ev.emotions), ev.d_model) and r.mean.shape == r.std.shape == (len(ev.emotions),)
+    assert r.method == ev.describe_reading(None, None) and f"layer {r.layer}/" in r.method
+    hidden = np.random.default_rng(0).normal(size=(3, ev.d_model)).astype(np.float32)
+    raw, z = r.project(hidden)
+    assert np.allclose(z, (hidden @ r.directions.T - r.mean) / r.std, atol=1e-4)
+    neutral = ev.reading("concept", "neutral", 5)
+    assert (neutral.kind, neutral.baseline, neutral.layer) == ("concept", "neutral", 5) and neutral.note is None
