@@ -1,7 +1,9 @@
 """Emotion Lens — the app's router: page config, styles and the model picker, set once for every page."""
 import streamlit as st
 
-from app_state import configure, model_picker
+st.session_state["_routed"] = True          # app_state.ROUTED: this run came through the router
+
+from app_state import configure, model_picker, open_wanted_page  # noqa: E402
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon="🔎", default=True),
@@ -18,5 +20,6 @@ PAGES = [
 
 configure()
 page = st.navigation(PAGES)
+open_wanted_page(PAGES)
 model_picker()
 page.run()

@@ -20,21 +20,33 @@ MAX_FORWARD_CACHE = 24
 APP_CSS = (ASSETS / "app.css").read_text()         # read once, not on every rerun
 
 
+ROUTED = "_routed"          # set by the router (app.py) before it imports this module
+
+
 def _route_through_app() -> None:
-    """Make every run go through the router (app.py).
+    """Send a run that skipped the router (app.py) through it, to the page it asked for.
 
     A server's very first run, while Streamlit has not yet seen ``st.navigation``, uses its old
     mode for apps with a ``pages/`` folder: opened straight at a page's address, it runs that
-    page alone (no Home entry, no page config). Leave that mode and rerun; the page's address
-    maps to the same page under the router.
+    page alone (no Home entry, no page config). Such a run has not been through the router, so it
+    notes the address and switches to the router, which calls ``st.navigation`` (ending that
+    mode) and then opens the page noted (``open_wanted_page``). Public API only.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    if not st.session_state.get(ROUTED):
+        from urllib.parse import urlparse
+        st.session_state["_wanted_page"] = urlparse(st.context.url or "").path.strip("/").split("/")[-1]
+        st.switch_page("app.py")
 
 
 _route_through_app()
+
+
+def open_wanted_page(pages: list) -> None:
+    """After ``st.navigation``: open the page a run that skipped the router had asked for."""
+    wanted = st.session_state.pop("_wanted_page", None)
+    page = next((p for p in pages if wanted and p.url_path == wanted), None)
+    if page is not None:
+        st.switch_page(page)
 
 
 def available_models() -> list[str]:
@@ -78,7 +90,6 @@ def model_picker() -> str:
 
 def configure() -> None:
     """Page config and styles, once per run, from the router (app.py)."""
-    _route_through_app()
     st.set_page_config(page_title="Emotion Lens", page_icon="🔎", layout="wide")
     st.html(f"<style>{CSS}{APP_CSS}</style>")
 

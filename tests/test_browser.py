@@ -414,3 +414,18 @@ def test_steering_takes_the_new_models_set_up_after_a_model_switch(page):
     page.get_by_role("option", name=MODEL).click()
     idle(page)
     assert not page.problems, page.problems
+
+
+def test_a_fresh_servers_first_request_for_a_page_goes_through_the_router(page):
+    """Streamlit runs a page alone on a fresh server's first request for its address (its mode for
+    apps with a pages/ folder); the app sends that run through the router, to the same page."""
+    with app_server(MODEL) as url:
+        pg = page.context.browser.new_page()
+        try:
+            pg.goto(f"{url}/Clusters", timeout=120_000)
+            wait_for(lambda: pg.get_by_role("heading", name="Clusters (UMAP + k-means)").count(), timeout=300)
+            assert pg.url.endswith("/Clusters")
+            assert pg.locator("[data-testid='stSidebarNav'] a").first.inner_text().split()[-1] == "Home"
+            assert pg.locator("[data-testid='stException']").count() == 0
+        finally:
+            pg.close()
