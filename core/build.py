@@ -27,7 +27,7 @@ from .activations import SINK_TOKENS, capture, encode_batch, mean_from
 from .errors import EmotionLensError
 from .geometry import store_umap
 from .paths import atomic_path, cache_dir
-from .probe import POSITIONS, prompt_positions, tokenize
+from .probe import READ_POSITIONS, prompt_positions, tokenize
 from .transcript import Turn, render
 from .vectors import EmotionVectors, new_meta, vectors_dir
 
@@ -59,7 +59,7 @@ def _work_dir(lm: LoadedModel) -> Path:
     return path
 
 
-def _load_npz(path: Path) -> dict | None:
+def _load_checkpoint(path: Path) -> dict | None:
     from safetensors.numpy import load_file
     try:
         return load_file(str(path)) if path.exists() else None
@@ -67,7 +67,7 @@ def _load_npz(path: Path) -> dict | None:
         return None            # a damaged checkpoint is recomputed, never trusted
 
 
-def _save_npz(path: Path, arrays: dict) -> None:
+def _save_checkpoint(path: Path, arrays: dict) -> None:
     from safetensors.numpy import save_file
     with atomic_path(path) as tmp:
         save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
@@ -92,7 +92,7 @@ def _resumable(lm: LoadedModel, texts: list[str], path: Path, tail: tuple, axis:
     shape.insert(axis, n)
     out, done = np.zeros(shape, np.float32), np.zeros(n, bool)
     keys = [_story_key(t) for t in texts]
-    saved = _load_npz(path)
+    saved = _load_checkpoint(path)
     if saved is not None and saved["means"].ndim == len(shape) and \
             tuple(np.delete(saved["means"].shape, axis)) == tuple(tail):
         where = {bytes(k): j for j, k in enumerate(saved["keys"])}
@@ -107,7 +107,7 @@ def _resumable(lm: LoadedModel, texts: list[str], path: Path, tail: tuple, axis:
 
     def save():
         kept = np.flatnonzero(done)
-        _save_npz(path, {"means": np.take(out, kept, axis=axis),
+        _save_checkpoint(path, {"means": np.take(out, kept, axis=axis),
                          "keys": np.frombuffer(b"".join(keys[i] for i in kept), np.uint8).reshape(-1, 20)})
 
     last_save, unsaved = time.time(), False
@@ -143,7 +143,7 @@ def story_means(lm: LoadedModel, stories: list[corpus.Story], work: Path, batch_
 
 def chat_readings(lm: LoadedModel, stories: list[corpus.Story], work: Path, batch_size: int,
                   progress: Progress) -> np.ndarray:
-    """``[n, len(POSITIONS), n_layers, d_model]``: each story sent as a user message with the
+    """``[n, len(READ_POSITIONS), n_layers, d_model]``: each story sent as a user message with the
     Assistant's reply opened, read at each position (to choose where summaries read)."""
     L = lm.n_layers
     prompts = []
@@ -156,19 +156,19 @@ def chat_readings(lm: LoadedModel, stories: list[corpus.Story], work: Path, batc
         spans = [prompts[i][1] for i in idx]
 
         def reduce(layer, hidden):
-            return torch.stack([torch.stack([hidden[b, lo:hi].mean(0) for lo, hi in (sp[p] for p in POSITIONS)])
+            return torch.stack([torch.stack([hidden[b, lo:hi].mean(0) for lo, hi in (sp[p] for p in READ_POSITIONS)])
                                 for b, sp in enumerate(spans)])
         with capture(lm, range(L), reduce=reduce, stop_early=True) as cap:
             cap.run(**batch)
         return torch.stack([cap.outputs[l] for l in range(L)], 2).float().numpy()
     return _resumable(lm, [p[0] for p in prompts], work / "chat_readings.safetensors",
-                      (len(POSITIONS), L, lm.d_model), 0, batch_size, progress, "chat positions", compute)
+                      (len(READ_POSITIONS), L, lm.d_model), 0, batch_size, progress, "chat positions", compute)
 
 
 def cached_story_means(lm: LoadedModel, start_token: int) -> tuple[np.ndarray, np.ndarray] | None:
     """``([n_stories, L, D], labels)`` from this machine's build checkpoint, or None when it does
     not hold every story of the current corpus (then only a build can give them)."""
-    saved = _load_npz(_work_dir(lm) / "story_means.safetensors")
+    saved = _load_checkpoint(_work_dir(lm) / "story_means.safetensors")
     if saved is None or start_token not in STARTS:
         return None
     where = {bytes(k): j for j, k in enumerate(saved["keys"])}
@@ -188,7 +188,7 @@ def neutral_moments(lm: LoadedModel, dialogues: list[list[dict]], work: Path, pr
     """
     digest = hashlib.sha1(json.dumps(dialogues, sort_keys=True).encode()).hexdigest()[:12]
     path = work / f"neutral_moments-{digest}.safetensors"
-    saved = _load_npz(path)
+    saved = _load_checkpoint(path)
     if saved is not None and saved["mean"].shape == (lm.n_layers, lm.d_model):
         return saved["mean"].astype(np.float64), saved["cov"].astype(np.float64)
     L, D = lm.n_layers, lm.d_model
@@ -211,7 +211,7 @@ def neutral_moments(lm: LoadedModel, dialogues: list[list[dict]], work: Path, pr
         progress("neutral", i + 1, len(dialogues))
     mean = (s1 / count).numpy()
     cov = (s2 / count).numpy() - np.einsum("ld,le->lde", mean, mean)
-    _save_npz(path, {"mean": mean.astype(np.float32), "cov": cov.astype(np.float32)})
+    _save_checkpoint(path, {"mean": mean.astype(np.float32), "cov": cov.astype(np.float32)})
     return mean, cov
 
 
@@ -295,7 +295,7 @@ def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions:
         arrays["readout_neutral_std"][l] = np.sqrt(np.clip(var, 1e-12, None))
         arrays["story_mean"][l], arrays["story_std"][l] = ro.calibrate(concept[l].astype(np.float64), xl)
         held = ro.scatter(xl[train], labels[train], n_emotions, pcs_all[l])      # fold 0 left out
-        readings = {"story": xl[chat_idx], **{p: chat[:, k, l] for k, p in enumerate(POSITIONS)}}
+        readings = {"story": xl[chat_idx], **{p: chat[:, k, l] for k, p in enumerate(READ_POSITIONS)}}
         for s, kind in ((shrink, "readout"), (1.0, "concept")):
             w0 = held.directions(s)
             model = ro.FoldModel(w0, *ro.calibrate(w0, xl[train]))
@@ -305,7 +305,7 @@ def readout_stage(means: np.ndarray, start: int, labels: np.ndarray, n_emotions:
                 arrays.update(readout_heldout=model.w, readout_heldout_mean=model.mean,
                               readout_heldout_std=model.std)
         progress("readout fit", l + 1, L)
-    position = _pick({p: positions[("readout", p, layer)] for p in POSITIONS})
+    position = _pick({p: positions[("readout", p, layer)] for p in READ_POSITIONS})
     rnd = lambda d: {k: round(v, 4) for k, v in d.items()}
     meta = {"method": "covariance-corrected mass-mean probe: w_e ∝ Σ⁻¹(μ_e − μ̄), Σ = (1−λ)·within-emotion "
                       "covariance of story means + λ·mean eigenvalue·I, neutral PCs projected out; "

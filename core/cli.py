@@ -12,12 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .contrast import POSITIONS as CONTRAST_POSITIONS
+from .contrast import CONTRAST_POSITIONS
 from .errors import EmotionLensError
 from .models import DEFAULT_MODEL, PRESETS
-from .steering import KINDS as STEER_KINDS
-from .steering import POSITIONS as STEER_POSITIONS
-from .vectors import BASELINES, KINDS
+from .steering import STEER_KINDS, STEER_POSITIONS
+from .vectors import BASELINES, READING_KINDS
 
 if TYPE_CHECKING:
     from .models import LoadedModel
@@ -296,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--file", help="a .txt, .json or .jsonl transcript")
     p.add_argument("--layer", type=int, default=None,
                    help="default: the readout's layer (chosen by story cross-validation)")
-    p.add_argument("--kind", choices=KINDS, default=None,
+    p.add_argument("--kind", choices=READING_KINDS, default=None,
                    help="readout (default: probe directions) or concept (the paper's vectors)")
     p.add_argument("--baseline", choices=BASELINES, default=None,
                    help="z against the stories (default: typical emotional text) or neutral chat (the paper's view)")

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .models import LoadedModel
 
 FILE = "contrast.safetensors"
-POSITIONS = {"last": "the prompt's last token (end of the reply header)",
+CONTRAST_POSITIONS = {"last": "the prompt's last token (end of the reply header)",
              "words": "the user's words and the reply header"}
 TEMPLATE = "{prompt} Answer as someone who is feeling very {emotion}."
 # Neutral requests used only to build the directions (the steering study chooses and reports
@@ -50,9 +50,9 @@ def _texts(lm: LoadedModel, emotion: str, prompts: list[str]) -> list[str]:
 def build_contrast(lm: LoadedModel, emotions: list[str], prompts: list[str] = BUILD_PROMPTS, position: str = "last",
                    progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
     """``[n_layers, n_emotions, d_model]`` directions (emotion mean minus the mean over emotions)
-    read at ``position`` (a key of ``POSITIONS``), and their description."""
-    if position not in POSITIONS:
-        raise EmotionLensError(f"contrast position must be one of {', '.join(POSITIONS)}")
+    read at ``position`` (a key of ``CONTRAST_POSITIONS``), and their description."""
+    if position not in CONTRAST_POSITIONS:
+        raise EmotionLensError(f"contrast position must be one of {', '.join(CONTRAST_POSITIONS)}")
     # The chat header before the user's words is the same for every version: start there.
     text, segments = prepare(lm, [Turn("user", prompts[0])], open_reply=True)
     start = tokenize(lm, text, segments)[4][-2].words[0]
@@ -64,7 +64,7 @@ def build_contrast(lm: LoadedModel, emotions: list[str], prompts: list[str] = BU
         means[:, j] = acts.mean(0).numpy()
         if progress:
             progress(j + 1, len(emotions))
-    where = POSITIONS[position] + ("" if position == "last" else f", from token {start}")
+    where = CONTRAST_POSITIONS[position] + ("" if position == "last" else f", from token {start}")
     meta = {"model": lm.name, "weights_sha256": lm.sha256, "emotions": list(emotions), "template": TEMPLATE,
             "prompts": list(prompts), "position": position, "positions": where,
             "method": "emotion mean minus the mean over emotions, per layer",

@@ -158,7 +158,7 @@ def monitor_stream(lm: LoadedModel, ev: EmotionVectors, prompt, watch: dict[str,
 
     ``result`` (from ``new_result``) collects tokens, readings, flagged spans and why the
     reply ended. ``strengths`` steers at the same time (closed loop), at ``steer_layer`` or spread
-    over ``steer_layers``, with ``steer_kind`` directions (``core.steering.KINDS``); what is not
+    over ``steer_layers``, with ``steer_kind`` directions (``core.steering.STEER_KINDS``); what is not
     given comes from the model's steering preset, as in ``steer_generate``.
     """
     ids = reply_prompt(lm, ev, prompt, max_new_tokens)["input_ids"]

@@ -192,7 +192,7 @@ def forward(lm: LoadedModel, text_or_transcript, layers, open_reply: bool = Fals
                    out.logits[0] if logits else None)
 
 
-POSITIONS = ("words", "last", "header")
+READ_POSITIONS = ("words", "last", "header")
 POSITION_LABELS = {"words": "mean over the user's words", "last": "the user's last word token",
                    "header": "the Assistant header, just before the reply"}
 

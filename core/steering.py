@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from .vectors import EmotionVectors
 
 MAX_NEW_TOKENS = 400
-POSITIONS = ("all", "generated")
+STEER_POSITIONS = ("all", "generated")
 
 
-KINDS = ("concept", "readout", "contrast", "blend")
+STEER_KINDS = ("concept", "readout", "contrast", "blend")
 # A reply that starts another turn: a base model (Gemma) keeps writing the dialogue past its own reply.
 NEW_TURN = re.compile(r"\n\s*(?:User|Assistant|System)\s*:")
 
@@ -46,8 +46,8 @@ def steering_direction(lm: LoadedModel, ev: EmotionVectors, strengths: dict[str,
     itself does when asked to answer in that emotion (``core.contrast``); "blend" contrast with a
     little readout mixed in (``EmotionVectors.directions``). All at unit length.
     """
-    if kind not in KINDS:
-        raise EmotionLensError(f"steering directions are one of {', '.join(KINDS)}")
+    if kind not in STEER_KINDS:
+        raise EmotionLensError(f"steering directions are one of {', '.join(STEER_KINDS)}")
     if not ev.has_directions(kind):
         raise EmotionLensError({"readout": "readout directions need format-2 vectors (`python -m core build`)",
                                 "contrast": "no contrast directions beside these vectors: build them with "
@@ -101,8 +101,8 @@ def resolve_request(ev: EmotionVectors, strengths: dict[str, float], kind: str |
     way at that share of its strength, as the study steered; 0 steers only what is named."""
     preset = load_preset(ev)
     positions = positions or preset.positions
-    if positions not in POSITIONS:
-        raise EmotionLensError(f"positions must be one of {', '.join(POSITIONS)}")
+    if positions not in STEER_POSITIONS:
+        raise EmotionLensError(f"positions must be one of {', '.join(STEER_POSITIONS)}")
     share = preset.against if against is None else float(against)
     pushed = replace(preset, against=share).expand(strengths) if share else dict(strengths)
     return SteeringRequest(pushed, kind or preset.kind, resolve_steer_layers(ev, layer, layers), positions)

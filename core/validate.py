@@ -19,7 +19,7 @@ from scipy.stats import spearmanr
 from . import corpus, validate_tokens
 from .geometry import axis_ends, best_pc, correlate, pca
 from .paths import write_text_atomic
-from .probe import POSITION_LABELS, POSITIONS, forward, project, prompt_positions, score
+from .probe import POSITION_LABELS, READ_POSITIONS, forward, project, prompt_positions, score
 from .ratings import affect_plane, vader_valence, warriner
 from .transcript import Turn
 
@@ -37,11 +37,11 @@ GOALS = {"implicit_top3": 0.60, "implicit_median_rank": 5, "sweep_rho": 0.6, "ne
 
 
 def prompt_readings(lm: LoadedModel, text: str, layers: list[int]) -> np.ndarray:
-    """``[len(POSITIONS), L, D]``: a text sent as a user message, the reply opened, read at each position."""
+    """``[len(READ_POSITIONS), L, D]``: a text sent as a user message, the reply opened, read at each position."""
     fw = forward(lm, [Turn("user", text)], layers, open_reply=True)
     spans = prompt_positions(fw.turns)
     return np.stack([np.stack([fw.hidden[l][lo:hi].mean(0) for l in layers]) for lo, hi in
-                     (spans[p] for p in POSITIONS)])
+                     (spans[p] for p in READ_POSITIONS)])
 
 
 @dataclass
@@ -102,7 +102,7 @@ def _z(ev: EmotionVectors, reading: str, layer: int, x: np.ndarray) -> np.ndarra
 def _sweep_series(ev: EmotionVectors, rd: Readings, reading: str, layer: int, position: str):
     """Per (sweep, expected emotion): its z over the sweep's values and Spearman ρ, signed so
     that the expected direction is positive (ρ = 0 where the readings are constant)."""
-    p = POSITIONS.index(position)
+    p = READ_POSITIONS.index(position)
     for sw, x in zip(rd.sweep_specs, rd.sweeps):
         zs = _z(ev, reading, layer, x[:, p, layer])
         for direction, sign in (("rising", 1), ("falling", -1)):
@@ -114,7 +114,7 @@ def _sweep_series(ev: EmotionVectors, rd: Readings, reading: str, layer: int, po
 
 def evaluate(ev: EmotionVectors, rd: Readings, reading: str, layer: int, position: str) -> dict:
     """Every validation metric for one reading at one layer and position."""
-    p = POSITIONS.index(position)
+    p = READ_POSITIONS.index(position)
     scen = sorted(set(rd.implicit_labels.tolist()))
     z = _z(ev, reading, layer, rd.implicit[:, p, layer])
     own = z[np.arange(len(z)), rd.implicit_labels]
@@ -192,7 +192,7 @@ def run_validation(lm: LoadedModel, ev: EmotionVectors, progress=None, readings:
     at = {"readout": ev.reading_layer("readout"), "concept_stories": ev.default_layer,
           "concept_neutral": ev.default_layer}
     names = [n for n in READINGS if n != "readout" or ev.has_readout]
-    table = {(n, p, l): evaluate(ev, rd, n, l, p) for n in names for p in POSITIONS for l in layers}
+    table = {(n, p, l): evaluate(ev, rd, n, l, p) for n in names for p in READ_POSITIONS for l in layers}
     default = names[0]
     return {"model": lm.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "method": ev.describe_reading(None, None), "concept_method": ev.describe(),
@@ -200,7 +200,7 @@ def run_validation(lm: LoadedModel, ev: EmotionVectors, progress=None, readings:
             "counts": {"implicit": len(rd.implicit), "implicit_emotions": len(set(rd.implicit_labels.tolist())),
                        "sweeps": len(rd.sweeps), "negation": len(rd.negation), "two_person": len(rd.two_person)},
             "summary": {n: table[(n, position, at[n])] for n in names},
-            "positions": [table[(n, p, l)] | {"reading": n} for n in names for p in POSITIONS for l in layers],
+            "positions": [table[(n, p, l)] | {"reading": n} for n in names for p in READ_POSITIONS for l in layers],
             "layers": [table[(default, position, l)] for l in layers],
             "sweeps_at_default": sweep_rows(ev, rd, default, at[default], position),
             "story_cv": r.get("cv", []), "learning_curve": r.get("learning_curve", []),
@@ -345,7 +345,7 @@ def to_markdown(report: dict) -> str:
               "| reading | position | " + " | ".join(str(r["layer"]) for r in report["layers"]) + " |",
               "|---|---|" + "---|" * len(report["layers"])]
     for n in s:
-        for p in POSITIONS:
+        for p in READ_POSITIONS:
             vals = [r["sweep_rho"] for r in report["positions"] if r["reading"] == n and r["position"] == p]
             lines.append(f"| {n} | {p} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
     lines += ["", f"## {READING_LABELS[report['reading']['name']]}, by layer (position: {pos})", "",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 3
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
-KINDS = ("readout", "concept")
+READING_KINDS = ("readout", "concept")
 BASELINES = ("stories", "neutral")
 KIND_LABELS = {"readout": "readout (probe directions)", "concept": "concept vectors (the paper's)"}
 BASELINE_LABELS = {"stories": "z vs typical emotional text (the stories)",
@@ -102,8 +102,8 @@ class EmotionVectors:
     def resolve(self, kind: str | None = None, baseline: str | None = None) -> tuple[str, str, str | None]:
         """(kind, baseline, note): the reading asked for, or what this file can give and why."""
         kind, baseline = kind or "readout", baseline or "stories"
-        if kind not in KINDS or baseline not in BASELINES:
-            raise EmotionLensError(f"unknown reading {kind}/{baseline}: kind is one of {', '.join(KINDS)}, "
+        if kind not in READING_KINDS or baseline not in BASELINES:
+            raise EmotionLensError(f"unknown reading {kind}/{baseline}: kind is one of {', '.join(READING_KINDS)}, "
                                    f"baseline one of {', '.join(BASELINES)}")
         note = None
         if kind == "readout" and not self.has_readout:

@@ -14,7 +14,7 @@ from core.export import scores_csv
 from core.probe import extremes, mean_z_difference, named, scores_from, turn_means, turn_table
 from core.render import bars_figure, caption_html, highlight_payload, interactive_html, timeline_figure
 from core.transcript import decode_text_file
-from core.vectors import BASELINE_LABELS, BASELINES, KIND_LABELS, KINDS
+from core.vectors import BASELINE_LABELS, BASELINES, KIND_LABELS, READING_KINDS
 
 CHART_EMOTIONS = ["afraid", "calm", "desperate", "happy"]
 
@@ -34,7 +34,7 @@ def export_stem(model: str, label: str | None, text: str, emotion: str) -> str:
 
 # --- sidebar: reading, layer, presentation --------------------------------------------------
 name, lm, ev = current_model()
-kinds = [k for k in KINDS if k == "concept" or ev.has_readout]
+kinds = [k for k in READING_KINDS if k == "concept" or ev.has_readout]
 kind = st.sidebar.radio("Reading", kinds, key="kind", format_func=KIND_LABELS.get,
                         help="Readout: directions fitted to tell the 171 emotions apart. "
                              "Concept vectors: the paper's mean-difference directions.")

@@ -8,7 +8,7 @@ from app_state import against_text, highlight_view, page_header, steering_preset
 from core import plots
 from core.effects import read_reply, sweep
 from core.render import highlight_payload
-from core.steering import KINDS, steer_generate
+from core.steering import STEER_KINDS, steer_generate
 from core.steering_preset import layers_label
 from core.verdicts import goal_met, held_out_totals, plain_totals, totals_text, verdict_label, verdict_text
 
@@ -25,7 +25,7 @@ prompt = st.text_area("The chat so far", "User: Tell me about your weekend.", he
 KIND_LABELS = {"concept": "concept vectors (paper)", "readout": "readout directions",
                "contrast": "contrast (model's own chats)", "blend": "contrast + ¼ readout"}
 study = steering_preset(name)
-kinds = [k for k in KINDS if ev.has_directions(k)]
+kinds = [k for k in STEER_KINDS if ev.has_directions(k)]
 verdicts = list(study.verdicts)
 tryable = [(r, r["settings"]) for r in verdicts if r["settings"]["kind"] in kinds]   # (verdict, its settings)
 

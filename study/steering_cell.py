@@ -26,7 +26,7 @@ from pathlib import Path
 
 from core import load_model, load_vectors
 from core.paths import write_text_atomic
-from core.steering import POSITIONS
+from core.steering import STEER_POSITIONS
 from core.steering_preset import layers_label
 from core.vectors import vectors_dir
 from core.verdicts import verdict_text
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     "of the strength (default: as the set-up does)")
     ap.add_argument("--opposite", default=None, help="steer against this emotion instead of the emotion's opposite "
                     "(with --against; e.g. 'loving' for sad replies that VADER reads as tender)")
-    ap.add_argument("--positions", choices=POSITIONS, default=None, help="steer every position or only the reply's")
+    ap.add_argument("--positions", choices=STEER_POSITIONS, default=None, help="steer every position or only the reply's")
     ap.add_argument("--prompts", type=int, default=len(CHOOSE_PROMPTS), help="use the first N choosing prompts")
     ap.add_argument("--more", action="store_true", help=f"also the {len(MORE_CHOOSE_PROMPTS)} further choosing prompts "
                     "(core.effects.MORE_CHOOSE_PROMPTS), to tell apart cells a few points apart")

@@ -30,7 +30,7 @@ import numpy as np
 
 from core import EmotionVectors, load_model, load_vectors
 from core.paths import ROOT, write_text_atomic
-from core.steering import KINDS
+from core.steering import STEER_KINDS
 from core.steering_preset import layers_label
 from core.vectors import BLEND_READOUT_WEIGHT, vectors_dir
 from core.verdicts import FLUENT_PERPLEXITY_RATIO, verdict_text
@@ -214,7 +214,7 @@ def valence_loadings(ev, layers: list[int]) -> dict:
     from core.ratings import human_valence
     valence = human_valence(ev.emotions).valence
     out = {}
-    for kind in KINDS:
+    for kind in STEER_KINDS:
         if ev.has_directions(kind):
             loading = np.mean([valence_loading(ev.directions(kind, l), valence) for l in layers], axis=0)
             out[kind] = {e: round(float(loading[ev.index(e)]), 3) for e in EXPECTED}

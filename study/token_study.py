@@ -44,7 +44,7 @@ N_FOLDS = 3
 # The study began with all four kinds; on SmolLM2's layer 8 (raw) "token-concept" and "concept"
 # trailed the others by 0.04-0.05 AUROC at every decay, so the rest of the grid leaves them out
 # (a choice made on training folds only; docs/token-level.md).
-KINDS = ("readout",)
+COMPARED_KINDS = ("readout",)
 
 
 def direction_sets(x, labels, passage, train_p, n_passages, pcs, E, shrink):
@@ -54,7 +54,7 @@ def direction_sets(x, labels, passage, train_p, n_passages, pcs, E, shrink):
     stats = class_stats(x, labels, E)
     out = {f"token λ={s}": fit_directions(x, labels, passage, n_passages, "token", s, pcs, E, stats)
            for s in TOKEN_SHRINKAGES}
-    for kind in KINDS:
+    for kind in COMPARED_KINDS:
         out[kind] = fit_directions(x, labels, passage, n_passages, kind, shrink, pcs, E, stats)
     return out
 

@@ -6,7 +6,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from core import EmotionLensError
-from core.contrast import BUILD_PROMPTS, POSITIONS, build_contrast, load_contrast, save_contrast
+from core.contrast import BUILD_PROMPTS, CONTRAST_POSITIONS, build_contrast, load_contrast, save_contrast
 from core.probe import forward
 from core.steering import steer_generate, steering_direction
 from core.vectors import EmotionVectors, vectors_dir
@@ -43,7 +43,7 @@ def test_each_shipped_file_records_the_position_its_study_chose():
     # a rebuild (`build --contrast`) keeps it; docs/steering-study.md says why they differ
     for model, position in (("smollm2-135m-instruct", "last"), ("gemma3-270m", "words")):
         meta = EmotionVectors.load(vectors_dir(model)).meta["contrast"]
-        assert meta["position"] == position and meta["positions"].startswith(POSITIONS[position])
+        assert meta["position"] == position and meta["positions"].startswith(CONTRAST_POSITIONS[position])
 
 
 def test_build_prompts_are_kept_apart_from_the_study_prompts():

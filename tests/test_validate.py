@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from core import corpus, validate_tokens
-from core.probe import POSITIONS
+from core.probe import READ_POSITIONS
 from core.validate import (
     READINGS,
     collect,
@@ -31,7 +31,7 @@ def report(lm, ev, readings):
 
 def test_readings_cover_every_item_layer_and_position(lm, ev):
     x = prompt_readings(lm, "My cat died this morning.", list(range(lm.n_layers)))
-    assert x.shape == (len(POSITIONS), lm.n_layers, lm.d_model)
+    assert x.shape == (len(READ_POSITIONS), lm.n_layers, lm.d_model)
     assert not np.allclose(x[0], x[2])          # the user's words and the Assistant header differ
 
 
@@ -40,7 +40,7 @@ def test_report_has_every_reading_and_figure(report, ev):
     assert report["counts"]["implicit"] == len(vs.implicit) and report["counts"]["sweeps"] == len(vs.sweeps)
     assert set(report["summary"]) == set(READINGS)
     assert len(report["layers"]) == ev.n_layers
-    assert len(report["positions"]) == len(READINGS) * len(POSITIONS) * ev.n_layers
+    assert len(report["positions"]) == len(READINGS) * len(READ_POSITIONS) * ev.n_layers
     for m in report["summary"].values():
         assert 0 <= m["implicit_top3"] <= 1 and 1 <= m["implicit_median_rank"] <= 171
         assert -1 <= m["sweep_rho"] <= 1 and 0 <= m["two_person_acc"] <= 1
