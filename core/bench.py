@@ -124,7 +124,7 @@ def _generation(lm: LoadedModel, ev: EmotionVectors, n: int = 48) -> dict:
 
 
 def run_bench(model: str, progress=print) -> dict:
-    from .build import story_means
+    from .collect import story_means
     from .models import load_model
     from .probe import forward, score, scores_from
     from .render import highlight_payload

@@ -139,7 +139,7 @@ def cmd_score(args) -> int:
 
 def cmd_validate(args) -> int:
     from . import validate_tokens
-    from .build import cached_story_means
+    from .collect import cached_story_means
     from .validate import load_report, run_validation, write_report
     from .vectors import load_vectors, vectors_dir
     lm = _load(args)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from core import EmotionLensError, corpus
-from core.build import BuildConfig, build_vectors, emotion_directions, neutral_pcs, story_means
+from core.build import BuildConfig, build_vectors, emotion_directions, neutral_pcs
+from core.collect import story_means
 
 
 class Interrupt(Exception):

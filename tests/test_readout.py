@@ -7,7 +7,7 @@ import pytest
 from core import corpus, load_vectors, score
 from core import readout as ro
 from core.activations import layer_means
-from core.build import heldout_key
+from core.collect import heldout_key
 from core.probe import SINK_TOKENS
 
 # The held-out check may fall short of the cross-validated figure by this much: a sample of
