@@ -158,7 +158,7 @@ def affect(name: str, layer: int) -> dict:
 @st.cache_data(show_spinner=False)
 def report(name: str) -> dict | None:
     """The model's validation report, parsed once per process like its vectors (see load_report)."""
-    from core.validate import load_report
+    from core.validate_report import load_report
     return load_report(vectors_dir(name))
 
 
@@ -170,7 +170,7 @@ def steering_preset(name: str):
 
 
 def reading_help(ev) -> str:
-    from core.validate import reading_summary
+    from core.validate_report import reading_summary
     return reading_summary(report(ev.model_name))
 
 

@@ -140,7 +140,8 @@ def cmd_score(args) -> int:
 def cmd_validate(args) -> int:
     from . import validate_tokens
     from .collect import cached_story_means
-    from .validate import load_report, run_validation, write_report
+    from .validate import run_validation
+    from .validate_report import load_report, write_report
     from .vectors import load_vectors, vectors_dir
     lm = _load(args)
     ev = load_vectors(lm)

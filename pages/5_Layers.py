@@ -4,7 +4,7 @@ import streamlit as st
 from app_state import downloads, get_vectors, page_header, report, vader, what
 from core import geometry as g
 from core import plots
-from core.validate import layer_series
+from core.validate_report import layer_series
 
 name, lm, ev = page_header("Across layers")
 

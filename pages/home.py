@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_state import current_model, report
 from core import PRESETS
-from core.validate import summary_markdown
+from core.validate_report import summary_markdown
 from core.vectors import vectors_dir
 
 st.title("Emotion Lens")

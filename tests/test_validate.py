@@ -4,18 +4,8 @@ import pytest
 
 from core import corpus, validate_tokens
 from core.probe import READ_POSITIONS
-from core.validate import (
-    READINGS,
-    collect,
-    evaluate,
-    layer_series,
-    load_report,
-    prompt_readings,
-    reading_summary,
-    run_validation,
-    summary_markdown,
-    to_markdown,
-)
+from core.validate import READINGS, collect, evaluate, prompt_readings, run_validation
+from core.validate_report import layer_series, load_report, reading_summary, summary_markdown, to_markdown
 
 
 @pytest.fixture(scope="module")
