@@ -12,8 +12,8 @@ import streamlit as st
 
 from core import DEFAULT_MODEL, PRESETS, EmotionLensError, load_model, load_vectors
 from core.paths import ASSETS
-from core.probe import forward
 from core.render import CSS, HIGHLIGHT_JS
+from core.scoring import forward
 from core.vectors import vectors_dir
 
 MAX_FORWARD_CACHE = 24

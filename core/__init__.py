@@ -5,7 +5,7 @@ No Streamlit here: the app and the CLI are thin layers over these names.
 from .errors import EmotionLensError
 from .models import DEFAULT_MODEL, PRESETS, LoadedModel, load_model
 from .monitor import monitor
-from .probe import TokenScores, score
+from .scoring import TokenScores, score
 from .steering import steer_generate
 from .vectors import EmotionVectors, load_vectors
 

@@ -126,8 +126,8 @@ def _generation(lm: LoadedModel, ev: EmotionVectors, n: int = 48) -> dict:
 def run_bench(model: str, progress=print) -> dict:
     from .collect import story_means
     from .models import load_model
-    from .probe import forward, score, scores_from
     from .render import highlight_payload
+    from .scoring import forward, score, scores_from
     from .vectors import load_vectors
 
     results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "

@@ -113,7 +113,7 @@ def _emotion_list(ev: EmotionVectors, spec: str | None) -> list[str] | None:
 
 
 def cmd_score(args) -> int:
-    from .probe import score
+    from .scoring import score
     from .vectors import load_vectors
     text = args.text if args.text is not None else read_input_file(args.file)
     lm = _load(args)
@@ -123,7 +123,7 @@ def cmd_score(args) -> int:
     if args.json:
         print(json.dumps(ts.to_json(emotions)))
         return 0
-    from .probe import turn_table
+    from .summaries import turn_table
     mean = ts.mean_z()
     names = emotions or sorted(mean, key=lambda e: mean[e], reverse=True)[:10]
     print(f"{ts.meta['method']}\n{len(ts.tokens)} tokens; mean z over the text's words:")

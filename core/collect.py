@@ -16,8 +16,9 @@ import torch
 
 from . import corpus
 from .activations import SINK_TOKENS, capture, encode_batch, mean_from
+from .alignment import tokenize
 from .paths import atomic_path, cache_dir
-from .probe import READ_POSITIONS, prompt_positions, tokenize
+from .scoring import READ_POSITIONS, prompt_positions
 from .transcript import Turn, render
 
 if TYPE_CHECKING:

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .activations import layer_last, layer_means
+from .alignment import prepare, tokenize
 from .errors import EmotionLensError
 from .paths import atomic_path
-from .probe import prepare, tokenize
 from .transcript import Turn
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .probe import TokenScores, forward, scores_from
 from .ratings import word_valence
+from .scoring import TokenScores, forward, scores_from
 from .transcript import Turn, parse_transcript
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from .activations import capture
+from .alignment import prepare, tokenize, word_mask
 from .errors import EmotionLensError
-from .probe import prepare, tokenize, word_mask
 from .steering import reply_prompt, resolve_request, steering_additions, steering_hooks, turn_end
 from .token_reading import RunningZ
 

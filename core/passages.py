@@ -151,8 +151,8 @@ def token_activations(lm: LoadedModel, passages: list[Passage], layers, work, ba
     from safetensors.numpy import load_file, save_file
 
     from .activations import capture, encode_batch
+    from .alignment import prepare, tokenize
     from .paths import atomic_path
-    from .probe import prepare, tokenize
     progress = progress or (lambda stage, done, total: None)
     layers = sorted(set(int(l) for l in layers))
     folder = work / f"tokens-{lm.sha256[:12] if lm.sha256 else 'nosha'}-L{'-'.join(map(str, layers))}"

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import readout as ro
 from .collect import STARTS, Progress
-from .probe import READ_POSITIONS
+from .scoring import READ_POSITIONS
 
 CHAT_PER_EMOTION = 2        # held-out stories per emotion read as chat, to choose the position
 LEARNING_CURVE = (4, 8, 12, 16, 20)

@@ -15,7 +15,8 @@ from .activations import SINK_TOKENS
 from .families import strongest
 from .paths import ASSETS
 from .plots import text, wrap
-from .probe import TokenScores, smooth, transcript_scale
+from .scoring import TokenScores
+from .summaries import smooth, transcript_scale
 from .token_reading import SATURATION_Z
 
 ROLE_LABELS = {"user": "User", "assistant": "Assistant", "system": "System", "text": "Text"}

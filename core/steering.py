@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
+from .alignment import prepare
 from .errors import EmotionLensError
 from .hooks import block_hooks
-from .probe import prepare
 from .steering_preset import load_preset
 
 if TYPE_CHECKING:

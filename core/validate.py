@@ -16,8 +16,8 @@ from scipy.stats import spearmanr
 
 from . import corpus, validate_tokens
 from .geometry import axis_ends, best_pc, correlate, pca
-from .probe import READ_POSITIONS, forward, project, prompt_positions, score
 from .ratings import affect_plane, vader_valence, warriner
+from .scoring import READ_POSITIONS, forward, project, prompt_positions, score
 from .transcript import Turn
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import validate_tokens
 from .paths import write_text_atomic
-from .probe import POSITION_LABELS, READ_POSITIONS
+from .scoring import POSITION_LABELS, READ_POSITIONS
 from .validate import GOALS, READING_LABELS
 
 

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import corpus
+from .alignment import word_mask
 from .families import Families
 from .passages import MARKER, NEUTRAL, Passage, token_labels
-from .probe import forward, project, word_mask
+from .scoring import forward, project
 from .token_reading import SATURATION_Z, token_figures
 from .transcript import Turn
 

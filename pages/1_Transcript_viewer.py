@@ -11,8 +11,9 @@ from app_state import chosen, current_model, get_forward, highlight_view, keep, 
 from core import EmotionLensError
 from core.corpus import load_examples
 from core.export import scores_csv
-from core.probe import extremes, mean_z_difference, named, scores_from, turn_means, turn_table
 from core.render import bars_figure, caption_html, highlight_payload, interactive_html, timeline_figure
+from core.scoring import scores_from
+from core.summaries import extremes, mean_z_difference, named, turn_means, turn_table
 from core.transcript import decode_text_file
 from core.vectors import BASELINE_LABELS, BASELINES, KIND_LABELS, READING_KINDS
 

@@ -19,7 +19,7 @@ def test_score_json_has_the_documented_keys():
 
 def test_score_prints_the_viewers_top_emotions_row_for_row(lm, ev):
     from core import score
-    from core.probe import turn_table
+    from core.summaries import turn_table
     text = "User: The biopsy results come tomorrow and I can't sleep.\nAssistant: Waiting is hard. Try to rest."
     out = run_cli("score", "--model", lm.name, "--text", text)
     assert out.returncode == 0, out.stderr

@@ -7,7 +7,7 @@ from safetensors.numpy import load_file, save_file
 
 from core import EmotionLensError
 from core.contrast import BUILD_PROMPTS, CONTRAST_POSITIONS, build_contrast, load_contrast, save_contrast
-from core.probe import forward
+from core.scoring import forward
 from core.steering import steer_generate, steering_direction
 from core.vectors import EmotionVectors, vectors_dir
 from study.prompts import CHOOSE_PROMPTS, REPORT_PROMPTS

@@ -78,7 +78,7 @@ def test_steering_hooks_add_exactly_their_vector_and_always_come_off(tiny):
 
 
 def test_every_character_is_shown_once_with_its_token(tiny):
-    from core.probe import prepare, tokenize
+    from core.alignment import prepare, tokenize
     text = "User: 明日の手術が怖い 🎉 Ärzte\nAssistant: Viel Glück!"
     rendered, segments = prepare(tiny, text)
     _, tokens, offsets, _, turns = tokenize(tiny, rendered, segments)

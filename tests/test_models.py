@@ -26,7 +26,7 @@ def test_residual_norms_grow_with_depth(lm):
 def test_residual_norms_are_a_typical_tokens_not_the_sinks(lm):
     """Strength 1 should be about one ordinary token's norm on any text, not inflated by the
     attention sink's huge first position."""
-    from core.probe import forward
+    from core.scoring import forward
     fw = forward(lm, "User: What should I pack for a day at the beach?\nAssistant: Sunscreen, water and a towel.", [12, 20])
     for layer in (12, 20):
         typical = np.median(np.linalg.norm(fw.hidden[layer][1:], axis=1))

@@ -2,8 +2,8 @@
 import numpy as np
 
 from core import corpus
+from core.alignment import prepare, tokenize
 from core.passages import MARKER, NEUTRAL, after_exchange, embed, every_nth_story, neutral_sentences, token_labels
-from core.probe import prepare, tokenize
 
 
 def labelled(lm, p):

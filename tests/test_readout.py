@@ -6,9 +6,8 @@ import pytest
 
 from core import corpus, load_vectors, score
 from core import readout as ro
-from core.activations import layer_means
+from core.activations import SINK_TOKENS, layer_means
 from core.collect import heldout_key
-from core.probe import SINK_TOKENS
 
 # The held-out check may fall short of the cross-validated figure by this much: a sample of
 # 2 stories per emotion has a standard error of about 2.5 points on top-5.

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core import EmotionLensError
-from core.probe import prepare
+from core.alignment import prepare
 from core.steering import (
     decode_reply,
     resolve_steer_layers,

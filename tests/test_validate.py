@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from core import corpus, validate_tokens
-from core.probe import READ_POSITIONS
+from core.scoring import READ_POSITIONS
 from core.validate import READINGS, collect, evaluate, prompt_readings, run_validation
 from core.validate_report import layer_series, load_report, reading_summary, summary_markdown, to_markdown
 

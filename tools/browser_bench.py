@@ -23,8 +23,8 @@ from tools.browser import app_server, chromium, token_colours, token_texts, wait
 
 def transcripts(lm, targets=(200, 2600)) -> list[str]:
     """Plain User:/Assistant: transcripts of about the target lengths, built from the examples."""
+    from core.alignment import prepare, tokenize
     from core.corpus import load_examples
-    from core.probe import prepare, tokenize
     turns = [m for ex in load_examples() for m in ex.messages]
     out = []
     for target in targets:
@@ -43,7 +43,7 @@ def transcripts(lm, targets=(200, 2600)) -> list[str]:
 def bare_forward_s(lm, text: str) -> tuple[int, float]:
     import torch
 
-    from core.probe import prepare, tokenize
+    from core.alignment import prepare, tokenize
     enc = tokenize(lm, *prepare(lm, text))[0]
     best = float("inf")
     for _ in range(3):

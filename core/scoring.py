@@ -1,4 +1,5 @@
-"""Score text token by token: project one layer's residual stream onto the emotion vectors."""
+"""Score text token by token: one forward pass, then each layer's residual stream projected onto
+the emotion directions (``TokenScores``), read by the summary reading and the token reading."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,48 +7,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .activations import SINK_TOKENS, capture
+from .activations import capture
 from .errors import EmotionLensError
-from .transcript import Segment, Turn, parse_transcript, render
-
-if TYPE_CHECKING:
-    from .models import LoadedModel
-    from .vectors import EmotionVectors
 
 if TYPE_CHECKING:
     import torch
 
-
-@dataclass
-class TurnSpan:
-    role: str
-    start: int          # first token of the turn (template header included)
-    end: int            # one past its last token
-    reply_start: int    # first token of the turn's own words
-    words_end: int = -1  # one past their last token (closing template tokens excluded)
-
-    # The token just before the words: for an Assistant turn, the paper's
-    # "Assistant colon" position, where the model prepares its reply.
-    @property
-    def header_token(self) -> int:
-        return max(self.start, self.reply_start - 1)
-
-    @property
-    def words(self) -> tuple[int, int]:
-        """Token range of the turn's own words; the whole turn when it has none."""
-        lo, hi = self.reply_start, self.end if self.words_end < 0 else self.words_end
-        return (lo, hi) if hi > lo else (self.start, self.end)
-
-
-def word_mask(turns: list[TurnSpan], n_tokens: int) -> np.ndarray:
-    """Tokens of some turn's own words, the attention sink left out: what a reading reads
-    (template headers, closing markers and an opened reply's header are not words)."""
-    keep = np.zeros(n_tokens, bool)
-    for span in turns:
-        hi = span.end if span.words_end < 0 else span.words_end
-        keep[span.reply_start:hi] = True
-    keep[:SINK_TOKENS] = False
-    return keep
+    from .models import LoadedModel
+    from .vectors import EmotionVectors
+from .alignment import TurnSpan, prepare, tokenize, word_mask
 
 
 @dataclass
@@ -124,45 +92,6 @@ class TokenScores:
                 "mean_z": {e: mean[e] for e in names}, "last_z": {e: last[e] for e in names}}
 
 
-def prepare(lm: LoadedModel, text_or_transcript, open_reply: bool = False) -> tuple[str, list[Segment]]:
-    turns = text_or_transcript if isinstance(text_or_transcript, list) and text_or_transcript \
-        and isinstance(text_or_transcript[0], Turn) else parse_transcript(text_or_transcript)
-    return render(turns, lm.chat_template, lm.tokenizer, open_reply=open_reply)
-
-
-def tokenize(lm: LoadedModel, text: str, segments: list[Segment]):
-    enc = lm.tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
-    offsets = [(int(o[0]), int(o[1])) for o in enc.pop("offset_mapping")[0]]
-    n = len(offsets)
-    if n > lm.max_tokens:
-        raise EmotionLensError(f"input is {n:,} tokens; {lm.name} reads at most {lm.max_tokens:,} "
-                               "at once: shorten it or split it into parts")
-    ids = enc["input_ids"][0].tolist()
-    tokens, clipped, shown = [], [], 0
-    for (a, b), tid in zip(offsets, ids):
-        if b > a:
-            # Byte-level tokens of one character (CJK, emoji, "Ä") all point at that whole
-            # character: it is shown once, with the first of them, and the rest show nothing.
-            a = min(max(a, shown), b)
-            tokens.append(text[a:b])
-            shown = max(shown, b)
-        else:
-            tokens.append(lm.tokenizer.convert_ids_to_tokens(tid))
-        clipped.append((a, b))
-    offsets = clipped
-    starts = np.array([s.start for s in segments])
-    seg_of = [segments[max(0, int(np.searchsorted(starts, a, side="right")) - 1)] for a, _ in offsets]
-    turns = []
-    for seg in segments:
-        idx = [i for i, s in enumerate(seg_of) if s is seg]
-        if idx:
-            # the first token that reaches into the words (" Hi" after "User:" carries its space)
-            reply = next((i for i in idx if offsets[i][1] > seg.content_start), idx[-1] + 1)
-            words_end = next((i for i in idx if i >= reply and offsets[i][0] >= seg.words_end), idx[-1] + 1)
-            turns.append(TurnSpan(seg.role, idx[0], idx[-1] + 1, reply, words_end))
-    return enc, tokens, offsets, [s.role for s in seg_of], turns
-
-
 @dataclass
 class Forward:
     """One forward pass over a prepared input: the residual stream at the layers asked for.
@@ -193,6 +122,8 @@ def forward(lm: LoadedModel, text_or_transcript, layers, open_reply: bool = Fals
 
 
 READ_POSITIONS = ("words", "last", "header")
+
+
 POSITION_LABELS = {"words": "mean over the user's words", "last": "the user's last word token",
                    "header": "the Assistant header, just before the reply"}
 
@@ -242,74 +173,3 @@ def score(lm: LoadedModel, ev: EmotionVectors, text_or_transcript, layer: int | 
     reading = ev.token_reading()
     layers = [layer] + ([reading.layer] if reading is not None else [])
     return scores_from(forward(lm, text_or_transcript, layers), ev, layer, kind, baseline)
-
-
-# --- summaries the viewer shows -----------------------------------------------------------
-
-def transcript_scale(values: np.ndarray) -> float:
-    """The paper's per-transcript unit: the 99th percentile |value| across all probes (tokens a
-    reading does not read, NaN, and the attention sink left out)."""
-    body = values[SINK_TOKENS:] if len(values) > SINK_TOKENS else values
-    body = np.abs(body[~np.isnan(body)])
-    return float(np.percentile(body, 99)) if body.size and np.percentile(body, 99) > 0 else 1.0
-
-
-def smooth(x: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average over ``window`` tokens (1 = none); edges use what exists."""
-    if window <= 1 or len(x) == 0:
-        return x
-    kernel = np.ones(window)
-    pad = window // 2
-    num = np.convolve(np.pad(x, (pad, window - 1 - pad)), kernel, mode="valid")
-    den = np.convolve(np.pad(np.ones_like(x), (pad, window - 1 - pad)), kernel, mode="valid")
-    return num / den
-
-
-def turn_means(ts: TokenScores) -> list[tuple[TurnSpan, np.ndarray]]:
-    """Mean z over each turn's own words (its template header left out)."""
-    out = []
-    for span in ts.turns:
-        lo, hi = span.words
-        lo = max(lo, SINK_TOKENS) if hi > SINK_TOKENS else lo
-        out.append((span, ts.z[lo:hi].mean(0)))
-    return out
-
-
-def named(emotion: str, emotions: list[str], families=None) -> str:
-    """"afraid family · scared": an emotion with its family, when there are families."""
-    if families is None or emotion not in emotions:
-        return emotion
-    return f"{families.names[families.of[emotions.index(emotion)]]} family · {emotion}"
-
-
-def turn_table(ts: TokenScores, n: int = 4, families=None) -> list[dict]:
-    """One row per turn: its strongest and weakest emotions (summary reading, mean over its
-    words), each with its family. (The paper's "Assistant colon", the header token before a
-    reply, is a chat marker, which no list ranks: in these models it carries almost no emotion
-    signal, docs/method.md, "Reading position".)"""
-    fmt = lambda items: ", ".join(f"{named(e, ts.emotions, families)} {v:+.1f}" for e, v in items)
-    rows = []
-    for k, (span, means) in enumerate(turn_means(ts)):
-        low = [(ts.emotions[j], float(means[j])) for j in np.argsort(means)[:n]]
-        row = {"turn": f"{k + 1}. {span.role.title()} (tokens {span.start}–{span.end - 1})",
-               "highest (mean z)": fmt(top_emotions(means, ts.emotions, n)), "lowest (mean z)": fmt(low)}
-        rows.append(row)
-    return rows
-
-
-def mean_z_difference(left: TokenScores, right: TokenScores) -> np.ndarray:
-    """Per emotion, mean z of the right text minus the left (both read the same way)."""
-    a, b = left.mean_z(), right.mean_z()
-    return np.array([b[e] - a[e] for e in left.emotions])
-
-
-def extremes(values: np.ndarray, emotions: list[str], n_high: int = 8, n_low: int = 4) -> list[tuple[str, float]]:
-    """The highest and the lowest values with their signs kept, highest first (e.g. a difference)."""
-    order = np.argsort(-values)
-    picked = list(order[:n_high]) + [j for j in order[::-1][:n_low][::-1] if j not in order[:n_high]]
-    return [(emotions[j], float(values[j])) for j in picked]
-
-
-def top_emotions(values: np.ndarray, emotions: list[str], n: int = 5) -> list[tuple[str, float]]:
-    order = np.argsort(-values)[:n]
-    return [(emotions[j], float(values[j])) for j in order]

@@ -3,8 +3,9 @@ import pytest
 from scipy.stats import spearmanr
 
 from core import EmotionLensError, score
-from core.probe import extremes, forward, mean_z_difference, prompt_positions, scores_from, turn_means, turn_table
 from core.render import highlight_payload
+from core.scoring import forward, prompt_positions, scores_from
+from core.summaries import extremes, mean_z_difference, turn_means, turn_table
 from core.transcript import Turn
 
 FRIGHTENING = ("The footsteps behind her quickened. She ran, heart pounding, fumbling for her keys as "
