@@ -1,7 +1,8 @@
 """Emotion Lens — the app's router: page config, styles and the model picker, set once for every page."""
+
 import streamlit as st
 
-st.session_state["_routed"] = True          # app_state.ROUTED: this run came through the router
+st.session_state["_routed"] = True  # app_state.ROUTED: this run came through the router
 
 from app_state import configure, model_picker, open_wanted_page  # noqa: E402
 

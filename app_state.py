@@ -3,6 +3,7 @@
 Pages read widgets, call ``core`` and draw; the expensive objects live here, once per
 process (``st.cache_resource``), keyed so that one user's input never reaches another's.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,10 +18,10 @@ from core.scoring import forward
 from core.vectors import vectors_dir
 
 MAX_FORWARD_CACHE = 24
-APP_CSS = (ASSETS / "app.css").read_text()         # read once, not on every rerun
+APP_CSS = (ASSETS / "app.css").read_text()  # read once, not on every rerun
 
 
-ROUTED = "_routed"          # set by the router (app.py) before it imports this module
+ROUTED = "_routed"  # set by the router (app.py) before it imports this module
 
 
 def _route_through_app() -> None:
@@ -34,6 +35,7 @@ def _route_through_app() -> None:
     """
     if not st.session_state.get(ROUTED):
         from urllib.parse import urlparse
+
         st.session_state["_wanted_page"] = urlparse(st.context.url or "").path.strip("/").split("/")[-1]
         st.switch_page("app.py")
 
@@ -116,7 +118,7 @@ def user_errors():
     except EmotionLensError as exc:
         st.error(str(exc))
         st.stop()
-    except Exception as exc:   # a bug: still one line for the user
+    except Exception as exc:  # a bug: still one line for the user
         st.error(f"Something went wrong: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
         st.stop()
 
@@ -125,6 +127,7 @@ def user_errors():
 def geometry(name: str, layer: int, k: int = 10):
     """Similarity, PCA and valence-ordered clusters of one model's vectors at one layer."""
     from core import geometry as g
+
     ev = get_vectors(name)
     return g.summary(ev.at(layer), ev.emotions, valence(tuple(ev.emotions)), k)
 
@@ -132,6 +135,7 @@ def geometry(name: str, layer: int, k: int = 10):
 @st.cache_data(show_spinner=False)
 def vader(emotions: tuple[str, ...]):
     from core.ratings import vader_valence
+
     return vader_valence(list(emotions))
 
 
@@ -139,18 +143,21 @@ def vader(emotions: tuple[str, ...]):
 def valence(emotions: tuple[str, ...]):
     """Human valence for ordering and naming clusters: VADER, else Warriner (see core.ratings)."""
     from core.ratings import human_valence
+
     return human_valence(list(emotions)).valence
 
 
 @st.cache_data(show_spinner=False)
 def warriner_ratings(emotions: tuple[str, ...]):
     from core.ratings import warriner
+
     return warriner(list(emotions))
 
 
 @st.cache_data(show_spinner=False)
 def affect(name: str, layer: int) -> dict:
     from core.ratings import affect_plane
+
     ev = get_vectors(name)
     return affect_plane(ev.at(layer), warriner_ratings(tuple(ev.emotions)))
 
@@ -159,6 +166,7 @@ def affect(name: str, layer: int) -> dict:
 def report(name: str) -> dict | None:
     """The model's validation report, parsed once per process like its vectors (see load_report)."""
     from core.validate_report import load_report
+
     return load_report(vectors_dir(name))
 
 
@@ -166,11 +174,13 @@ def report(name: str) -> dict | None:
 def steering_preset(name: str):
     """The set-up the model's steering study chose, with its held-out verdicts (core.steering_preset)."""
     from core.steering_preset import load_preset
+
     return load_preset(get_vectors(name))
 
 
 def reading_help(ev) -> str:
     from core.validate_report import reading_summary
+
     return reading_summary(report(ev.model_name))
 
 
@@ -191,16 +201,26 @@ def keep(key: str):
 
 
 def layer_picker(ev) -> int:
-    st.sidebar.slider("Layer", 0, ev.n_layers - 1, key=kept(f"layer-{ev.model_name}", ev.default_layer),
-                      help=f"Default {ev.default_layer}: about two-thirds deep, as in the paper")
+    st.sidebar.slider(
+        "Layer",
+        0,
+        ev.n_layers - 1,
+        key=kept(f"layer-{ev.model_name}", ev.default_layer),
+        help=f"Default {ev.default_layer}: about two-thirds deep, as in the paper",
+    )
     return keep(f"layer-{ev.model_name}")
 
 
 def cluster_picker() -> int:
     """k of k-means, shared by every page that colours by cluster, so colours agree."""
-    st.sidebar.slider("Clusters (k-means k)", 2, 20, key=kept("clusters", 10),
-                      help="Clusters are numbered from the most negative mean human valence to the most "
-                           "positive; each number keeps its colour on every page")
+    st.sidebar.slider(
+        "Clusters (k-means k)",
+        2,
+        20,
+        key=kept("clusters", 10),
+        help="Clusters are numbered from the most negative mean human valence to the most "
+        "positive; each number keeps its colour on every page",
+    )
     return keep("clusters")
 
 
@@ -212,19 +232,36 @@ def what(text: str) -> None:
 def downloads(fig, rows, stem: str) -> None:
     """The data behind a figure (CSV) and the figure itself (standalone HTML), made on click."""
     from core.export import figure_html, rows_csv
+
     with st.container(horizontal=True):
-        st.download_button("Data (CSV)", lambda: rows_csv(rows), f"{stem}.csv", "text/csv",
-                           key=f"csv-{stem}", on_click="ignore", icon=":material/download:")
-        st.download_button("Figure (HTML)", lambda: figure_html(fig), f"{stem}.html", "text/html",
-                           key=f"html-{stem}", on_click="ignore", icon=":material/download:")
+        st.download_button(
+            "Data (CSV)",
+            lambda: rows_csv(rows),
+            f"{stem}.csv",
+            "text/csv",
+            key=f"csv-{stem}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+        st.download_button(
+            "Figure (HTML)",
+            lambda: figure_html(fig),
+            f"{stem}.html",
+            "text/html",
+            key=f"html-{stem}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
 
 
 # The highlights component: drawn once per transcript, recoloured in the browser (assets/highlight.js).
 # It reports the reader's choice of emotion, scale and smoothing back, so exports and presentation
 # mode follow it; in presentation mode it also turns a clicker's keys into Previous and Next.
 _highlights = st.components.v2.component(
-    "emotion_lens.highlights", css=CSS,
-    js=HIGHLIGHT_JS + """
+    "emotion_lens.highlights",
+    css=CSS,
+    js=HIGHLIGHT_JS
+    + """
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
   let root = parentElement.querySelector(".el-root");
@@ -232,7 +269,8 @@ export default function (component) {
   if (data) mountHighlights(root, data, choice => setStateValue("choice", choice));
   if (data && data.slides) elSlideKeys(document);
 }
-""")
+""",
+)
 
 
 def highlight_view(payload: dict) -> dict | None:
@@ -240,7 +278,7 @@ def highlight_view(payload: dict) -> dict | None:
     the choice the reader last made in it ({emotion, mode, window}), or None."""
     result = _highlights(data=payload, key=f"hl-{payload['key']}", on_choice_change=lambda: None)
     choice = getattr(result, "choice", None)
-    if choice:                     # kept apart: Streamlit drops a component's state when a run does not draw it
+    if choice:  # kept apart: Streamlit drops a component's state when a run does not draw it
         st.session_state[f"_choice-{payload['key']}"] = dict(choice)
     return choice
 
@@ -257,12 +295,14 @@ def strength_text(value: float) -> str:
 
 
 def strengths_text(strengths: dict[str, float]) -> str:
-    """"sad +0.50, loving -0.25": what is steered, as the sliders show it."""
+    """ "sad +0.50, loving -0.25": what is steered, as the sliders show it."""
     return ", ".join(f"{e} {strength_text(v)}" for e, v in strengths.items())
 
 
 def against_text(preset) -> str:
     """How a preset that steers against opposites pairs the emotions, for both steering pages' captions."""
     pairs = sorted({tuple(sorted(p)) for p in preset.opposite.items()})
-    return (f"{', '.join(sorted(preset.opposite))} each against its opposite ({', '.join('–'.join(p) for p in pairs)}), "
-            f"pushed the other way at {preset.against:g}× the strength")
+    return (
+        f"{', '.join(sorted(preset.opposite))} each against its opposite ({', '.join('–'.join(p) for p in pairs)}), "
+        f"pushed the other way at {preset.against:g}× the strength"
+    )

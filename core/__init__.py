@@ -2,6 +2,7 @@
 
 No Streamlit here: the app and the CLI are thin layers over these names.
 """
+
 from .errors import EmotionLensError
 from .models import DEFAULT_MODEL, PRESETS, LoadedModel, load_model
 from .monitor import monitor
@@ -9,5 +10,16 @@ from .scoring import TokenScores, score
 from .steering import steer_generate
 from .vectors import EmotionVectors, load_vectors
 
-__all__ = ["EmotionLensError", "DEFAULT_MODEL", "PRESETS", "LoadedModel", "load_model",
-           "EmotionVectors", "load_vectors", "TokenScores", "score", "steer_generate", "monitor"]
+__all__ = [
+    "EmotionLensError",
+    "DEFAULT_MODEL",
+    "PRESETS",
+    "LoadedModel",
+    "load_model",
+    "EmotionVectors",
+    "load_vectors",
+    "TokenScores",
+    "score",
+    "steer_generate",
+    "monitor",
+]

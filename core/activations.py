@@ -8,6 +8,7 @@ into a small summary right away (the build step averages millions of tokens and 
 hold them all). With ``stop_early`` the pass ends after the deepest requested block,
 which makes reading a middle layer cheaper than a full forward pass.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ class ResidualCapture:
             self.outputs[layer] = self.reduce(layer, hidden) if self.reduce else hidden
             if self.stop_early and layer == last:
                 raise _StopForward
+
         return fn
 
     def run(self, **inputs):
@@ -72,8 +74,7 @@ def encode_batch(lm: LoadedModel, texts: list[str], max_tokens: int | None = Non
     side = tok.padding_side
     tok.padding_side = "right"
     try:
-        return tok(texts, return_tensors="pt", padding=True, truncation=max_tokens is not None,
-                   max_length=max_tokens)
+        return tok(texts, return_tensors="pt", padding=True, truncation=max_tokens is not None, max_length=max_tokens)
     finally:
         tok.padding_side = side
 
@@ -85,11 +86,13 @@ def last_token(attention_mask: torch.Tensor) -> Reducer:
 
     def fn(layer: int, hidden: torch.Tensor):
         return hidden[torch.arange(hidden.shape[0]), last].double()
+
     return fn
 
 
-def per_text(lm: LoadedModel, texts: list[str], layers: Iterable[int], reducer: Callable[[torch.Tensor], Reducer],
-             max_tokens: int | None = None) -> torch.Tensor:
+def per_text(
+    lm: LoadedModel, texts: list[str], layers: Iterable[int], reducer: Callable[[torch.Tensor], Reducer], max_tokens: int | None = None
+) -> torch.Tensor:
     """One batched pass summarising each text at each layer, ``[len(texts), len(layers), d_model]``:
     ``reducer(attention_mask)`` makes the reducer, which gives ``[batch, d_model]`` per layer."""
     layers = sorted(set(layers))
@@ -114,19 +117,20 @@ def mean_from(starts: tuple[int, ...], attention_mask: torch.Tensor) -> Reducer:
     n_real = mask.sum(1, keepdim=True)
     pos = torch.arange(mask.shape[1]).unsqueeze(0)
     fallback = (n_real > 1).long()
-    keeps = [mask & (pos >= torch.where(n_real > s, torch.full_like(n_real, s), torch.clamp(fallback, max=s)))
-             for s in starts]
+    keeps = [mask & (pos >= torch.where(n_real > s, torch.full_like(n_real, s), torch.clamp(fallback, max=s))) for s in starts]
 
     def fn(layer: int, hidden: torch.Tensor):
         h = hidden.double()
         return torch.stack([(h * k.unsqueeze(-1)).sum(1) / k.sum(1, keepdim=True) for k in keeps])
+
     return fn
 
 
-def layer_means(lm: LoadedModel, texts: list[str], layers: Iterable[int], start: int = 0,
-                max_tokens: int | None = None) -> torch.Tensor:
+def layer_means(lm: LoadedModel, texts: list[str], layers: Iterable[int], start: int = 0, max_tokens: int | None = None) -> torch.Tensor:
     """Mean residual stream per text and layer, ``[len(texts), len(layers), d_model]`` float64."""
+
     def one_start(mask: torch.Tensor) -> Reducer:
         mean = mean_from((start,), mask)
         return lambda layer, hidden: mean(layer, hidden)[0]
+
     return per_text(lm, texts, layers, one_start, max_tokens)

@@ -1,5 +1,6 @@
 """Text to model tokens: render turns with the chat template, tokenise, and keep each token's
 characters, speaker and turn, with the words a reading reads (chat markers and the sink left out)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,16 +13,15 @@ from .errors import EmotionLensError
 from .transcript import Segment, Turn, parse_transcript, render
 
 if TYPE_CHECKING:
-
     from .models import LoadedModel
 
 
 @dataclass
 class TurnSpan:
     role: str
-    start: int          # first token of the turn (template header included)
-    end: int            # one past its last token
-    reply_start: int    # first token of the turn's own words
+    start: int  # first token of the turn (template header included)
+    end: int  # one past its last token
+    reply_start: int  # first token of the turn's own words
     words_end: int = -1  # one past their last token (closing template tokens excluded)
 
     # The token just before the words: for an Assistant turn, the paper's
@@ -43,14 +43,17 @@ def word_mask(turns: list[TurnSpan], n_tokens: int) -> np.ndarray:
     keep = np.zeros(n_tokens, bool)
     for span in turns:
         hi = span.end if span.words_end < 0 else span.words_end
-        keep[span.reply_start:hi] = True
+        keep[span.reply_start : hi] = True
     keep[:SINK_TOKENS] = False
     return keep
 
 
 def prepare(lm: LoadedModel, text_or_transcript, open_reply: bool = False) -> tuple[str, list[Segment]]:
-    turns = text_or_transcript if isinstance(text_or_transcript, list) and text_or_transcript \
-        and isinstance(text_or_transcript[0], Turn) else parse_transcript(text_or_transcript)
+    turns = (
+        text_or_transcript
+        if isinstance(text_or_transcript, list) and text_or_transcript and isinstance(text_or_transcript[0], Turn)
+        else parse_transcript(text_or_transcript)
+    )
     return render(turns, lm.chat_template, lm.tokenizer, open_reply=open_reply)
 
 
@@ -59,8 +62,9 @@ def tokenize(lm: LoadedModel, text: str, segments: list[Segment]):
     offsets = [(int(o[0]), int(o[1])) for o in enc.pop("offset_mapping")[0]]
     n = len(offsets)
     if n > lm.max_tokens:
-        raise EmotionLensError(f"input is {n:,} tokens; {lm.name} reads at most {lm.max_tokens:,} "
-                               "at once: shorten it or split it into parts")
+        raise EmotionLensError(
+            f"input is {n:,} tokens; {lm.name} reads at most {lm.max_tokens:,} at once: shorten it or split it into parts"
+        )
     ids = enc["input_ids"][0].tolist()
     tokens, clipped, shown = [], [], 0
     for (a, b), tid in zip(offsets, ids):

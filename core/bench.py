@@ -1,4 +1,5 @@
 """Performance figures, each a ratio of two timings taken in the same run on this machine."""
+
 from __future__ import annotations
 
 import html
@@ -90,6 +91,7 @@ def _generation(lm: LoadedModel, ev: EmotionVectors, n: int = 48) -> dict:
     from .monitor import monitor_stream, new_result
     from .render import live_html
     from .steering import steer_generate
+
     prompt = "User: Tell me about your weekend, in detail."
     count = lambda text: len(lm.tokenizer(text, add_special_tokens=False).input_ids)
 
@@ -107,20 +109,27 @@ def _generation(lm: LoadedModel, ev: EmotionVectors, n: int = 48) -> dict:
         for _ in monitor_stream(lm, ev, prompt, watch, result, max_new_tokens=n, seed=None):
             live_html(result.tokens, result.series(result.emotions[0]), set())
         return len(result.tokens)
+
     def both():
         """The Steering page's "Generate both": baseline and steered replies, each streamed token by token."""
         shown = []
         ui = lambda text: shown.append(f"{len(shown)} of {n} tokens: {html.escape(text)}")
-        return sum(count(steer_generate(lm, ev, prompt, s, max_new_tokens=n, seed=None, on_text=ui))
-                   for s in ({}, {"calm": 0.3}))
+        return sum(count(steer_generate(lm, ev, prompt, s, max_new_tokens=n, seed=None, on_text=ui)) for s in ({}, {"calm": 0.3}))
+
     plain = rate(lambda: count(steer_generate(lm, ev, prompt, {}, max_new_tokens=n, seed=None)))
     steered = rate(lambda: count(steer_generate(lm, ev, prompt, {"calm": 0.3}, max_new_tokens=n, seed=None)))
     live_rate = rate(live)
     both_rate = rate(both)
-    return {"max_new_tokens": n, "plain_tok_s": round(plain, 2), "steered_tok_s": round(steered, 2),
-            "live_tok_s": round(live_rate, 2), "steered_ratio": round(steered / plain, 3),
-            "live_overhead": round(plain / live_rate - 1, 3), "both_streamed_tok_s": round(both_rate, 2),
-            "both_ratio": round(plain / both_rate, 3)}
+    return {
+        "max_new_tokens": n,
+        "plain_tok_s": round(plain, 2),
+        "steered_tok_s": round(steered, 2),
+        "live_tok_s": round(live_rate, 2),
+        "steered_ratio": round(steered / plain, 3),
+        "live_overhead": round(plain / live_rate - 1, 3),
+        "both_streamed_tok_s": round(both_rate, 2),
+        "both_ratio": round(plain / both_rate, 3),
+    }
 
 
 def run_bench(model: str, progress=print) -> dict:
@@ -130,12 +139,13 @@ def run_bench(model: str, progress=print) -> dict:
     from .scoring import forward, score, scores_from
     from .vectors import load_vectors
 
-    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                          f"{torch.get_num_threads()} threads", "model": model}
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "model": model,
+    }
     progress("load time in fresh processes (converted cache)")
     ready = sorted(_ready_seconds(model) for _ in range(3))
-    results["warm_load_from_process_start_s"] = {"median": round(ready[1], 2), "min": round(ready[0], 2),
-                                                 "max": round(ready[2], 2)}
+    results["warm_load_from_process_start_s"] = {"median": round(ready[1], 2), "min": round(ready[0], 2), "max": round(ready[2], 2)}
     lm = load_model(model)
     ev = load_vectors(lm)
     text = _text_of(lm, 1000)
@@ -143,19 +153,24 @@ def run_bench(model: str, progress=print) -> dict:
     n = ids["input_ids"].shape[1]
 
     progress(f"scoring vs bare forward on {n} tokens")
+
     def bare():
         with torch.inference_mode():
             lm.model(**ids, use_cache=False)
+
     bare_s = _best(bare)
     score_s = _best(lambda: score(lm, ev, text))
-    results["score_vs_forward"] = {"tokens": n, "bare_forward_s": round(bare_s, 3), "score_s": round(score_s, 3),
-                                   "ratio": round(score_s / bare_s, 3)}
+    results["score_vs_forward"] = {
+        "tokens": n,
+        "bare_forward_s": round(bare_s, 3),
+        "score_s": round(score_s, 3),
+        "ratio": round(score_s / bare_s, 3),
+    }
 
     progress("switching layer (re-project + browser payload) vs re-scoring")
     fw = forward(lm, text, range(lm.n_layers))
     switch_s = _best(lambda: json.dumps(highlight_payload(scores_from(fw, ev, 3), "calm")), 5)
-    results["switch_vs_rescore"] = {"switch_s": round(switch_s, 4), "rescore_s": round(score_s, 3),
-                                    "ratio": round(switch_s / score_s, 4)}
+    results["switch_vs_rescore"] = {"switch_s": round(switch_s, 4), "rescore_s": round(score_s, 3), "ratio": round(switch_s / score_s, 4)}
 
     progress("steered and live generation vs plain generation (tokens per second)")
     results["generation"] = _generation(lm, ev)
@@ -167,21 +182,31 @@ def run_bench(model: str, progress=print) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         build_s = _best(lambda: story_means(lm, stories, Path(tmp) / str(time.time()), 8, lambda *a: None), 1)
     from .activations import encode_batch
+
     def bare_batches():
         with torch.inference_mode():
             for b in range(0, len(texts), 8):
-                lm.model(**encode_batch(lm, texts[b:b + 8]), use_cache=False)
+                lm.model(**encode_batch(lm, texts[b : b + 8]), use_cache=False)
+
     bare_b = _best(bare_batches, 1)
     all_stories = len(corpus.load_stories())
-    results["build_vs_forward"] = {"stories": len(stories), "tokens": n_tok, "build_s": round(build_s, 2),
-                                   "bare_forward_s": round(bare_b, 2), "ratio": round(build_s / bare_b, 3),
-                                   "projected_full_build_min": round(build_s / len(stories) * all_stories / 60, 1)}
+    results["build_vs_forward"] = {
+        "stories": len(stories),
+        "tokens": n_tok,
+        "build_s": round(build_s, 2),
+        "bare_forward_s": round(bare_b, 2),
+        "ratio": round(build_s / bare_b, 3),
+        "projected_full_build_min": round(build_s / len(stories) * all_stories / 60, 1),
+    }
 
     progress("peak memory at 8,000 tokens (fresh process)")
     before, peak = _peak_rss_mb(model, 8000)
-    results["memory_8000_tokens"] = {"rss_after_load_mb": round(before), "peak_rss_mb": round(peak),
-                                     "scoring_extra_mb": round(peak - before),
-                                     "ratio": round(peak / before, 2)}
+    results["memory_8000_tokens"] = {
+        "rss_after_load_mb": round(before),
+        "peak_rss_mb": round(peak),
+        "scoring_extra_mb": round(peak - before),
+        "ratio": round(peak / before, 2),
+    }
     return results
 
 
@@ -191,20 +216,34 @@ def to_table(r: dict) -> str:
     rows = [
         ("score vs one bare forward pass", f"{s['tokens']} tokens", f"{s['score_s']:.3f} s / {s['bare_forward_s']:.3f} s", s["ratio"]),
         ("switch layer vs re-score", "re-project all 171 + browser payload", f"{w['switch_s']:.4f} s / {w['rescore_s']:.3f} s", w["ratio"]),
-        ("build vs bare forward (batches of 8)", f"{b['stories']} stories, {b['tokens']} tokens",
-         f"{b['build_s']:.2f} s / {b['bare_forward_s']:.2f} s (full build ≈ {b['projected_full_build_min']} min)", b["ratio"]),
-        ("steered vs plain generation, tokens/s", f"greedy, {gen['max_new_tokens']} tokens",
-         f"{gen['steered_tok_s']} / {gen['plain_tok_s']}", gen["steered_ratio"]),
-        ("live (read + highlight each token) vs plain, per-token time", f"greedy, {gen['max_new_tokens']} tokens",
-         f"{gen['live_tok_s']} / {gen['plain_tok_s']} tok/s", f"+{gen['live_overhead']:.0%}"),
-        ("\"Generate both\" (two replies streamed) vs plain generation of the same tokens, time",
-         f"greedy, 2 × {gen['max_new_tokens']} tokens", f"{gen['both_streamed_tok_s']} / {gen['plain_tok_s']} tok/s",
-         gen["both_ratio"]),
+        (
+            "build vs bare forward (batches of 8)",
+            f"{b['stories']} stories, {b['tokens']} tokens",
+            f"{b['build_s']:.2f} s / {b['bare_forward_s']:.2f} s (full build ≈ {b['projected_full_build_min']} min)",
+            b["ratio"],
+        ),
+        (
+            "steered vs plain generation, tokens/s",
+            f"greedy, {gen['max_new_tokens']} tokens",
+            f"{gen['steered_tok_s']} / {gen['plain_tok_s']}",
+            gen["steered_ratio"],
+        ),
+        (
+            "live (read + highlight each token) vs plain, per-token time",
+            f"greedy, {gen['max_new_tokens']} tokens",
+            f"{gen['live_tok_s']} / {gen['plain_tok_s']} tok/s",
+            f"+{gen['live_overhead']:.0%}",
+        ),
+        (
+            '"Generate both" (two replies streamed) vs plain generation of the same tokens, time',
+            f"greedy, 2 × {gen['max_new_tokens']} tokens",
+            f"{gen['both_streamed_tok_s']} / {gen['plain_tok_s']} tok/s",
+            gen["both_ratio"],
+        ),
         ("peak RSS at 8,000 tokens vs after load", "fresh process", f"{m['peak_rss_mb']} MB / {m['rss_after_load_mb']} MB", m["ratio"]),
     ]
     lines = [f"{r['model']} on {r['machine']}", "", "| figure | input | timings | ratio |", "|---|---|---|---|"]
     lines += [f"| {a} | {b_} | {c} | {d} |" for a, b_, c, d in rows]
     w = r["warm_load_from_process_start_s"]
-    lines += ["", f"New process to model ready (converted cache): median {w['median']} s "
-                  f"(min {w['min']}, max {w['max']}, 3 runs)."]
+    lines += ["", f"New process to model ready (converted cache): median {w['median']} s (min {w['min']}, max {w['max']}, 3 runs)."]
     return "\n".join(lines)

@@ -11,6 +11,7 @@
 Activations are collected and checkpointed by ``core.collect`` (an interrupted build resumes);
 the readout is fitted and chosen by ``core.readout_fit``.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,8 @@ class BuildConfig:
     start_token: int = 10
     neutral_variance: float = 0.5
     batch_size: int = 8
-    default_layer: int | None = None     # None: about two-thirds deep
-    emotions: tuple[str, ...] | None = None   # a subset of the corpus's emotions (None: all 171)
+    default_layer: int | None = None  # None: about two-thirds deep
+    emotions: tuple[str, ...] | None = None  # a subset of the corpus's emotions (None: all 171)
 
 
 def default_layer_for(n_layers: int) -> int:
@@ -54,8 +55,7 @@ def neutral_pcs(cov: np.ndarray, variance: float) -> tuple[np.ndarray, float]:
     return evecs[:, :k].T, float(frac[k - 1])
 
 
-def emotion_directions(story_means_l: np.ndarray, labels: np.ndarray, n_emotions: int,
-                       pcs: np.ndarray) -> np.ndarray:
+def emotion_directions(story_means_l: np.ndarray, labels: np.ndarray, n_emotions: int, pcs: np.ndarray) -> np.ndarray:
     """Per-emotion means, minus the mean over emotions, neutral PCs projected out, unit norm."""
     sums = np.zeros((n_emotions, story_means_l.shape[1]))
     np.add.at(sums, labels, story_means_l)
@@ -66,8 +66,9 @@ def emotion_directions(story_means_l: np.ndarray, labels: np.ndarray, n_emotions
     return centred / np.linalg.norm(centred, axis=1, keepdims=True)
 
 
-def build_vectors(lm: LoadedModel, config: BuildConfig = BuildConfig(), out_dir: Path | None = None,
-                  force: bool = False, progress: Progress | None = None) -> EmotionVectors:
+def build_vectors(
+    lm: LoadedModel, config: BuildConfig = BuildConfig(), out_dir: Path | None = None, force: bool = False, progress: Progress | None = None
+) -> EmotionVectors:
     progress = progress or (lambda stage, done, total: None)
     if config.start_token not in STARTS:
         raise EmotionLensError(f"start token must be one of {', '.join(map(str, STARTS))}")
@@ -106,19 +107,28 @@ def build_vectors(lm: LoadedModel, config: BuildConfig = BuildConfig(), out_dir:
     kmax = max(n_pcs)
     padded = np.zeros((L, kmax, D), np.float32)
     for l, p in enumerate(pcs_all):
-        padded[l, :len(p)] = p
+        padded[l, : len(p)] = p
     default = config.default_layer if config.default_layer is not None else default_layer_for(L)
-    meta = new_meta(lm, emotions, default_layer=int(default), corpus_hash=chash,
-                    stories_per_emotion={e: int(c) for e, c in zip(emotions, present)},
-                    n_neutral_dialogues=len(dialogues),
-                    method={"start_token": config.start_token, "neutral_variance": config.neutral_variance,
-                            "neutral_pcs_removed": n_pcs, "neutral_variance_explained": explained,
-                            "baseline": "neutral dialogue tokens (position 0 excluded)",
-                            "residual": "output of decoder block <layer>"})
+    meta = new_meta(
+        lm,
+        emotions,
+        default_layer=int(default),
+        corpus_hash=chash,
+        stories_per_emotion={e: int(c) for e, c in zip(emotions, present)},
+        n_neutral_dialogues=len(dialogues),
+        method={
+            "start_token": config.start_token,
+            "neutral_variance": config.neutral_variance,
+            "neutral_pcs_removed": n_pcs,
+            "neutral_variance_explained": explained,
+            "baseline": "neutral dialogue tokens (position 0 excluded)",
+            "residual": "output of decoder block <layer>",
+        },
+    )
     from .readout import folds
+
     fold_of = folds(labels)
-    chat_idx = np.concatenate([np.flatnonzero((labels == e) & (fold_of == 0))[:CHAT_PER_EMOTION]
-                               for e in range(E)])
+    chat_idx = np.concatenate([np.flatnonzero((labels == e) & (fold_of == 0))[:CHAT_PER_EMOTION] for e in range(E)])
     chat = chat_readings(lm, [stories[i] for i in chat_idx], work, config.batch_size, progress)
     arrays, meta["readout"] = readout_stage(means, s, labels, E, pcs_all, vecs, mean, cov, chat, chat_idx, progress)
     meta["readout"]["heldout_keys"] = [heldout_key(stories[i].text) for i in np.flatnonzero(fold_of == 0)]
@@ -144,5 +154,4 @@ def _refuse_foreign(out_dir: Path, lm: LoadedModel, chash: str, force: bool) -> 
     if old.get("model") != lm.name:
         reasons.append(f"model '{old.get('model')}'")
     if reasons:
-        raise EmotionLensError(f"{out_dir} holds vectors built from {' and '.join(reasons)}; "
-                               "pass --force to overwrite them")
+        raise EmotionLensError(f"{out_dir} holds vectors built from {' and '.join(reasons)}; pass --force to overwrite them")

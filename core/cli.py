@@ -3,6 +3,7 @@
 Errors a user can fix print one line on stderr and exit 2; an unexpected error prints
 one line naming it and exits 1. Never a traceback (set EMOTION_LENS_DEBUG=1 to see one).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,14 +30,22 @@ def _progress(msg: str) -> None:
 
 def _load(args):
     from .models import load_model
+
     return load_model(args.model, progress=_progress)
 
 
 def cmd_info(args) -> int:
     lm = _load(args)
-    info = {"model": lm.name, "source": lm.source, "sha256": lm.sha256, "n_layers": lm.n_layers,
-            "d_model": lm.d_model, "chat_template": lm.chat_template is not None,
-            "max_tokens": lm.max_tokens, "cache": str(lm.cache_path) if lm.cache_path else None}
+    info = {
+        "model": lm.name,
+        "source": lm.source,
+        "sha256": lm.sha256,
+        "n_layers": lm.n_layers,
+        "d_model": lm.d_model,
+        "chat_template": lm.chat_template is not None,
+        "max_tokens": lm.max_tokens,
+        "cache": str(lm.cache_path) if lm.cache_path else None,
+    }
     if args.json:
         print(json.dumps(info, indent=1))
     else:
@@ -53,6 +62,7 @@ class _Bars:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         from tqdm import tqdm
+
         if stage not in self.bars:
             self.bars[stage] = tqdm(total=total, initial=done, desc=stage, unit="text", file=sys.stderr)
         bar = self.bars[stage]
@@ -63,32 +73,37 @@ class _Bars:
 
 def cmd_build(args) -> int:
     from .build import BuildConfig, build_vectors
+
     lm = _load(args)
     if args.contrast:
         return _build_contrast(lm, args.out, args.contrast_position)
     if args.token:
         from .token_build import save_token_reading
+
         folder = save_token_reading(lm, args.out, progress=_Bars())
         print(f"built the token-level reading for {lm.name}; written to {folder}")
         return 0
-    config = BuildConfig(start_token=args.start_token, neutral_variance=args.neutral_variance,
-                         batch_size=args.batch_size, default_layer=args.default_layer)
+    config = BuildConfig(
+        start_token=args.start_token, neutral_variance=args.neutral_variance, batch_size=args.batch_size, default_layer=args.default_layer
+    )
     ev = build_vectors(lm, config, out_dir=args.out, force=args.force, progress=_Bars())
-    print(f"built {len(ev.emotions)} emotion vectors x {ev.n_layers} layers for {lm.name}; "
-          f"default layer {ev.default_layer}; written to {args.out or 'cached_vectors/' + lm.name}")
+    print(
+        f"built {len(ev.emotions)} emotion vectors x {ev.n_layers} layers for {lm.name}; "
+        f"default layer {ev.default_layer}; written to {args.out or 'cached_vectors/' + lm.name}"
+    )
     return 0
 
 
 def _build_contrast(lm: LoadedModel, out: str | None, position: str | None) -> int:
     from .contrast import build_contrast, save_contrast
     from .vectors import load_vectors, vectors_dir
+
     folder = Path(out) if out else vectors_dir(lm.name)
     ev = load_vectors(lm, folder)
     # a rebuild keeps the position the shipped file was chosen with (docs/steering-study.md)
     position = position or ev.meta.get("contrast", {}).get("position", "last")
     bars = _Bars()
-    directions, meta = build_contrast(lm, ev.emotions, position=position,
-                                      progress=lambda d, t: bars("contrast directions", d, t))
+    directions, meta = build_contrast(lm, ev.emotions, position=position, progress=lambda d, t: bars("contrast directions", d, t))
     print(f"built {len(ev.emotions)} contrast directions x {lm.n_layers} layers; written to {save_contrast(folder, directions, meta)}")
     return 0
 
@@ -96,6 +111,7 @@ def _build_contrast(lm: LoadedModel, out: str | None, position: str | None) -> i
 def read_input_file(path: str) -> str:
     """A user's text/JSON file, refused clearly if missing, huge, binary or not UTF-8."""
     from .transcript import MAX_FILE_BYTES, decode_text_file
+
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
@@ -115,6 +131,7 @@ def _emotion_list(ev: EmotionVectors, spec: str | None) -> list[str] | None:
 def cmd_score(args) -> int:
     from .scoring import score
     from .vectors import load_vectors
+
     text = args.text if args.text is not None else read_input_file(args.file)
     lm = _load(args)
     ev = load_vectors(lm)
@@ -124,12 +141,13 @@ def cmd_score(args) -> int:
         print(json.dumps(ts.to_json(emotions)))
         return 0
     from .summaries import turn_table
+
     mean = ts.mean_z()
     names = emotions or sorted(mean, key=lambda e: mean[e], reverse=True)[:10]
     print(f"{ts.meta['method']}\n{len(ts.tokens)} tokens; mean z over the text's words:")
     for name in names:
         print(f"  {name:16s} {mean[name]:+.2f}")
-    if len(ts.turns) > 1:                      # the viewer's Top emotions tab, row for row
+    if len(ts.turns) > 1:  # the viewer's Top emotions tab, row for row
         print("highest per turn (mean z over its words):")
         for row in turn_table(ts, 4, ev.families):
             print(f"  {row['turn']}: {row['highest (mean z)']}")
@@ -143,6 +161,7 @@ def cmd_validate(args) -> int:
     from .validate import run_validation
     from .validate_report import load_report, write_report
     from .vectors import load_vectors, vectors_dir
+
     lm = _load(args)
     ev = load_vectors(lm)
     folder = args.out or vectors_dir(lm.name)
@@ -165,6 +184,7 @@ def cmd_validate(args) -> int:
 def _strengths(ev: EmotionVectors, items: list[str] | None) -> dict[str, float]:
     """``["calm=0.5", "desperate=-0.2"]`` → {emotion: strength}, checked as watch-lists are."""
     from .monitor import parse_emotion_values
+
     return parse_emotion_values(items or [], ev.emotions, "strength", "the steering vectors", "calm=0.5")
 
 
@@ -192,21 +212,31 @@ def _prompt(args) -> str:
 def cmd_steer(args) -> int:
     from .steering import resolve_request, steer_generate
     from .vectors import load_vectors
+
     prompt = _prompt(args)
     lm = _load(args)
     ev = load_vectors(lm)
-    req = resolve_request(ev, _strengths(ev, args.steer), args.direction, args.layer, _layers(args.layers),
-                          args.positions, args.against)
-    kw = dict(layers=req.layers, max_new_tokens=args.max_new_tokens, seed=args.seed, positions=req.positions,
-              kind=req.kind, against=0.0)
+    req = resolve_request(ev, _strengths(ev, args.steer), args.direction, args.layer, _layers(args.layers), args.positions, args.against)
+    kw = dict(layers=req.layers, max_new_tokens=args.max_new_tokens, seed=args.seed, positions=req.positions, kind=req.kind, against=0.0)
     plain = steer_generate(lm, ev, prompt, {}, **kw)
     steered = steer_generate(lm, ev, prompt, req.strengths, **kw)
     if args.json:
-        print(json.dumps({"model": lm.name, "layers": req.layers, "direction": req.kind, "strengths": req.strengths,
-                          "seed": args.seed, "positions": req.positions, "baseline": plain, "steered": steered}))
+        print(
+            json.dumps(
+                {
+                    "model": lm.name,
+                    "layers": req.layers,
+                    "direction": req.kind,
+                    "strengths": req.strengths,
+                    "seed": args.seed,
+                    "positions": req.positions,
+                    "baseline": plain,
+                    "steered": steered,
+                }
+            )
+        )
     else:
-        print(f"{lm.name} · {req.kind} directions at layers {req.layers} · {req.strengths} (× mean residual norm) "
-              f"· seed {args.seed}")
+        print(f"{lm.name} · {req.kind} directions at layers {req.layers} · {req.strengths} (× mean residual norm) · seed {args.seed}")
         print(f"\n--- baseline ---\n{plain}\n\n--- steered ---\n{steered}")
     return 0
 
@@ -214,16 +244,28 @@ def cmd_steer(args) -> int:
 def cmd_monitor(args) -> int:
     from .monitor import monitor_stream, new_result, parse_watch
     from .vectors import load_vectors
+
     prompt = _prompt(args)
     lm = _load(args)
     ev = load_vectors(lm)
     watch = parse_watch(args.watch, ev.emotions, ev.families)
     result = new_result(lm, ev, watch)
-    stream = monitor_stream(lm, ev, prompt, watch, result, stop=args.stop, max_new_tokens=args.max_new_tokens,
-                            seed=args.seed, strengths=_strengths(ev, args.steer), steer_layer=args.layer,
-                            steer_layers=_layers(args.layers), steer_kind=args.direction)
+    stream = monitor_stream(
+        lm,
+        ev,
+        prompt,
+        watch,
+        result,
+        stop=args.stop,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+        strengths=_strengths(ev, args.steer),
+        steer_layer=args.layer,
+        steer_layers=_layers(args.layers),
+        steer_kind=args.direction,
+    )
     for step in stream:
-        if not args.json:       # as it is written; a crossed token is bracketed and named
+        if not args.json:  # as it is written; a crossed token is bracketed and named
             print(f"[{step.token}⚑{','.join(step.crossed)}]" if step.crossed else step.token, end="", flush=True)
     if args.json:
         print(json.dumps(result.to_json()))
@@ -237,22 +279,28 @@ def cmd_monitor(args) -> int:
 def cmd_export(args) -> int:
     from .control_vector import write_llama_cpp
     from .vectors import load_vectors
+
     lm = _load(args)
     ev = load_vectors(lm)
     if len(args.emotion) != len(args.strength):
         raise EmotionLensError("give one --strength for each --emotion")
     from .steering import resolve_request
-    req = resolve_request(ev, _strengths(ev, [f"{e}={s}" for e, s in zip(args.emotion, args.strength)]),
-                          args.direction, None, _layers(args.layers))
+
+    req = resolve_request(
+        ev, _strengths(ev, [f"{e}={s}" for e, s in zip(args.emotion, args.strength)]), args.direction, None, _layers(args.layers)
+    )
     strengths, layers = req.strengths, req.layers
     path = write_llama_cpp(args.out, lm, ev, strengths, layers, req.kind)
-    print(f"wrote {path}: llama.cpp control vector for {lm.name}, {req.kind} directions {strengths} at blocks {layers} "
-          f"(use: llama-cli -m MODEL.gguf --control-vector {path.name})")
+    print(
+        f"wrote {path}: llama.cpp control vector for {lm.name}, {req.kind} directions {strengths} at blocks {layers} "
+        f"(use: llama-cli -m MODEL.gguf --control-vector {path.name})"
+    )
     return 0
 
 
 def cmd_bench(args) -> int:
     from .bench import run_bench, to_table
+
     results = run_bench(args.model, progress=_progress)
     print(json.dumps(results, indent=1) if args.json else to_table(results))
     return 0
@@ -275,52 +323,70 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", default=None, help="output folder (default cached_vectors/<model>)")
     p.add_argument("--start-token", type=int, default=10, help="average story tokens from here (1, 10 or 25)")
-    p.add_argument("--neutral-variance", type=float, default=0.5,
-                   help="project out neutral PCs explaining this share of variance")
+    p.add_argument("--neutral-variance", type=float, default=0.5, help="project out neutral PCs explaining this share of variance")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--default-layer", type=int, default=None)
     p.add_argument("--force", action="store_true", help="overwrite vectors from another corpus or model")
-    p.add_argument("--contrast", action="store_true",
-                   help="only build the contrast directions (steering) beside the existing vectors")
-    p.add_argument("--contrast-position", choices=list(CONTRAST_POSITIONS), default=None,
-                   help="read the contrast prompts at their last token or over the user's words (default: "
-                        "what the existing contrast file used, else last)")
-    p.add_argument("--token", action="store_true",
-                   help="only fit the token-level reading (colours, hover cards, alerts) into the existing "
-                        "vectors, with the set-up token-study.json chose (resumable token pass)")
+    p.add_argument("--contrast", action="store_true", help="only build the contrast directions (steering) beside the existing vectors")
+    p.add_argument(
+        "--contrast-position",
+        choices=list(CONTRAST_POSITIONS),
+        default=None,
+        help="read the contrast prompts at their last token or over the user's words (default: "
+        "what the existing contrast file used, else last)",
+    )
+    p.add_argument(
+        "--token",
+        action="store_true",
+        help="only fit the token-level reading (colours, hover cards, alerts) into the existing "
+        "vectors, with the set-up token-study.json chose (resumable token pass)",
+    )
 
     p = add("score", cmd_score, "score a text or transcript token by token")
     p.add_argument("--model", default=DEFAULT_MODEL)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the text (plain, User:/Assistant: turns, or JSON chat messages)")
     src.add_argument("--file", help="a .txt, .json or .jsonl transcript")
-    p.add_argument("--layer", type=int, default=None,
-                   help="default: the readout's layer (chosen by story cross-validation)")
-    p.add_argument("--kind", choices=READING_KINDS, default=None,
-                   help="readout (default: probe directions) or concept (the paper's vectors)")
-    p.add_argument("--baseline", choices=BASELINES, default=None,
-                   help="z against the stories (default: typical emotional text) or neutral chat (the paper's view)")
+    p.add_argument("--layer", type=int, default=None, help="default: the readout's layer (chosen by story cross-validation)")
+    p.add_argument(
+        "--kind", choices=READING_KINDS, default=None, help="readout (default: probe directions) or concept (the paper's vectors)"
+    )
+    p.add_argument(
+        "--baseline",
+        choices=BASELINES,
+        default=None,
+        help="z against the stories (default: typical emotional text) or neutral chat (the paper's view)",
+    )
     p.add_argument("--emotions", default=None, help="comma-separated subset, e.g. afraid,calm")
     p.add_argument("--json", action="store_true")
 
     p = add("validate", cmd_validate, "the paper's checks on the validation set, as a report")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", default=None, help="report folder (default cached_vectors/<model>)")
-    p.add_argument("--token", action="store_true",
-                   help="only (re)run the token-level checks and add them to the existing report")
+    p.add_argument("--token", action="store_true", help="only (re)run the token-level checks and add them to the existing report")
 
     def direction_arg(p):
-        p.add_argument("--direction", choices=STEER_KINDS, default=None,
-                       help="the paper's concept vectors, the readout's directions, contrast directions from the "
-                            "model's own chats, or blend (contrast + 1/4 readout). Default: the model's steering "
-                            "preset, the set-up its steering study chose (docs/steering-study.md)")
+        p.add_argument(
+            "--direction",
+            choices=STEER_KINDS,
+            default=None,
+            help="the paper's concept vectors, the readout's directions, contrast directions from the "
+            "model's own chats, or blend (contrast + 1/4 readout). Default: the model's steering "
+            "preset, the set-up its steering study chose (docs/steering-study.md)",
+        )
 
     def prompt_args(p):
         src = p.add_mutually_exclusive_group(required=True)
         src.add_argument("--prompt", help="the chat so far (plain, User:/Assistant: turns, or JSON messages)")
         src.add_argument("--file", help="a .txt, .json or .jsonl chat")
-        p.add_argument("--vector", "--steer", dest="steer", action="append", metavar="EMOTION=STRENGTH",
-                       help="add an emotion's direction, in units of the layer's mean residual norm (repeatable)")
+        p.add_argument(
+            "--vector",
+            "--steer",
+            dest="steer",
+            action="append",
+            metavar="EMOTION=STRENGTH",
+            help="add an emotion's direction, in units of the layer's mean residual norm (repeatable)",
+        )
         p.add_argument("--layer", type=int, default=None, help="one steering layer (default: the preset's layers)")
         direction_arg(p)
         p.add_argument("--max-new-tokens", type=int, default=60)
@@ -332,23 +398,29 @@ def build_parser() -> argparse.ArgumentParser:
     prompt_args(p)
     p.add_argument("--layers", default=None, help=LAYERS_HELP)
     p.add_argument("--positions", choices=STEER_POSITIONS, default=None, help="default: the preset's (all)")
-    p.add_argument("--against", type=float, default=None,
-                   help="push each emotion's opposite the other way at this share of its strength "
-                        "(default: as the preset does; 0: steer only what is named)")
+    p.add_argument(
+        "--against",
+        type=float,
+        default=None,
+        help="push each emotion's opposite the other way at this share of its strength "
+        "(default: as the preset does; 0: steer only what is named)",
+    )
 
     p = add("monitor", cmd_monitor, "watch emotions while the model writes; flag (and --stop at) crossings")
     p.add_argument("--model", default=DEFAULT_MODEL)
     prompt_args(p)
-    p.add_argument("--watch", action="append", required=True, metavar="EMOTION=Z",
-                   help="flag tokens whose z reaches this threshold (repeatable)")
+    p.add_argument(
+        "--watch", action="append", required=True, metavar="EMOTION=Z", help="flag tokens whose z reaches this threshold (repeatable)"
+    )
     p.add_argument("--stop", action="store_true", help="end the reply at the first token that crosses")
     p.add_argument("--layers", default=None, help=LAYERS_HELP)
 
     p = add("export", cmd_export, "write steering as a llama.cpp control vector (GGUF)")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--emotion", action="append", required=True)
-    p.add_argument("--strength", action="append", type=float, required=True,
-                   help="in units of the layer's mean residual norm, one per --emotion")
+    p.add_argument(
+        "--strength", action="append", type=float, required=True, help="in units of the layer's mean residual norm, one per --emotion"
+    )
     p.add_argument("--layers", default=None, help=LAYERS_HELP + " (default: the preset's layers)")
     direction_arg(p)
     p.add_argument("--format", choices=("llama-cpp",), default="llama-cpp")
@@ -371,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:   # a bug, still reported as one line
+    except Exception as exc:  # a bug, still reported as one line
         if os.environ.get("EMOTION_LENS_DEBUG"):
             raise
         print(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)

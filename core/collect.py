@@ -3,6 +3,7 @@ start tokens, stories read as chat at the reading positions, and the neutral dia
 token moments. Each is checkpointed in the user cache (safetensors, written atomically) under
 a key of the model and its weights, so an interrupted build resumes where it stopped.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,9 +25,9 @@ from .transcript import Turn, render
 if TYPE_CHECKING:
     from .models import LoadedModel
 
-STARTS = (1, 10, 25)          # token positions from which story means are kept
+STARTS = (1, 10, 25)  # token positions from which story means are kept
 MAX_STORY_TOKENS = 512
-Progress = Callable[[str, int, int], None]   # (stage, done, total)
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 def work_dir(lm: LoadedModel) -> Path:
@@ -38,14 +39,16 @@ def work_dir(lm: LoadedModel) -> Path:
 
 def _load_checkpoint(path: Path) -> dict | None:
     from safetensors.numpy import load_file
+
     try:
         return load_file(str(path)) if path.exists() else None
     except Exception:
-        return None            # a damaged checkpoint is recomputed, never trusted
+        return None  # a damaged checkpoint is recomputed, never trusted
 
 
 def _save_checkpoint(path: Path, arrays: dict) -> None:
     from safetensors.numpy import save_file
+
     with atomic_path(path) as tmp:
         save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
 
@@ -59,8 +62,17 @@ def heldout_key(text: str) -> str:
     return _story_key(text).hex()[:16]
 
 
-def _resumable(lm: LoadedModel, texts: list[str], path: Path, tail: tuple, axis: int, batch_size: int,
-               progress: Progress, stage: str, compute: Callable[[list[int]], np.ndarray]) -> np.ndarray:
+def _resumable(
+    lm: LoadedModel,
+    texts: list[str],
+    path: Path,
+    tail: tuple,
+    axis: int,
+    batch_size: int,
+    progress: Progress,
+    stage: str,
+    compute: Callable[[list[int]], np.ndarray],
+) -> np.ndarray:
     """Per-text arrays, computed in batches and checkpointed under ``path`` keyed by each text's
     sha1: an interrupted build resumes and an edited corpus recomputes only what changed.
     ``compute(indices)`` returns ``[len(indices), *tail]``; results stack along ``axis``."""
@@ -70,8 +82,7 @@ def _resumable(lm: LoadedModel, texts: list[str], path: Path, tail: tuple, axis:
     out, done = np.zeros(shape, np.float32), np.zeros(n, bool)
     keys = [_story_key(t) for t in texts]
     saved = _load_checkpoint(path)
-    if saved is not None and saved["means"].ndim == len(shape) and \
-            tuple(np.delete(saved["means"].shape, axis)) == tuple(tail):
+    if saved is not None and saved["means"].ndim == len(shape) and tuple(np.delete(saved["means"].shape, axis)) == tuple(tail):
         where = {bytes(k): j for j, k in enumerate(saved["keys"])}
         have = [(i, where[k]) for i, k in enumerate(keys) if k in where]
         if have:
@@ -84,27 +95,27 @@ def _resumable(lm: LoadedModel, texts: list[str], path: Path, tail: tuple, axis:
 
     def save():
         kept = np.flatnonzero(done)
-        _save_checkpoint(path, {"means": np.take(out, kept, axis=axis),
-                         "keys": np.frombuffer(b"".join(keys[i] for i in kept), np.uint8).reshape(-1, 20)})
+        _save_checkpoint(
+            path, {"means": np.take(out, kept, axis=axis), "keys": np.frombuffer(b"".join(keys[i] for i in kept), np.uint8).reshape(-1, 20)}
+        )
 
     last_save, unsaved = time.time(), False
     try:
         for b in range(0, len(todo), batch_size):
-            idx = todo[b:b + batch_size]
+            idx = todo[b : b + batch_size]
             np.moveaxis(out, axis, 0)[idx] = compute(idx)
             done[idx] = unsaved = True
             if time.time() - last_save > 20:
                 save()
                 last_save, unsaved = time.time(), False
             progress(stage, int(done.sum()), n)
-    finally:        # also on Ctrl-C or an error: what was computed is kept for the next run
+    finally:  # also on Ctrl-C or an error: what was computed is kept for the next run
         if unsaved:
             save()
     return out
 
 
-def story_means(lm: LoadedModel, stories: list[corpus.Story], work: Path, batch_size: int,
-                progress: Progress) -> np.ndarray:
+def story_means(lm: LoadedModel, stories: list[corpus.Story], work: Path, batch_size: int, progress: Progress) -> np.ndarray:
     """``[len(STARTS), n_stories, n_layers, d_model]`` float32 means of each story read as plain text."""
     texts = [s.text for s in stories]
     L = lm.n_layers
@@ -114,12 +125,13 @@ def story_means(lm: LoadedModel, stories: list[corpus.Story], work: Path, batch_
         with capture(lm, range(L), reduce=mean_from(STARTS, batch["attention_mask"]), stop_early=True) as cap:
             cap.run(**batch)
         return torch.stack([cap.outputs[l] for l in range(L)], 2).float().numpy().transpose(1, 0, 2, 3)
-    return _resumable(lm, texts, work / "story_means.safetensors", (len(STARTS), L, lm.d_model), 1,
-                      batch_size, progress, "stories", compute)
+
+    return _resumable(
+        lm, texts, work / "story_means.safetensors", (len(STARTS), L, lm.d_model), 1, batch_size, progress, "stories", compute
+    )
 
 
-def chat_readings(lm: LoadedModel, stories: list[corpus.Story], work: Path, batch_size: int,
-                  progress: Progress) -> np.ndarray:
+def chat_readings(lm: LoadedModel, stories: list[corpus.Story], work: Path, batch_size: int, progress: Progress) -> np.ndarray:
     """``[n, len(READ_POSITIONS), n_layers, d_model]``: each story sent as a user message with the
     Assistant's reply opened, read at each position (to choose where summaries read)."""
     L = lm.n_layers
@@ -133,13 +145,25 @@ def chat_readings(lm: LoadedModel, stories: list[corpus.Story], work: Path, batc
         spans = [prompts[i][1] for i in idx]
 
         def reduce(layer, hidden):
-            return torch.stack([torch.stack([hidden[b, lo:hi].mean(0) for lo, hi in (sp[p] for p in READ_POSITIONS)])
-                                for b, sp in enumerate(spans)])
+            return torch.stack(
+                [torch.stack([hidden[b, lo:hi].mean(0) for lo, hi in (sp[p] for p in READ_POSITIONS)]) for b, sp in enumerate(spans)]
+            )
+
         with capture(lm, range(L), reduce=reduce, stop_early=True) as cap:
             cap.run(**batch)
         return torch.stack([cap.outputs[l] for l in range(L)], 2).float().numpy()
-    return _resumable(lm, [p[0] for p in prompts], work / "chat_readings.safetensors",
-                      (len(READ_POSITIONS), L, lm.d_model), 0, batch_size, progress, "chat positions", compute)
+
+    return _resumable(
+        lm,
+        [p[0] for p in prompts],
+        work / "chat_readings.safetensors",
+        (len(READ_POSITIONS), L, lm.d_model),
+        0,
+        batch_size,
+        progress,
+        "chat positions",
+        compute,
+    )
 
 
 def cached_story_means(lm: LoadedModel, start_token: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -178,6 +202,7 @@ def neutral_moments(lm: LoadedModel, dialogues: list[list[dict]], work: Path, pr
 
         def reduce(layer, hidden):
             return hidden[0, SINK_TOKENS:].double()
+
         with capture(lm, range(L), reduce=reduce, stop_early=True) as cap:
             cap.run(**ids)
         for l in range(L):

@@ -12,6 +12,7 @@ and hardly moved an outside judge), on Gemma the words. Built once per model (``
 build --contrast``), stored beside the vectors as ``contrast.safetensors`` (float16, with its
 description and position in the header), read only through safetensors.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,24 +32,33 @@ if TYPE_CHECKING:
     from .models import LoadedModel
 
 FILE = "contrast.safetensors"
-CONTRAST_POSITIONS = {"last": "the prompt's last token (end of the reply header)",
-             "words": "the user's words and the reply header"}
+CONTRAST_POSITIONS = {"last": "the prompt's last token (end of the reply header)", "words": "the user's words and the reply header"}
 TEMPLATE = "{prompt} Answer as someone who is feeling very {emotion}."
 # Neutral requests used only to build the directions (the steering study chooses and reports
 # on two other sets, core.effects.CHOOSE_PROMPTS and REPORT_PROMPTS).
-BUILD_PROMPTS = ["Tell me about your morning coffee.", "What did you do last Saturday?",
-                 "Describe the kitchen in your home.", "How do you get to work?",
-                 "Tell me about the last book you read.", "What is on your desk right now?",
-                 "Describe the park near your house.", "What are your plans for tomorrow?"]
+BUILD_PROMPTS = [
+    "Tell me about your morning coffee.",
+    "What did you do last Saturday?",
+    "Describe the kitchen in your home.",
+    "How do you get to work?",
+    "Tell me about the last book you read.",
+    "What is on your desk right now?",
+    "Describe the park near your house.",
+    "What are your plans for tomorrow?",
+]
 
 
 def _texts(lm: LoadedModel, emotion: str, prompts: list[str]) -> list[str]:
-    return [prepare(lm, [Turn("user", TEMPLATE.format(prompt=p, emotion=emotion))], open_reply=True)[0]
-            for p in prompts]
+    return [prepare(lm, [Turn("user", TEMPLATE.format(prompt=p, emotion=emotion))], open_reply=True)[0] for p in prompts]
 
 
-def build_contrast(lm: LoadedModel, emotions: list[str], prompts: list[str] = BUILD_PROMPTS, position: str = "last",
-                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
+def build_contrast(
+    lm: LoadedModel,
+    emotions: list[str],
+    prompts: list[str] = BUILD_PROMPTS,
+    position: str = "last",
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, dict]:
     """``[n_layers, n_emotions, d_model]`` directions (emotion mean minus the mean over emotions)
     read at ``position`` (a key of ``CONTRAST_POSITIONS``), and their description."""
     if position not in CONTRAST_POSITIONS:
@@ -65,15 +75,23 @@ def build_contrast(lm: LoadedModel, emotions: list[str], prompts: list[str] = BU
         if progress:
             progress(j + 1, len(emotions))
     where = CONTRAST_POSITIONS[position] + ("" if position == "last" else f", from token {start}")
-    meta = {"model": lm.name, "weights_sha256": lm.sha256, "emotions": list(emotions), "template": TEMPLATE,
-            "prompts": list(prompts), "position": position, "positions": where,
-            "method": "emotion mean minus the mean over emotions, per layer",
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    meta = {
+        "model": lm.name,
+        "weights_sha256": lm.sha256,
+        "emotions": list(emotions),
+        "template": TEMPLATE,
+        "prompts": list(prompts),
+        "position": position,
+        "positions": where,
+        "method": "emotion mean minus the mean over emotions, per layer",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     return means - means.mean(1, keepdims=True), meta
 
 
 def save_contrast(folder: Path, directions: np.ndarray, meta: dict) -> Path:
     from safetensors.numpy import save_file
+
     path = Path(folder) / FILE
     with atomic_path(path) as tmp:
         save_file({"contrast": directions.astype(np.float16)}, str(tmp), metadata={"meta": json.dumps(meta)})
@@ -83,6 +101,7 @@ def save_contrast(folder: Path, directions: np.ndarray, meta: dict) -> Path:
 def load_contrast(folder: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, dict] | None:
     """The stored directions, if this folder has them; refused clearly if they do not fit."""
     from safetensors import safe_open
+
     path = Path(folder) / FILE
     if not path.is_file():
         return None
@@ -92,6 +111,7 @@ def load_contrast(folder: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray
     except Exception as exc:
         raise EmotionLensError(f"{path} is not a valid contrast file ({' '.join(str(exc).split())[:120]})") from None
     if arr.shape != tuple(shape):
-        raise EmotionLensError(f"{path} has shape {list(arr.shape)}, expected {list(shape)}: rebuild it with "
-                               "`python -m core build --contrast`")
+        raise EmotionLensError(
+            f"{path} has shape {list(arr.shape)}, expected {list(shape)}: rebuild it with `python -m core build --contrast`"
+        )
     return arr, meta

@@ -4,6 +4,7 @@ llama.cpp adds tensor ``direction.N`` to the output of its block N (counted from
 block 0 cannot carry one), after every token, as ``steering_hooks`` does with positions
 "all". The tensors are already scaled to the strengths, so no extra scale is needed.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,9 @@ def llama_cpp_arch(lm: LoadedModel) -> str:
     return kind.removesuffix("_text")
 
 
-def control_vector(lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, float], layers: list[int],
-                   kind: str = "concept") -> dict[int, np.ndarray]:
+def control_vector(
+    lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, float], layers: list[int], kind: str = "concept"
+) -> dict[int, np.ndarray]:
     """{llama.cpp block index: float32 ``[d_model]`` addition} for the steering asked for (the
     strengths split over the layers, as ``steer_generate`` does)."""
     if not strengths or not any(strengths.values()):
@@ -38,11 +40,13 @@ def control_vector(lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, flo
     return {layer: vec.astype(np.float32) for layer, vec in steering_additions(lm, ev, strengths, layers, kind).items()}
 
 
-def write_llama_cpp(path, lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, float], layers: list[int],
-                    kind: str = "concept") -> Path:
+def write_llama_cpp(
+    path, lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, float], layers: list[int], kind: str = "concept"
+) -> Path:
     """Write a control-vector GGUF (atomically): tensors ``direction.N`` and the metadata
     llama.cpp checks (architecture ``controlvector``, model hint, layer count)."""
     import gguf
+
     vectors = control_vector(lm, ev, strengths, layers, kind)
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -3,6 +3,7 @@
 Every loader raises ``CorpusError`` naming the file and line, so a broken contribution is
 found at once rather than as a strange vector later.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,7 +42,7 @@ class Story:
     topic: str
     person: str
     text: str
-    where: str            # "file:line", for messages
+    where: str  # "file:line", for messages
 
     @property
     def n_words(self) -> int:
@@ -51,8 +52,9 @@ class Story:
 @dataclass(frozen=True)
 class FormatItem:
     """A first-person chat message or a two-speaker dialogue that implies one emotion."""
+
     emotion: str
-    format: str           # "chat" or "dialogue"
+    format: str  # "chat" or "dialogue"
     text: str
     where: str
 
@@ -161,21 +163,21 @@ def load_examples(root: Path = EXAMPLES) -> list[Example]:
         for key in ("title", "caption", "messages"):
             if key not in obj:
                 raise CorpusError(f"{path.name}: missing '{key}'")
-        out.append(Example(path.stem, obj["title"], obj["caption"],
-                           tuple(check_messages(obj["messages"], path.name))))
+        out.append(Example(path.stem, obj["title"], obj["caption"], tuple(check_messages(obj["messages"], path.name))))
     return out
 
 
 # --- validation set -------------------------------------------------------------------
 
+
 @dataclass
 class ValidationSet:
-    implicit: list[dict] = field(default_factory=list)      # {emotion, text}
-    sweeps: list[dict] = field(default_factory=list)        # {name, template, values, rising, falling}
-    negation: list[dict] = field(default_factory=list)      # {emotion, positive, negated}
-    two_person: list[dict] = field(default_factory=list)    # {segments: [{person, emotion, text}]}
-    embedded: list[dict] = field(default_factory=list)      # {emotion, form, before, sentence, after}
-    neutral_chats: list[list[dict]] = field(default_factory=list)   # messages
+    implicit: list[dict] = field(default_factory=list)  # {emotion, text}
+    sweeps: list[dict] = field(default_factory=list)  # {name, template, values, rising, falling}
+    negation: list[dict] = field(default_factory=list)  # {emotion, positive, negated}
+    two_person: list[dict] = field(default_factory=list)  # {segments: [{person, emotion, text}]}
+    embedded: list[dict] = field(default_factory=list)  # {emotion, form, before, sentence, after}
+    neutral_chats: list[list[dict]] = field(default_factory=list)  # messages
 
 
 def _known(emotion, where):
@@ -219,8 +221,9 @@ def load_validation(root: Path = CORPUS / "validation") -> ValidationSet:
     for path in sorted(root.glob("embedded*.jsonl")):
         for where, obj in _jsonl(path):
             _known(obj.get("emotion"), where)
-            if obj.get("form") not in ("plain", "chat") or not all(isinstance(obj.get(k), str) and obj[k].strip()
-                                                                  for k in ("before", "sentence", "after")):
+            if obj.get("form") not in ("plain", "chat") or not all(
+                isinstance(obj.get(k), str) and obj[k].strip() for k in ("before", "sentence", "after")
+            ):
                 raise CorpusError(f"{where}: needs form (plain or chat), before, sentence and after")
             vs.embedded.append(obj)
     if (root / "neutral_chats.jsonl").exists():
@@ -230,6 +233,7 @@ def load_validation(root: Path = CORPUS / "validation") -> ValidationSet:
 
 
 # --- quality checks -------------------------------------------------------------------
+
 
 def names_own_emotion(emotion: str, text: str) -> bool:
     """Whether the story uses its own emotion word (other senses such as "a kind of" aside)."""
@@ -245,7 +249,7 @@ def _words(text: str) -> list[str]:
 
 def five_grams(text: str) -> set[tuple]:
     w = _words(text)
-    return {tuple(w[i:i + 5]) for i in range(len(w) - 4)}
+    return {tuple(w[i : i + 5]) for i in range(len(w) - 4)}
 
 
 def near_duplicates(texts: list[str], threshold: float = 0.5) -> list[tuple[int, int, float]]:
@@ -296,8 +300,7 @@ def check_corpus(root: Path = CORPUS) -> CorpusReport:
             problems.append(f"{e}: {per[e]} stories (need {MIN_STORIES})")
     own = [s.where for s in stories if names_own_emotion(s.emotion, s.text)]
     bad_len = [s.where for s in stories if not MIN_WORDS <= s.n_words <= MAX_WORDS]
-    dups = [(stories[i].where, stories[j].where, round(f, 2))
-            for i, j, f in near_duplicates([s.text for s in stories])]
+    dups = [(stories[i].where, stories[j].where, round(f, 2)) for i, j, f in near_duplicates([s.text for s in stories])]
     if len(own) > 0.03 * len(stories):
         problems.append(f"{len(own)} stories name their own emotion (more than 3%)")
     problems += [f"{w}: not {MIN_WORDS}-{MAX_WORDS} words" for w in bad_len]
@@ -305,8 +308,7 @@ def check_corpus(root: Path = CORPUS) -> CorpusReport:
     neutral = load_neutral(root)
     if len(neutral) < MIN_NEUTRAL:
         problems.append(f"{len(neutral)} neutral dialogues (need {MIN_NEUTRAL})")
-    return CorpusReport(len(stories), sum(s.n_words for s in stories), dict(per), own, bad_len,
-                        dups, len(neutral), problems)
+    return CorpusReport(len(stories), sum(s.n_words for s in stories), dict(per), own, bad_len, dups, len(neutral), problems)
 
 
 def corpus_hash(root: Path = CORPUS) -> str:

@@ -5,6 +5,7 @@
   second one with other blind spots: the mean human-rated valence of its words (Warriner et al.);
 - fluency: the reply's perplexity under the *unsteered* model, so broken text shows up.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 def conversation(prompt, reply: str) -> list[Turn]:
     """The prompt's turns with the reply as the Assistant's next turn."""
     turns = prompt if isinstance(prompt, list) and prompt and isinstance(prompt[0], Turn) else parse_transcript(prompt)
-    if turns and turns[0].role == "text":          # a bare prompt is the user's message
+    if turns and turns[0].role == "text":  # a bare prompt is the user's message
         turns = [Turn("user", t.content) for t in turns]
     return [*turns, Turn("assistant", reply)]
 
@@ -34,6 +35,7 @@ def conversation(prompt, reply: str) -> list[Turn]:
 @lru_cache(maxsize=1)
 def _vader():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
     return SentimentIntensityAnalyzer()
 
 
@@ -52,7 +54,7 @@ def _perplexity(fw) -> float:
     lo, hi = fw.turns[-1].words
     if hi - lo < 1 or lo < 1:
         return float("nan")
-    logp = torch.log_softmax(fw.logits[lo - 1:hi - 1].float(), -1)
+    logp = torch.log_softmax(fw.logits[lo - 1 : hi - 1].float(), -1)
     nll = -logp.gather(1, torch.tensor(fw.input_ids[lo:hi])[:, None]).mean()
     return float(math.exp(float(nll)))
 
@@ -78,24 +80,51 @@ def read_reply(lm: LoadedModel, ev: EmotionVectors, prompt, reply: str, emotion:
     reading = ev.token_reading()
     layers = [ev.reading_layer()] + ([reading.layer] if reading is not None else [])
     fw = forward(lm, conversation(prompt, reply), layers, logits=True)
-    measures = {"reading": _reading(ev, fw, [emotion])[emotion], "vader": vader_compound(reply),
-                "valence": word_valence(reply), "perplexity": _perplexity(fw)}
+    measures = {
+        "reading": _reading(ev, fw, [emotion])[emotion],
+        "vader": vader_compound(reply),
+        "valence": word_valence(reply),
+        "perplexity": _perplexity(fw),
+    }
     return scores_from(fw, ev), measures
 
 
-def sweep(lm: LoadedModel, ev: EmotionVectors, prompt, emotion: str, strengths, seed: int | None = 0, max_new_tokens: int = 40,
-          layer: int | None = None, layers: list[int] | None = None, positions: str | None = None,
-          kind: str | None = None, against: float | None = None, progress=None) -> list[dict]:
+def sweep(
+    lm: LoadedModel,
+    ev: EmotionVectors,
+    prompt,
+    emotion: str,
+    strengths,
+    seed: int | None = 0,
+    max_new_tokens: int = 40,
+    layer: int | None = None,
+    layers: list[int] | None = None,
+    positions: str | None = None,
+    kind: str | None = None,
+    against: float | None = None,
+    progress=None,
+) -> list[dict]:
     """One reply per strength (the same seed), each measured: where does the text move, and
     where does it break down? Strength 0 is the baseline. Unset choices come from the model's
     steering preset, as in ``steer_generate``."""
     from .steering import steer_generate
+
     rows = []
     strengths = sorted(set(float(s) for s in strengths) | {0.0})
     for k, s in enumerate(strengths):
-        reply = steer_generate(lm, ev, prompt, {emotion: s} if s else {}, layer=layer, layers=layers,
-                               max_new_tokens=max_new_tokens, seed=seed, positions=positions, kind=kind,
-                               against=against)
+        reply = steer_generate(
+            lm,
+            ev,
+            prompt,
+            {emotion: s} if s else {},
+            layer=layer,
+            layers=layers,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+            positions=positions,
+            kind=kind,
+            against=against,
+        )
         rows.append({"strength": s, "reply": reply, **measure(lm, ev, prompt, reply, emotion)})
         if progress:
             progress(k + 1, len(strengths))

@@ -1,4 +1,5 @@
 """Files users download: the data behind a figure as CSV, the figure as a standalone page."""
+
 from __future__ import annotations
 
 import csv
@@ -35,7 +36,17 @@ def scores_csv(ts, emotions: list[str]) -> str:
     read = ts.word_mask()
     cols = {e: (ts.column(e, "token"), ts.column(e), ts.column(e, "raw")) for e in emotions}
     num = lambda v: "" if v != v else round(float(v), 4)
-    return rows_csv([{"position": i, "token": tok, "speaker": ts.speakers[i], "read": int(read[i]),
-                      **{f"{e} token z": num(c[0][i]) for e, c in cols.items()},
-                      **{f"{e} summary z": num(c[1][i]) for e, c in cols.items()},
-                      **{f"{e} raw": num(c[2][i]) for e, c in cols.items()}} for i, tok in enumerate(ts.tokens)])
+    return rows_csv(
+        [
+            {
+                "position": i,
+                "token": tok,
+                "speaker": ts.speakers[i],
+                "read": int(read[i]),
+                **{f"{e} token z": num(c[0][i]) for e, c in cols.items()},
+                **{f"{e} summary z": num(c[1][i]) for e, c in cols.items()},
+                **{f"{e} raw": num(c[2][i]) for e, c in cols.items()},
+            }
+            for i, tok in enumerate(ts.tokens)
+        ]
+    )

@@ -11,6 +11,7 @@ near neutral or not at all ("mortified", "at ease") joins the family whose centr
 vector is closest to. So no family mixes pleasant and unpleasant rated words, and its name,
 the rated member most similar to the others, never contradicts its members.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,14 +21,14 @@ import numpy as np
 from .geometry import unit_rows
 
 N_FAMILIES = 24
-NEUTRAL_BAND = 0.5          # |valence| below this (VADER scale, -4..+4) counts as neither sign
+NEUTRAL_BAND = 0.5  # |valence| below this (VADER scale, -4..+4) counts as neither sign
 
 
 @dataclass(frozen=True)
 class Families:
-    names: list[str]            # one per family, each a member's name
-    of: np.ndarray              # [n_emotions] family index of each emotion
-    sign: list[int]             # -1 or +1: the human valence of the family's rated members
+    names: list[str]  # one per family, each a member's name
+    of: np.ndarray  # [n_emotions] family index of each emotion
+    sign: list[int]  # -1 or +1: the human valence of the family's rated members
 
     def members(self, f: int, emotions: list[str]) -> list[str]:
         return [emotions[i] for i in np.flatnonzero(self.of == f)]
@@ -37,7 +38,7 @@ class Families:
 
     @property
     def labels(self) -> list[str]:
-        """"afraid family", …: how pickers, watch-lists and payloads name the families."""
+        """ "afraid family", …: how pickers, watch-lists and payloads name the families."""
         return [self.label(f) for f in range(len(self.names))]
 
     def find(self, label: str) -> int | None:
@@ -61,11 +62,11 @@ def medoid(u: np.ndarray, idx: np.ndarray) -> int:
     return int(idx[np.argmax(sim.sum(1))])
 
 
-def build_families(vectors: np.ndarray, emotions: list[str], valence: np.ndarray,
-                   n_families: int = N_FAMILIES) -> Families:
+def build_families(vectors: np.ndarray, emotions: list[str], valence: np.ndarray, n_families: int = N_FAMILIES) -> Families:
     """Cluster one layer's concept vectors within each valence sign; families ordered from
     unpleasant to pleasant, then by size."""
     from scipy.cluster.hierarchy import fcluster, linkage
+
     u = unit_rows(np.asarray(vectors, np.float64))
     sign = valence_sign(valence)
     signed = np.flatnonzero(sign != 0)
@@ -75,8 +76,11 @@ def build_families(vectors: np.ndarray, emotions: list[str], valence: np.ndarray
         if not len(g):
             continue
         k = max(1, min(len(g), round(n_families * len(g) / len(signed))))
-        parts = np.zeros(len(g), int) if k == 1 or len(g) == 1 else \
-            fcluster(linkage(u[g], method="average", metric="cosine"), k, criterion="maxclust") - 1
+        parts = (
+            np.zeros(len(g), int)
+            if k == 1 or len(g) == 1
+            else fcluster(linkage(u[g], method="average", metric="cosine"), k, criterion="maxclust") - 1
+        )
         out += [(s, g[parts == c]) for c in np.unique(parts)]
     out.sort(key=lambda t: (t[0], -len(t[1])))
     of = np.full(len(emotions), -1)

@@ -3,6 +3,7 @@
 Pure functions over ``[n_emotions, d_model]`` matrices (numpy in, numpy out), so pages
 and tests compute exactly the same numbers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,9 +26,9 @@ def cosine_matrix(v: np.ndarray) -> np.ndarray:
 
 @dataclass
 class PCAResult:
-    scores: np.ndarray        # [n_emotions, n_components]
-    explained: np.ndarray     # share of variance per component
-    components: np.ndarray    # [n_components, d_model]
+    scores: np.ndarray  # [n_emotions, n_components]
+    explained: np.ndarray  # share of variance per component
+    components: np.ndarray  # [n_components, d_model]
 
 
 def pca(v: np.ndarray, n_components: int = 10) -> PCAResult:
@@ -39,7 +40,7 @@ def pca(v: np.ndarray, n_components: int = 10) -> PCAResult:
     signs = np.sign(vt[:k].sum(1))
     signs[signs == 0] = 1
     comps = vt[:k] * signs[:, None]
-    return PCAResult(x @ comps.T, (s[:k] ** 2) / (s ** 2).sum(), comps)
+    return PCAResult(x @ comps.T, (s[:k] ** 2) / (s**2).sum(), comps)
 
 
 def orient(pc_scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -52,6 +53,7 @@ def orient(pc_scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
 def kmeans(v: np.ndarray, k: int = 10, seed: int = 0) -> np.ndarray:
     """k-means on unit vectors (cosine geometry); labels renumbered by cluster size."""
     from sklearn.cluster import KMeans
+
     if not 2 <= k <= len(v):
         raise ValueError(f"k must be between 2 and {len(v)}")
     labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(unit_rows(np.asarray(v, np.float64)))
@@ -65,13 +67,13 @@ def kmeans(v: np.ndarray, k: int = 10, seed: int = 0) -> np.ndarray:
 class Clusters:
     """k-means clusters numbered from the most negative mean valence (0) to the most positive;
     clusters with no rated member come last. The number is also the cluster's colour everywhere."""
-    labels: np.ndarray             # [n_emotions] cluster number
+
+    labels: np.ndarray  # [n_emotions] cluster number
     names: dict[int, str]
-    valence: dict[int, float]      # mean human valence of the rated members (nan: none rated)
+    valence: dict[int, float]  # mean human valence of the rated members (nan: none rated)
 
 
-def cluster_names(v: np.ndarray, labels: np.ndarray, emotions: list[str], valence: np.ndarray | None = None,
-                  n: int = 2) -> dict[int, str]:
+def cluster_names(v: np.ndarray, labels: np.ndarray, emotions: list[str], valence: np.ndarray | None = None, n: int = 2) -> dict[int, str]:
     """Name each cluster by its most typical members: those whose vectors are, on average,
     most similar to the cluster's other members (a cluster is never named after what its
     centre happens to read as, which can be an emotion few of its members resemble).
@@ -112,9 +114,10 @@ def clusters(v: np.ndarray, emotions: list[str], valence: np.ndarray, k: int = 1
 @dataclass
 class Summary:
     """What the geometry pages show for one model and layer, computed once."""
-    sim: np.ndarray               # [E, E] cosine similarity
-    scores: np.ndarray            # [E, 10] PCA scores, PC1 oriented to rise with valence
-    explained: np.ndarray         # share of variance per PC
+
+    sim: np.ndarray  # [E, E] cosine similarity
+    scores: np.ndarray  # [E, 10] PCA scores, PC1 oriented to rise with valence
+    explained: np.ndarray  # share of variance per PC
     clusters: Clusters
 
 
@@ -148,8 +151,8 @@ def label_mask(x: np.ndarray, y: np.ndarray, dx: float = 0.11, dy: float = 0.045
 
 def umap_embedding(v: np.ndarray, seed: int = 42, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
     import umap
-    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, metric="cosine",
-                        random_state=seed, n_jobs=1)
+
+    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, metric="cosine", random_state=seed, n_jobs=1)
     return reducer.fit_transform(np.asarray(v, np.float64)).astype(np.float32)
 
 
@@ -157,6 +160,7 @@ def hierarchical_order(sim: np.ndarray) -> np.ndarray:
     """Leaf order of average-linkage clustering on cosine distance (similar emotions adjacent)."""
     from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
     from scipy.spatial.distance import squareform
+
     dist = np.clip(1.0 - sim, 0.0, 2.0)
     np.fill_diagonal(dist, 0.0)
     condensed = squareform((dist + dist.T) / 2, checks=False)
@@ -234,21 +238,24 @@ def store_umap(ev: EmotionVectors, folder, progress=None) -> None:
     from pathlib import Path
 
     from .paths import write_text_atomic
+
     layers = {}
-    if len(ev.emotions) <= 15:                # fewer points than UMAP's neighbours: nothing to embed
+    if len(ev.emotions) <= 15:  # fewer points than UMAP's neighbours: nothing to embed
         return
     for layer in range(ev.n_layers):
         layers[str(layer)] = np.round(umap_embedding(ev.at(layer)), 5).tolist()
         if progress:
             progress("umap", layer + 1, ev.n_layers)
-    write_text_atomic(Path(folder) / UMAP_FILE, json.dumps(
-        {"seed": 42, "n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "layers": layers}))
+    write_text_atomic(
+        Path(folder) / UMAP_FILE, json.dumps({"seed": 42, "n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "layers": layers})
+    )
 
 
 def stored_umap(folder, layer: int, n_neighbors: int = 15, min_dist: float = 0.1):
     """The stored embedding of this layer when it was made with these settings, else None."""
     import json
     from pathlib import Path
+
     path = Path(folder) / UMAP_FILE
     if not path.exists():
         return None

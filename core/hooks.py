@@ -8,6 +8,7 @@ time) and removes them in ``finally``, whatever happens inside. Hooks stacked on
 the order they were registered, each seeing what the previous one returned, so steering
 registered before a capture is what the capture reads.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ def _wrap(fn: BlockHook):
         if new is None:
             return output
         return (new, *output[1:]) if isinstance(output, tuple) else new
+
     return hook
 
 

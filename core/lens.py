@@ -1,4 +1,5 @@
 """Logit lens: which tokens an emotion direction pushes the model towards, and away from."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 @dataclass
 class LensToken:
     token_id: int
-    label: str        # what to show: the decoded text, or the raw token when it is a partial character
+    label: str  # what to show: the decoded text, or the raw token when it is a partial character
     logit: float
 
 
@@ -31,6 +32,7 @@ def logit_lens(lm: LoadedModel, direction: np.ndarray, k: int = 15) -> tuple[lis
     and unembedding. The direction is scaled to a typical final-layer norm first, since RMSNorm
     is (nearly) scale-free but its epsilon is not."""
     import torch
+
     model = lm.model
     norm = getattr(getattr(model, "model", model), "norm", None)
     head = model.get_output_embeddings()

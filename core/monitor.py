@@ -7,6 +7,7 @@ and with ``stop`` the reply ends at that token, before anything after it is writ
 Hooks are the capture and steering context managers' own: they hold the model's lock and
 are removed in ``finally``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,23 +39,27 @@ def default_threshold(model: str) -> tuple[float, str]:
     import json
 
     from .vectors import vectors_dir
+
     try:
         d = json.loads((vectors_dir(model) / THRESHOLD_FILE).read_text(encoding="utf-8"))
         t, r = float(d["threshold"]), d["report"]
     except (OSError, ValueError, KeyError, TypeError):
         return FALLBACK_THRESHOLD, "z of the token reading; no measured default for this model, so 3"
-    return t, (f"z of the token reading. Default {t:g}: on replies to 32 neutral prompts it flags "
-               f"{r['default_watch']:.1%} of tokens for {' or '.join(d['watch'])}, and {r['median_emotion']:.2%} for "
-               f"the median emotion (chosen on 40 other prompts: at most 1% for the default list)")
+    return t, (
+        f"z of the token reading. Default {t:g}: on replies to 32 neutral prompts it flags "
+        f"{r['default_watch']:.1%} of tokens for {' or '.join(d['watch'])}, and {r['median_emotion']:.2%} for "
+        f"the median emotion (chosen on 40 other prompts: at most 1% for the default list)"
+    )
 
 
 @dataclass
 class MonitorStep:
     """One written token and what the model's reading said about it."""
-    index: int                     # position in the reply, from 0
+
+    index: int  # position in the reply, from 0
     token: str
-    z: np.ndarray                  # [E] all emotions, z against the reading's baseline
-    crossed: list[str]             # watched emotions at or above their threshold here
+    z: np.ndarray  # [E] all emotions, z against the reading's baseline
+    crossed: list[str]  # watched emotions at or above their threshold here
 
 
 @dataclass
@@ -66,11 +71,11 @@ class MonitorResult:
     watch: dict[str, float]
     tokens: list[str] = field(default_factory=list)
     z: list[np.ndarray] = field(default_factory=list)
-    flagged: list[dict] = field(default_factory=list)   # {"emotion", "start", "end", "peak_z"}, end exclusive
+    flagged: list[dict] = field(default_factory=list)  # {"emotion", "start", "end", "peak_z"}, end exclusive
     stopped_at: int | None = None
     reason: str = "finished"
-    token_level: bool = False        # read by the token-level reading (else a summary reading per token)
-    families: Any = None             # core.families.Families, so a watched family can be read back
+    token_level: bool = False  # read by the token-level reading (else a summary reading per token)
+    families: Any = None  # core.families.Families, so a watched family can be read back
 
     def series(self, name: str) -> list[float]:
         """One emotion's z per written token (a family, "<name> family": its strongest member)."""
@@ -87,14 +92,23 @@ class MonitorResult:
         return "".join(self.tokens)
 
     def to_json(self) -> dict:
-        return {"model": self.model, "layer": self.layer, "reading": self.method, "watch": self.watch,
-                "reply": self.reply, "tokens": self.tokens,
-                "z": {e: [round(v, 3) for v in self.series(e)] for e in self.watch},
-                "flagged": self.flagged, "stopped_at": self.stopped_at, "reason": self.reason}
+        return {
+            "model": self.model,
+            "layer": self.layer,
+            "reading": self.method,
+            "watch": self.watch,
+            "reply": self.reply,
+            "tokens": self.tokens,
+            "z": {e: [round(v, 3) for v in self.series(e)] for e in self.watch},
+            "flagged": self.flagged,
+            "stopped_at": self.stopped_at,
+            "reason": self.reason,
+        }
 
 
-def parse_emotion_values(items, emotions: list[str], value: str = "threshold", where: str = "the watch-list",
-                         example: str = "desperate=2.5") -> dict[str, float]:
+def parse_emotion_values(
+    items, emotions: list[str], value: str = "threshold", where: str = "the watch-list", example: str = "desperate=2.5"
+) -> dict[str, float]:
     """``["desperate=2.5", …]`` or a dict → {emotion: number}, with one clear message when wrong.
     Watch-lists (thresholds) and steering (strengths) are both written so."""
     pairs = items.items() if isinstance(items, dict) else (str(i).split("=", 1) for i in items)
@@ -129,6 +143,7 @@ def watch_columns(ev: EmotionVectors, watch: dict[str, float]) -> dict[str, np.n
     columns = {e: ev.families.columns(e) for e in watch}
     return {e: np.array([ev.index(e)]) if c is None else c for e, c in columns.items()}
 
+
 def _stop_ids(lm: LoadedModel) -> set[int]:
     ids = lm.model.generation_config.eos_token_id
     ids = set(ids if isinstance(ids, (list, tuple)) else [ids]) - {None}
@@ -144,16 +159,28 @@ def _next_token(logits: torch.Tensor, gen: torch.Generator | None) -> int:
         return int(logits.argmax())
     probs = torch.softmax(logits.float() / 0.8, -1)
     sorted_p, order = probs.sort(descending=True)
-    keep = sorted_p.cumsum(-1) - sorted_p < 0.95            # top-p 0.95: the smallest set over 95%
+    keep = sorted_p.cumsum(-1) - sorted_p < 0.95  # top-p 0.95: the smallest set over 95%
     sorted_p = sorted_p * keep
     return int(order[torch.multinomial(sorted_p / sorted_p.sum(), 1, generator=gen)])
 
 
-def monitor_stream(lm: LoadedModel, ev: EmotionVectors, prompt, watch: dict[str, float], result: MonitorResult | None = None, *,
-                   stop: bool = False, max_new_tokens: int = 60, seed: int | None = 0,
-                   strengths: dict[str, float] | None = None, steer_layer: int | None = None,
-                   steer_layers: list[int] | None = None, steer_kind: str | None = None, kind: str | None = None,
-                   baseline: str | None = None) -> Iterator[MonitorStep]:
+def monitor_stream(
+    lm: LoadedModel,
+    ev: EmotionVectors,
+    prompt,
+    watch: dict[str, float],
+    result: MonitorResult | None = None,
+    *,
+    stop: bool = False,
+    max_new_tokens: int = 60,
+    seed: int | None = 0,
+    strengths: dict[str, float] | None = None,
+    steer_layer: int | None = None,
+    steer_layers: list[int] | None = None,
+    steer_kind: str | None = None,
+    kind: str | None = None,
+    baseline: str | None = None,
+) -> Iterator[MonitorStep]:
     """Write a reply to ``prompt`` and yield each token with its reading as soon as it exists.
 
     ``result`` (from ``new_result``) collects tokens, readings, flagged spans and why the
@@ -178,11 +205,10 @@ def monitor_stream(lm: LoadedModel, ev: EmotionVectors, prompt, watch: dict[str,
         start, peak = open_span.pop(emotion)
         result.flagged.append({"emotion": emotion, "start": start, "end": end, "peak_z": round(peak, 3)})
 
-    with steering_hooks(lm, additions), capture(lm, [layer], reduce=lambda l, h: h[0].float()) as cap, \
-            torch.inference_mode():
+    with steering_hooks(lm, additions), capture(lm, [layer], reduce=lambda l, h: h[0].float()) as cap, torch.inference_mode():
         out = lm.model(input_ids=ids, use_cache=True)
         cache, logits = out.cache, out.logits[0, -1]
-        if isinstance(reader, RunningZ):       # the running impression starts from the prompt's own words
+        if isinstance(reader, RunningZ):  # the running impression starts from the prompt's own words
             text, segments = prepare(lm, prompt, open_reply=True)
             turns = tokenize(lm, text, segments)[4]
             reader.update(cap.outputs[layer].numpy(), word_mask(turns, ids.shape[1]))
@@ -197,11 +223,11 @@ def monitor_stream(lm: LoadedModel, ev: EmotionVectors, prompt, watch: dict[str,
             z = reader.update(hidden)[0] if isinstance(reader, RunningZ) else reader.project(hidden)[1][0]
             token = lm.tokenizer.decode([tid])
             end = turn_end("".join(result.tokens) + token)
-            if end is not None:              # the model began another speaker's turn: the reply ended before it
+            if end is not None:  # the model began another speaker's turn: the reply ended before it
                 while result.tokens and len("".join(result.tokens)) > end:
                     result.tokens.pop()
                     result.z.pop()
-                result.reason = "the model began another turn (\"User:\"), so the reply ends there"
+                result.reason = 'the model began another turn ("User:"), so the reply ends there'
                 break
             value = {e: float(np.nanmax(z[c])) for e, c in cols.items()}
             crossed = [e for e, t in watch.items() if value[e] >= t]
@@ -216,24 +242,31 @@ def monitor_stream(lm: LoadedModel, ev: EmotionVectors, prompt, watch: dict[str,
             yield MonitorStep(i, token, z, crossed)
             if crossed and stop:
                 result.stopped_at = i
-                result.reason = (f"stopped at token {i} ({token!r}): " +
-                                 ", ".join(f"{e} z {value[e]:+.2f} ≥ {watch[e]:g}" for e in crossed))
+                result.reason = f"stopped at token {i} ({token!r}): " + ", ".join(f"{e} z {value[e]:+.2f} ≥ {watch[e]:g}" for e in crossed)
                 break
         else:
             result.reason = f"reached {max_new_tokens} tokens"
     for e in list(open_span):
         close(e, len(result.tokens))
-    n = len(result.tokens)            # spans over tokens cut at a turn boundary go with them
+    n = len(result.tokens)  # spans over tokens cut at a turn boundary go with them
     result.flagged = [dict(f, end=min(f["end"], n)) for f in result.flagged if f["start"] < n]
 
 
-def new_result(lm: LoadedModel, ev: EmotionVectors, watch: dict[str, float], kind: str | None = None,
-               baseline: str | None = None) -> MonitorResult:
+def new_result(
+    lm: LoadedModel, ev: EmotionVectors, watch: dict[str, float], kind: str | None = None, baseline: str | None = None
+) -> MonitorResult:
     """An empty result. By default tokens are read by the token-level reading (what the viewer
     colours); naming a ``kind`` or ``baseline`` reads each token with that summary reading."""
     if kind is None and baseline is None and ev.has_token_reading:
-        return MonitorResult(lm.name, ev.token_reading().layer, ev.describe_token_reading(), list(ev.emotions),
-                             dict(watch), token_level=True, families=ev.families)
+        return MonitorResult(
+            lm.name,
+            ev.token_reading().layer,
+            ev.describe_token_reading(),
+            list(ev.emotions),
+            dict(watch),
+            token_level=True,
+            families=ev.families,
+        )
     r = ev.reading(kind, baseline)
     return MonitorResult(lm.name, r.layer, r.method, list(ev.emotions), dict(watch), families=ev.families)
 

@@ -6,6 +6,7 @@ story (or chat message, or dialogue) embedded in neutral sentences from the neut
 in plain and chat form. Every token then has a label: the emotion, neutral, or a chat
 marker (template tokens and the attention sink, which no reading colours).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,17 +24,18 @@ from .transcript import Turn
 if TYPE_CHECKING:
     from .models import LoadedModel
 
-NEUTRAL, MARKER = -1, -2          # token labels besides an emotion's index
+NEUTRAL, MARKER = -1, -2  # token labels besides an emotion's index
 
 
 @dataclass(frozen=True)
 class Passage:
     """Turns (or one plain-text turn) and the emotional piece inside them (empty: none)."""
+
     turns: tuple[Turn, ...]
     emotional: str
-    label: int                    # emotion index, or NEUTRAL for an all-neutral passage
-    form: str                     # "plain", "chat", "dialogue" or "neutral"
-    key: str                      # stable id (held-out folds and checkpoints use it)
+    label: int  # emotion index, or NEUTRAL for an all-neutral passage
+    form: str  # "plain", "chat", "dialogue" or "neutral"
+    key: str  # stable id (held-out folds and checkpoints use it)
 
 
 @lru_cache(maxsize=1)
@@ -76,7 +78,7 @@ def after_exchange(text: str, label: int, key: str) -> Passage:
     return Passage(turns, text, label, "chat", key)
 
 
-STORY_STRIDE = 3            # every third story of each emotion (8 of 24): the token pass's budget
+STORY_STRIDE = 3  # every third story of each emotion (8 of 24): the token pass's budget
 
 
 def every_nth_story(stories, n: int = STORY_STRIDE):
@@ -101,8 +103,7 @@ def training_passages(emotions: list[str], stories=None, formats=None) -> list[P
         out.append(embed(s.text, idx[s.emotion], ("plain", "chat")[k % 2], "story:" + s.text))
     for f in formats:
         key = f"{f.format}:" + f.text
-        out.append(after_exchange(f.text, idx[f.emotion], key) if f.format == "chat"
-                   else embed(f.text, idx[f.emotion], "dialogue", key))
+        out.append(after_exchange(f.text, idx[f.emotion], key) if f.format == "chat" else embed(f.text, idx[f.emotion], "dialogue", key))
     for messages in corpus.load_neutral():
         turns = tuple(Turn(m["role"], m["content"]) for m in messages)
         out.append(Passage(turns, "", NEUTRAL, "neutral", "neutral:" + "|".join(t.content for t in turns)))
@@ -114,7 +115,7 @@ def token_labels(passage: Passage, text: str, offsets, turns) -> np.ndarray:
     MARKER on template tokens and the attention sink."""
     labels = np.full(len(offsets), MARKER, np.int32)
     for span in turns:
-        if span.role != "system":          # a template's own system prompt is not the passage
+        if span.role != "system":  # a template's own system prompt is not the passage
             lo, hi = span.words
             labels[lo:hi] = NEUTRAL
     labels[:SINK_TOKENS] = MARKER
@@ -132,9 +133,10 @@ def token_labels(passage: Passage, text: str, offsets, turns) -> np.ndarray:
 @dataclass
 class TokenSet:
     """Token activations of many passages at a few layers, with every token's label."""
-    hidden: dict[int, np.ndarray]     # layer -> [n_tokens, d_model] float32 (Gemma's overflow float16)
-    labels: np.ndarray                # [n_tokens] emotion index, NEUTRAL or MARKER
-    passage: np.ndarray               # [n_tokens] index of the passage each token belongs to
+
+    hidden: dict[int, np.ndarray]  # layer -> [n_tokens, d_model] float32 (Gemma's overflow float16)
+    labels: np.ndarray  # [n_tokens] emotion index, NEUTRAL or MARKER
+    passage: np.ndarray  # [n_tokens] index of the passage each token belongs to
 
     def starts(self) -> np.ndarray:
         """Index of each passage's first token (passages are stored in order)."""
@@ -144,8 +146,7 @@ class TokenSet:
 CHUNK = 128
 
 
-def token_activations(lm: LoadedModel, passages: list[Passage], layers, work, batch_size: int = 8,
-                      progress=None) -> TokenSet:
+def token_activations(lm: LoadedModel, passages: list[Passage], layers, work, batch_size: int = 8, progress=None) -> TokenSet:
     """Hidden states of every token of every passage at ``layers``, in chunks checkpointed under
     ``work`` (keyed by the passages, layers and weights), so an interrupted run resumes."""
     from safetensors.numpy import load_file, save_file
@@ -153,6 +154,7 @@ def token_activations(lm: LoadedModel, passages: list[Passage], layers, work, ba
     from .activations import capture, encode_batch
     from .alignment import prepare, tokenize
     from .paths import atomic_path
+
     progress = progress or (lambda stage, done, total: None)
     layers = sorted(set(int(l) for l in layers))
     folder = work / f"tokens-{lm.sha256[:12] if lm.sha256 else 'nosha'}-L{'-'.join(map(str, layers))}"
@@ -160,14 +162,14 @@ def token_activations(lm: LoadedModel, passages: list[Passage], layers, work, ba
     parts = []
     n_chunks = (len(passages) + CHUNK - 1) // CHUNK
     for c in range(n_chunks):
-        chunk = passages[c * CHUNK:(c + 1) * CHUNK]
+        chunk = passages[c * CHUNK : (c + 1) * CHUNK]
         path = folder / (hashlib.sha1("|".join(p.key for p in chunk).encode()).hexdigest()[:20] + ".safetensors")
         try:
             parts.append(load_file(str(path)))
             progress("tokens", c + 1, n_chunks)
             continue
         except Exception:
-            pass                                   # missing or damaged: (re)compute
+            pass  # missing or damaged: (re)compute
         rendered = []
         for p in chunk:
             text, segments = prepare(lm, list(p.turns))
@@ -176,22 +178,23 @@ def token_activations(lm: LoadedModel, passages: list[Passage], layers, work, ba
         order = sorted(range(len(chunk)), key=lambda i: len(rendered[i][1]))
         hidden: dict[int, list[Any]] = {l: [None] * len(chunk) for l in layers}
         for b in range(0, len(order), batch_size):
-            idx = order[b:b + batch_size]
+            idx = order[b : b + batch_size]
             batch = encode_batch(lm, [rendered[i][0] for i in idx])
             with capture(lm, layers, stop_early=True) as cap:
                 cap.run(**batch)
             for l in layers:
                 h = cap.outputs[l].float().numpy()
                 for row, i in enumerate(idx):
-                    hidden[l][i] = h[row, :len(rendered[i][1])]
+                    hidden[l][i] = h[row, : len(rendered[i][1])]
         arrays = {f"h{l}": np.concatenate(hidden[l]) for l in layers}
         arrays["labels"] = np.concatenate([r[1] for r in rendered])
-        arrays["passage"] = np.concatenate([np.full(len(r[1]), i, np.int32)
-                                            for i, r in enumerate(rendered)])
+        arrays["passage"] = np.concatenate([np.full(len(r[1]), i, np.int32) for i, r in enumerate(rendered)])
         with atomic_path(path) as tmp:
             save_file(arrays, str(tmp))
         parts.append(arrays)
         progress("tokens", c + 1, n_chunks)
-    return TokenSet({l: np.concatenate([p[f"h{l}"] for p in parts]) for l in layers},
-                    np.concatenate([p["labels"] for p in parts]),
-                    np.concatenate([p["passage"] + c * CHUNK for c, p in enumerate(parts)]))
+    return TokenSet(
+        {l: np.concatenate([p[f"h{l}"] for p in parts]) for l in layers},
+        np.concatenate([p["labels"] for p in parts]),
+        np.concatenate([p["passage"] + c * CHUNK for c, p in enumerate(parts)]),
+    )

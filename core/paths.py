@@ -1,4 +1,5 @@
 """Where the project's files and the user's caches live."""
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,8 @@ CACHED_VECTORS = ROOT / "cached_vectors"
 def cache_dir() -> Path:
     """User cache for converted models; ``EMOTION_LENS_CACHE`` overrides it (tests, CI)."""
     base = os.environ.get("EMOTION_LENS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "emotion-lens")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "emotion-lens"
+    )
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -34,7 +36,7 @@ def atomic_path(target: Path):
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o644)          # mkstemp makes 0600; built artifacts are shared files
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; built artifacts are shared files
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

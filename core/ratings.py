@@ -6,6 +6,7 @@ rated each word's valence from -4 to +4. It has no arousal ratings, so arousal n
 user lexicon in NRC-VAD's tab-separated format (term, valence, arousal, dominance).
 Words a lexicon lacks stay missing: nothing is imputed.
 """
+
 from __future__ import annotations
 
 import io
@@ -21,15 +22,14 @@ from .errors import EmotionLensError
 from .transcript import decode_text_file
 
 MAX_LEXICON_BYTES = 20 * 1024 * 1024
-VADER_CITATION = ("VADER lexicon (Hutto & Gilbert, ICWSM 2014; MIT licence): mean of 10 human "
-                  "valence ratings per word, -4..+4")
+VADER_CITATION = "VADER lexicon (Hutto & Gilbert, ICWSM 2014; MIT licence): mean of 10 human valence ratings per word, -4..+4"
 
 
 @dataclass
 class Ratings:
     name: str
     citation: str
-    valence: np.ndarray      # per emotion, NaN where the lexicon lacks the word
+    valence: np.ndarray  # per emotion, NaN where the lexicon lacks the word
     arousal: np.ndarray | None
 
     def coverage(self) -> int:
@@ -38,6 +38,7 @@ class Ratings:
 
 def vader_valence(emotions: list[str]) -> Ratings:
     import vaderSentiment
+
     path = os.path.join(os.path.dirname(vaderSentiment.__file__), "vader_lexicon.txt")
     lex = {}
     with open(path, encoding="utf-8") as fh:
@@ -64,7 +65,7 @@ def parse_vad_lexicon(data: bytes, emotions: list[str], name: str = "uploaded le
             v, a = float(parts[1]), float(parts[2])
         except ValueError:
             if n == 1:
-                continue       # header line
+                continue  # header line
             raise EmotionLensError(f"lexicon line {n}: valence and arousal must be numbers") from None
         term = parts[0].strip().lower()
         val[term], aro[term] = v, a
@@ -78,9 +79,11 @@ def parse_vad_lexicon(data: bytes, emotions: list[str], name: str = "uploaded le
 
 
 WARRINER_FILE = "Ratings_Warriner_et_al.csv"
-WARRINER_CITATION = ("Warriner, Kuperman & Brysbaert (2013), Norms of valence, arousal, and dominance for "
-                     "13,915 English lemmas, Behavior Research Methods 45; CC BY-NC-ND 3.0: mean human "
-                     "ratings, 1..9")
+WARRINER_CITATION = (
+    "Warriner, Kuperman & Brysbaert (2013), Norms of valence, arousal, and dominance for "
+    "13,915 English lemmas, Behavior Research Methods 45; CC BY-NC-ND 3.0: mean human "
+    "ratings, 1..9"
+)
 
 
 @lru_cache(maxsize=1)
@@ -89,6 +92,7 @@ def warriner_norms() -> dict[str, tuple[float, float]]:
     import csv
 
     from .paths import ASSETS
+
     with open(ASSETS / "ratings" / WARRINER_FILE, encoding="utf-8", newline="") as fh:
         return {row["Word"]: (float(row["V.Mean.Sum"]), float(row["A.Mean.Sum"])) for row in csv.DictReader(fh)}
 
@@ -117,8 +121,7 @@ def human_valence(emotions: list[str]) -> Ratings:
     """One valence per word from both shipped sources: VADER where it rates the word, else
     Warriner et al. moved onto VADER's scale (5 → 0, 1..9 → -4..+4). More words get a sign."""
     v, w = vader_valence(emotions).valence, warriner(emotions).valence - 5.0
-    return Ratings("human valence", f"{VADER_CITATION}; else {WARRINER_CITATION}, minus 5",
-                   np.where(np.isnan(v), w, v), None)
+    return Ratings("human valence", f"{VADER_CITATION}; else {WARRINER_CITATION}, minus 5", np.where(np.isnan(v), w, v), None)
 
 
 def ridge_cv(x: np.ndarray, y: np.ndarray, folds: int = 10) -> tuple[float, np.ndarray, int]:
@@ -126,6 +129,7 @@ def ridge_cv(x: np.ndarray, y: np.ndarray, folds: int = 10) -> tuple[float, np.n
     the direction fitted on all rated emotions (unit norm), and n."""
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import KFold, cross_val_predict
+
     mask = ~np.isnan(y)
     model = RidgeCV(alphas=np.logspace(-3, 3, 13))
     pred = cross_val_predict(model, x[mask], y[mask], cv=KFold(folds, shuffle=True, random_state=0))

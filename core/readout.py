@@ -15,6 +15,7 @@ which puts all 171 emotions on one scale.
 Everything here is numpy over per-story means, so choices are made on the training stories by
 cross-validation held out by story, never on the validation set.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,10 +42,11 @@ def class_means(x: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray
 class Scatter:
     """Eigen-decomposed within-emotion covariance and centred emotion means, in the complement
     of the neutral PCs: enough to form the readout for any shrinkage without refitting."""
-    evals: np.ndarray        # [D]
-    evecs: np.ndarray        # [D, D]
-    centred: np.ndarray      # [E, D] emotion means minus the mean over emotions
-    scale: float             # mean eigenvalue over the complement
+
+    evals: np.ndarray  # [D]
+    evecs: np.ndarray  # [D, D]
+    centred: np.ndarray  # [E, D] emotion means minus the mean over emotions
+    scale: float  # mean eigenvalue over the complement
 
     def directions(self, shrinkage: float) -> np.ndarray:
         """Unit readout rows ``[E, D]`` for one shrinkage (1.0: the concept vectors)."""
@@ -107,6 +109,7 @@ def subsample(labels: np.ndarray, idx: np.ndarray, per_class: int | None, seed: 
 @dataclass
 class FoldModel:
     """The readout fitted without one fold: scores that fold's stories honestly."""
+
     w: np.ndarray
     mean: np.ndarray
     std: np.ndarray
@@ -120,9 +123,15 @@ def fit(x: np.ndarray, labels: np.ndarray, n_classes: int, pcs: np.ndarray, shri
     return FoldModel(w, *calibrate(w, x))
 
 
-def cross_validate(x: np.ndarray, labels: np.ndarray, n_classes: int, pcs: np.ndarray,
-                   shrinkages=SHRINKAGES, fold_of: np.ndarray | None = None,
-                   per_class: int | None = None) -> dict[float, np.ndarray]:
+def cross_validate(
+    x: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    pcs: np.ndarray,
+    shrinkages=SHRINKAGES,
+    fold_of: np.ndarray | None = None,
+    per_class: int | None = None,
+) -> dict[float, np.ndarray]:
     """Rank of each story's own emotion when read by a readout fitted without its fold.
 
     Returns, per shrinkage, ``[n_stories]`` ranks among all emotions. ``per_class`` caps the
@@ -142,5 +151,4 @@ def cross_validate(x: np.ndarray, labels: np.ndarray, n_classes: int, pcs: np.nd
 
 
 def accuracy(rank: np.ndarray) -> dict[str, float]:
-    return {"top1": float((rank <= 1).mean()), "top5": float((rank <= 5).mean()),
-            "median_rank": float(np.median(rank))}
+    return {"top1": float((rank <= 1).mean()), "top5": float((rank <= 5).mean()), "median_rank": float(np.median(rank))}

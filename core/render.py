@@ -3,6 +3,7 @@
 Colour: a diverging scale centred on zero, red where the emotion's signal rises above
 neutral and blue where it falls below, as in the paper.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,14 +21,15 @@ from .summaries import smooth, transcript_scale
 from .token_reading import SATURATION_Z
 
 ROLE_LABELS = {"user": "User", "assistant": "Assistant", "system": "System", "text": "Text"}
-MODES = {"transcript": "per-transcript scale (1 = 99th percentile |z| across all emotions here)",
-         "z": "z per token: 0 = as in typical training text, ±1 = one token-level spread "
-              "(full colour at |z| = {zmax:g}); grey tokens are chat markers, which no reading reads"}
+MODES = {
+    "transcript": "per-transcript scale (1 = 99th percentile |z| across all emotions here)",
+    "z": "z per token: 0 = as in typical training text, ±1 = one token-level spread "
+    "(full colour at |z| = {zmax:g}); grey tokens are chat markers, which no reading reads",
+}
 
 CSS = (ASSETS / "highlight.css").read_text()
 HIGHLIGHT_JS = (ASSETS / "highlight.js").read_text()
-PLAIN_LEGEND = ("redder: the model's internal '{emotion}' signal is stronger than in typical text; "
-                "bluer: weaker; white: as usual")
+PLAIN_LEGEND = "redder: the model's internal '{emotion}' signal is stronger than in typical text; bluer: weaker; white: as usual"
 PLAIN_ENDS = ["much weaker than usual", "much stronger than usual"]
 
 
@@ -52,8 +54,9 @@ def ink(value: float) -> str:
     return "#000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#fff"
 
 
-def display_values(ts: TokenScores, emotion: str, mode: str = "z", window: int = 1,
-                   zmax: float = SATURATION_Z, families=None, source: str = "token") -> np.ndarray:
+def display_values(
+    ts: TokenScores, emotion: str, mode: str = "z", window: int = 1, zmax: float = SATURATION_Z, families=None, source: str = "token"
+) -> np.ndarray:
     """Values in [-1, 1] for colouring one emotion (or ``"<name> family"``, its strongest
     member), as z or on the paper's per-transcript scale, from what tokens show
     (``TokenScores.shown``). Chat markers and the attention sink read NaN: drawn grey, and
@@ -74,13 +77,25 @@ def family_or_emotion(z: np.ndarray, emotions: list[str], choice: str, families=
 
 # Colour-blind-safe categorical colours with no pure red or blue (Dark2 and friends).
 LINE_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#555555"]
-Z_SCALE = 100          # z travels to the browser as int16 hundredths (±327.67)
-NOT_READ = -32768      # a token no reading reads (chat markers, the attention sink): drawn grey
+Z_SCALE = 100  # z travels to the browser as int16 hundredths (±327.67)
+NOT_READ = -32768  # a token no reading reads (chat markers, the attention sink): drawn grey
 
 
-def highlight_payload(ts: TokenScores, emotion: str, mode: str = "z", window: int = 1, *,
-                      key: str = "view", plain: bool = False, controls: bool = True, markers: bool = True,
-                      font_px: int = 15, zmax: float = SATURATION_Z, families=None, source: str = "token") -> dict:
+def highlight_payload(
+    ts: TokenScores,
+    emotion: str,
+    mode: str = "z",
+    window: int = 1,
+    *,
+    key: str = "view",
+    plain: bool = False,
+    controls: bool = True,
+    markers: bool = True,
+    font_px: int = 15,
+    zmax: float = SATURATION_Z,
+    families=None,
+    source: str = "token",
+) -> dict:
     """Everything the browser needs to draw a transcript and recolour it without Python.
 
     What tokens show (``TokenScores.shown``) for all emotions goes once, as base64 int16
@@ -96,36 +111,55 @@ def highlight_payload(ts: TokenScores, emotion: str, mode: str = "z", window: in
     z = np.where(np.isnan(shown), NOT_READ, np.clip(np.nan_to_num(shown) * Z_SCALE, -32767, 32767).round())
     fam = {"names": list(families.names), "of": families.of.tolist()} if families is not None else None
     return {
-        "key": key, "emotions": list(ts.emotions), "tokens": list(ts.tokens), "families": fam,
-        "turns": [{"role": t.role, "label": ROLE_LABELS.get(t.role, t.role), "start": t.start, "end": t.end,
-                   "lo": t.words[0], "hi": t.words[1]} for t in ts.turns],
-        "z": base64.b64encode(z.astype("<i2").tobytes()).decode("ascii"), "zscale": Z_SCALE, "zmax": zmax,
-        "missing": NOT_READ, "scale": transcript_scale(shown),
+        "key": key,
+        "emotions": list(ts.emotions),
+        "tokens": list(ts.tokens),
+        "families": fam,
+        "turns": [
+            {"role": t.role, "label": ROLE_LABELS.get(t.role, t.role), "start": t.start, "end": t.end, "lo": t.words[0], "hi": t.words[1]}
+            for t in ts.turns
+        ],
+        "z": base64.b64encode(z.astype("<i2").tobytes()).decode("ascii"),
+        "zscale": Z_SCALE,
+        "zmax": zmax,
+        "missing": NOT_READ,
+        "scale": transcript_scale(shown),
         "initial": {"emotion": emotion, "mode": mode, "window": int(window), "markers": bool(markers)},
-        "plain": bool(plain), "controls": bool(controls), "font_px": int(font_px),
-        "legend": {"transcript": MODES["transcript"], "plain": PLAIN_LEGEND,
-                   "z": MODES["z"].format(zmax=zmax),
-                   "ends": {"plain": PLAIN_ENDS, "transcript": ["−1 (blue)", "+1 (red)"],
-                            "z": [f"z −{zmax:g} (blue)", f"z +{zmax:g} (red)"]}},
-        "caption": f"{ts.meta.get('token_method') if source == 'token' else ts.meta.get('method', '')} · "
-                   f"{len(ts.tokens):,} tokens",
+        "plain": bool(plain),
+        "controls": bool(controls),
+        "font_px": int(font_px),
+        "legend": {
+            "transcript": MODES["transcript"],
+            "plain": PLAIN_LEGEND,
+            "z": MODES["z"].format(zmax=zmax),
+            "ends": {"plain": PLAIN_ENDS, "transcript": ["−1 (blue)", "+1 (red)"], "z": [f"z −{zmax:g} (blue)", f"z +{zmax:g} (red)"]},
+        },
+        "caption": f"{ts.meta.get('token_method') if source == 'token' else ts.meta.get('method', '')} · {len(ts.tokens):,} tokens",
     }
 
 
 def script_json(data) -> str:
     """JSON safe inside a <script> element: no '<', '>' or '&' can end it or start markup."""
-    return (json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        json.dumps(data, ensure_ascii=False)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def interactive_html(title: str, payload: dict) -> str:
     """A self-contained page that recolours like the app: inline CSS, script and data, nothing fetched."""
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>body{{max-width:900px;margin:24px auto;padding:0 16px}}{CSS}</style></head><body>"
-            f"<h2 style='font-family:ui-sans-serif,system-ui,sans-serif'>{html.escape(title)}</h2>"
-            f"<div id='el-root'></div><script type='application/json' id='el-data'>{script_json(payload)}</script>"
-            f"<script>{HIGHLIGHT_JS}\nmountHighlights(document.getElementById('el-root'), "
-            f"JSON.parse(document.getElementById('el-data').textContent));</script></body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>body{{max-width:900px;margin:24px auto;padding:0 16px}}{CSS}</style></head><body>"
+        f"<h2 style='font-family:ui-sans-serif,system-ui,sans-serif'>{html.escape(title)}</h2>"
+        f"<div id='el-root'></div><script type='application/json' id='el-data'>{script_json(payload)}</script>"
+        f"<script>{HIGHLIGHT_JS}\nmountHighlights(document.getElementById('el-root'), "
+        f"JSON.parse(document.getElementById('el-data').textContent));</script></body></html>"
+    )
 
 
 def caption_html(caption: str, cls: str = "el-caption") -> str:
@@ -139,36 +173,59 @@ def timeline_figure(ts: TokenScores, emotions: list[str], window: int = 1, capti
     Line colours avoid red and blue, which mean "up" and "down" everywhere else in the app.
     """
     import plotly.graph_objects as go
+
     fig = go.Figure()
-    x = np.arange(SINK_TOKENS, len(ts.tokens))          # the attention sink left out
+    x = np.arange(SINK_TOKENS, len(ts.tokens))  # the attention sink left out
     for k, e in enumerate(emotions):
         y = family_or_emotion(ts.shown, ts.emotions, e, families)[SINK_TOKENS:].astype(np.float64)
         read = ~np.isnan(y)
         y[read] = smooth(y[read], window)
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=text(e), connectgaps=False,
-                                 line=dict(color=LINE_COLOURS[k % len(LINE_COLOURS)], width=2),
-                                 text=[text(t) for t in ts.tokens[SINK_TOKENS:]],
-                                 hovertemplate=f"{text(e)}: %{{y:.2f}}<br>token %{{x}}: %{{text}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                name=text(e),
+                connectgaps=False,
+                line=dict(color=LINE_COLOURS[k % len(LINE_COLOURS)], width=2),
+                text=[text(t) for t in ts.tokens[SINK_TOKENS:]],
+                hovertemplate=f"{text(e)}: %{{y:.2f}}<br>token %{{x}}: %{{text}}<extra></extra>",
+            )
+        )
     for span in ts.turns:
         fig.add_vline(x=span.start - 0.5, line_width=1, line_dash="dot", line_color="#999")
-        fig.add_annotation(x=span.start, y=1.02, yref="paper", showarrow=False, xanchor="left",
-                           text=ROLE_LABELS.get(span.role, span.role), font=dict(size=10, color="#666"))
+        fig.add_annotation(
+            x=span.start,
+            y=1.02,
+            yref="paper",
+            showarrow=False,
+            xanchor="left",
+            text=ROLE_LABELS.get(span.role, span.role),
+            font=dict(size=10, color="#666"),
+        )
     fig.add_hline(y=0, line_width=1, line_color="#bbb")
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=80, b=10), xaxis_title="token position",
-                      yaxis_title=f"z, mean over {window} tokens" if window > 1 else "z",
-                      title=dict(text=wrap(caption, 110), font=dict(size=12)),
-                      legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(
+        height=360,
+        margin=dict(l=10, r=10, t=80, b=10),
+        xaxis_title="token position",
+        yaxis_title=f"z, mean over {window} tokens" if window > 1 else "z",
+        title=dict(text=wrap(caption, 110), font=dict(size=12)),
+        legend=dict(orientation="h", y=-0.25),
+    )
     return fig
 
 
 def bars_figure(items: list[tuple[str, float]], title: str, height: int = 260, xlabel: str = "z"):
     import plotly.graph_objects as go
+
     names = [text(n) for n, _ in items][::-1]
     vals = [v for _, v in items][::-1]
-    fig = go.Figure(go.Bar(x=vals, y=names, orientation="h",
-                           marker_color=["rgb(178,24,43)" if v >= 0 else "rgb(33,102,172)" for v in vals]))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=36, b=10), title=dict(text=wrap(title, 90), font=dict(size=12)),
-                      xaxis_title=text(xlabel))
+    fig = go.Figure(
+        go.Bar(x=vals, y=names, orientation="h", marker_color=["rgb(178,24,43)" if v >= 0 else "rgb(33,102,172)" for v in vals])
+    )
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=36, b=10), title=dict(text=wrap(title, 90), font=dict(size=12)), xaxis_title=text(xlabel)
+    )
     return fig
 
 
@@ -178,6 +235,7 @@ def live_html(tokens: list[str], values: list[float], flagged_at: set[int], zmax
     spans = []
     for i, (tok, v) in enumerate(zip(tokens, values)):
         cls = "el-tok el-flag" if i in flagged_at else "el-tok"
-        spans.append(f'<span class="{cls}" style="background:{color(float(v) / zmax)};color:{ink(float(v) / zmax)}">'
-                     f"{html.escape(tok)}</span>")
+        spans.append(
+            f'<span class="{cls}" style="background:{color(float(v) / zmax)};color:{ink(float(v) / zmax)}">{html.escape(tok)}</span>'
+        )
     return f'<div class="el-transcript el-live">{"".join(spans)}</div>'

@@ -1,5 +1,6 @@
 """Score text token by token: one forward pass, then each layer's residual stream projected onto
 the emotion directions (``TokenScores``), read by the summary reading and the token reading."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,22 +22,22 @@ from .alignment import TurnSpan, prepare, tokenize, word_mask
 @dataclass
 class TokenScores:
     tokens: list[str]
-    offsets: list[tuple[int, int]]      # character range of each token in ``text``
+    offsets: list[tuple[int, int]]  # character range of each token in ``text``
     speakers: list[str]
     emotions: list[str]
-    raw: np.ndarray                     # [T, E] projections onto unit vectors
-    z: np.ndarray                       # [T, E] against the neutral baseline
+    raw: np.ndarray  # [T, E] projections onto unit vectors
+    z: np.ndarray  # [T, E] against the neutral baseline
     text: str
     turns: list[TurnSpan]
     model: str
     layer: int
     meta: dict = field(default_factory=dict)
-    baseline_mean: np.ndarray | None = None   # [E] the projection that reads z = 0
-    baseline_std: np.ndarray | None = None    # [E] the projection's spread that reads z = ±1
+    baseline_mean: np.ndarray | None = None  # [E] the projection that reads z = 0
+    baseline_std: np.ndarray | None = None  # [E] the projection's spread that reads z = ±1
     # The token-level reading (``core.token_reading``): what colours, hover cards, alerts and
     # per-token exports show. NaN on chat markers and the attention sink, which it never reads.
     # ``z`` stays the summary reading, whose means over a turn are what rankings use.
-    token_z: np.ndarray | None = None         # [T, E]
+    token_z: np.ndarray | None = None  # [T, E]
 
     @property
     def shown(self) -> np.ndarray:
@@ -82,14 +83,23 @@ class TokenScores:
         names = [self.emotions[j] for j in cols]
         mean, last = self.mean_z(), self.last_z()
         shown = self.shown[:, cols].round(4)
-        return {"model": self.model, "layer": self.layer, "reading": self.meta.get("method"),
-                "kind": self.meta.get("kind"), "baseline": self.meta.get("baseline"),
-                "token_reading": self.meta.get("token_method"),
-                "emotions": names, "tokens": self.tokens,
-                "speakers": self.speakers, "offsets": [list(o) for o in self.offsets],
-                "raw": self.raw[:, cols].round(4).tolist(), "z": self.z[:, cols].round(4).tolist(),
-                "token_z": [[None if np.isnan(v) else float(v) for v in row] for row in shown],
-                "mean_z": {e: mean[e] for e in names}, "last_z": {e: last[e] for e in names}}
+        return {
+            "model": self.model,
+            "layer": self.layer,
+            "reading": self.meta.get("method"),
+            "kind": self.meta.get("kind"),
+            "baseline": self.meta.get("baseline"),
+            "token_reading": self.meta.get("token_method"),
+            "emotions": names,
+            "tokens": self.tokens,
+            "speakers": self.speakers,
+            "offsets": [list(o) for o in self.offsets],
+            "raw": self.raw[:, cols].round(4).tolist(),
+            "z": self.z[:, cols].round(4).tolist(),
+            "token_z": [[None if np.isnan(v) else float(v) for v in row] for row in shown],
+            "mean_z": {e: mean[e] for e in names},
+            "last_z": {e: last[e] for e in names},
+        }
 
 
 @dataclass
@@ -98,15 +108,16 @@ class Forward:
 
     The app keeps this per text, so switching emotion or layer re-projects without the model.
     """
+
     text: str
     tokens: list[str]
     offsets: list[tuple[int, int]]
     speakers: list[str]
     turns: list[TurnSpan]
     model: str
-    hidden: dict[int, np.ndarray]       # layer -> [T, d_model]
+    hidden: dict[int, np.ndarray]  # layer -> [T, d_model]
     input_ids: list[int] = field(default_factory=list)
-    logits: torch.Tensor | None = None   # [T, vocab], only when asked for (the full pass)
+    logits: torch.Tensor | None = None  # [T, vocab], only when asked for (the full pass)
 
 
 def forward(lm: LoadedModel, text_or_transcript, layers, open_reply: bool = False, logits: bool = False) -> Forward:
@@ -117,15 +128,17 @@ def forward(lm: LoadedModel, text_or_transcript, layers, open_reply: bool = Fals
     with capture(lm, layers, stop_early=not logits) as cap:
         out = cap.run(**enc)
     hidden = {l: h[0].float().numpy() for l, h in cap.outputs.items()}
-    return Forward(text, tokens, offsets, speakers, turns, lm.name, hidden, enc["input_ids"][0].tolist(),
-                   out.logits[0] if logits else None)
+    return Forward(text, tokens, offsets, speakers, turns, lm.name, hidden, enc["input_ids"][0].tolist(), out.logits[0] if logits else None)
 
 
 READ_POSITIONS = ("words", "last", "header")
 
 
-POSITION_LABELS = {"words": "mean over the user's words", "last": "the user's last word token",
-                   "header": "the Assistant header, just before the reply"}
+POSITION_LABELS = {
+    "words": "mean over the user's words",
+    "last": "the user's last word token",
+    "header": "the Assistant header, just before the reply",
+}
 
 
 def prompt_positions(turns: list[TurnSpan]) -> dict[str, tuple[int, int]]:
@@ -135,36 +148,51 @@ def prompt_positions(turns: list[TurnSpan]) -> dict[str, tuple[int, int]]:
     return {"words": (lo, hi), "last": (hi - 1, hi), "header": (end - 1, end)}
 
 
-def project(hidden: np.ndarray, ev: EmotionVectors, layer: int, kind: str | None = None,
-            baseline: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def project(
+    hidden: np.ndarray, ev: EmotionVectors, layer: int, kind: str | None = None, baseline: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Raw projections onto one reading's directions and their z-scores, ``[T, E]`` each."""
     return ev.reading(kind, baseline, layer).project(hidden)
 
 
-def scores_from(fw: Forward, ev: EmotionVectors, layer: int | None = None, kind: str | None = None,
-                baseline: str | None = None) -> TokenScores:
+def scores_from(
+    fw: Forward, ev: EmotionVectors, layer: int | None = None, kind: str | None = None, baseline: str | None = None
+) -> TokenScores:
     """Project a captured forward pass. Defaults: the readout, z vs the stories, at the layer
     cross-validation chose for it (files without a readout fall back and say so)."""
     r = ev.reading(kind, baseline, layer)
     if r.layer not in fw.hidden:
         raise EmotionLensError(f"layer {r.layer} was not captured in this forward pass")
     raw, z = r.project(fw.hidden[r.layer])
-    ts = TokenScores(fw.tokens, fw.offsets, fw.speakers, ev.emotions, raw, z, fw.text, fw.turns,
-                     fw.model, r.layer, meta={"method": r.method, "kind": r.kind, "baseline": r.baseline,
-                                              "note": r.note},
-                     baseline_mean=r.mean, baseline_std=r.std)
+    ts = TokenScores(
+        fw.tokens,
+        fw.offsets,
+        fw.speakers,
+        ev.emotions,
+        raw,
+        z,
+        fw.text,
+        fw.turns,
+        fw.model,
+        r.layer,
+        meta={"method": r.method, "kind": r.kind, "baseline": r.baseline, "note": r.note},
+        baseline_mean=r.mean,
+        baseline_std=r.std,
+    )
     reading = ev.token_reading()
     if reading is not None and reading.layer in fw.hidden:
         ts.token_z = reading.z(fw.hidden[reading.layer], ts.word_mask())
         ts.meta["token_method"] = ev.describe_token_reading()
     else:
-        ts.meta["token_method"] = ("no token-level reading in this vectors file: tokens show the summary "
-                                   "reading (build one with `python -m core build --token`)")
+        ts.meta["token_method"] = (
+            "no token-level reading in this vectors file: tokens show the summary reading (build one with `python -m core build --token`)"
+        )
     return ts
 
 
-def score(lm: LoadedModel, ev: EmotionVectors, text_or_transcript, layer: int | None = None, kind: str | None = None,
-          baseline: str | None = None) -> TokenScores:
+def score(
+    lm: LoadedModel, ev: EmotionVectors, text_or_transcript, layer: int | None = None, kind: str | None = None, baseline: str | None = None
+) -> TokenScores:
     """One forward pass up to the layer read; nothing deeper runs."""
     problem = ev.mismatch(lm)
     if problem:

@@ -5,6 +5,7 @@ in the paper: 0.5 at a layer adds half a typical residual vector's length along 
 Hooks live only inside ``steering_hooks`` and hold the model's lock, so one request's steering
 never reaches another's, and they are removed in ``finally`` whatever happens inside.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,11 +50,13 @@ def steering_direction(lm: LoadedModel, ev: EmotionVectors, strengths: dict[str,
     if kind not in STEER_KINDS:
         raise EmotionLensError(f"steering directions are one of {', '.join(STEER_KINDS)}")
     if not ev.has_directions(kind):
-        raise EmotionLensError({"readout": "readout directions need format-2 vectors (`python -m core build`)",
-                                "contrast": "no contrast directions beside these vectors: build them with "
-                                            "`python -m core build --contrast`",
-                                "blend": "blend directions need the readout and the contrast directions "
-                                         "(`python -m core build --contrast`)"}[kind])
+        raise EmotionLensError(
+            {
+                "readout": "readout directions need format-2 vectors (`python -m core build`)",
+                "contrast": "no contrast directions beside these vectors: build them with `python -m core build --contrast`",
+                "blend": "blend directions need the readout and the contrast directions (`python -m core build --contrast`)",
+            }[kind]
+        )
     rows = ev.directions(kind, layer)
     total = np.zeros(ev.d_model, np.float64)
     for emotion, strength in strengths.items():
@@ -64,8 +67,9 @@ def steering_direction(lm: LoadedModel, ev: EmotionVectors, strengths: dict[str,
     return (total * float(lm.residual_norms[layer])).astype(np.float32)
 
 
-def steering_additions(lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, float], layers: list[int],
-                       kind: str = "concept") -> dict[int, np.ndarray]:
+def steering_additions(
+    lm: LoadedModel, ev: EmotionVectors, strengths: dict[str, float], layers: list[int], kind: str = "concept"
+) -> dict[int, np.ndarray]:
     """{layer: addition} with the strengths split evenly over ``layers``: each of n layers adds
     1/n of each strength in its own layer's units, so a strength means the same total push
     whether it goes in at one layer or is spread thin over many."""
@@ -88,15 +92,22 @@ def resolve_steer_layers(ev: EmotionVectors, layer: int | None, layers: list[int
 class SteeringRequest:
     """What one steering request adds, every choice resolved: what was not given comes from the
     model's steering preset (``core.steering_preset``), the set-up its steering study chose."""
+
     strengths: dict[str, float]
     kind: str
     layers: list[int]
     positions: str
 
 
-def resolve_request(ev: EmotionVectors, strengths: dict[str, float], kind: str | None = None, layer: int | None = None,
-                    layers: list[int] | None = None, positions: str | None = None,
-                    against: float | None = None) -> SteeringRequest:
+def resolve_request(
+    ev: EmotionVectors,
+    strengths: dict[str, float],
+    kind: str | None = None,
+    layer: int | None = None,
+    layers: list[int] | None = None,
+    positions: str | None = None,
+    against: float | None = None,
+) -> SteeringRequest:
     """``against`` (None: the preset's) pushes each emotion's opposite (the preset's map) the other
     way at that share of its strength, as the study steered; 0 steers only what is named."""
     preset = load_preset(ev)
@@ -127,7 +138,9 @@ def steering_hooks(lm: LoadedModel, additions: dict[int, np.ndarray], start: int
             hidden = hidden.clone()
             hidden[:, first:] += vec.to(hidden.dtype)
             return hidden
+
         return fn
+
     return block_hooks(lm, {layer: add(layer, torch.as_tensor(vec)) for layer, vec in additions.items()})
 
 
@@ -143,8 +156,7 @@ def reply_prompt(lm: LoadedModel, ev: EmotionVectors, prompt, max_new_tokens: in
     enc = lm.tokenizer(text, return_tensors="pt")
     n_prompt = enc["input_ids"].shape[1]
     if n_prompt + max_new_tokens > lm.max_tokens:
-        raise EmotionLensError(f"prompt is {n_prompt:,} tokens; with the reply that exceeds the "
-                               f"{lm.max_tokens:,} tokens {lm.name} reads")
+        raise EmotionLensError(f"prompt is {n_prompt:,} tokens; with the reply that exceeds the {lm.max_tokens:,} tokens {lm.name} reads")
     return enc
 
 
@@ -157,7 +169,7 @@ class _ReplyWatch:
         self.ids: list[int] = []
 
     def put(self, value: torch.Tensor) -> None:
-        if not self.prompt_seen:          # generate sends the prompt first
+        if not self.prompt_seen:  # generate sends the prompt first
             self.prompt_seen = True
             return
         self.ids += value.reshape(-1).tolist()
@@ -175,10 +187,20 @@ class _ReplyWatch:
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
 
 
-def steer_generate(lm: LoadedModel, ev: EmotionVectors, prompt, strengths: dict[str, float], layer: int | None = None,
-                   max_new_tokens: int = 60, seed: int | None = 0, layers: list[int] | None = None,
-                   positions: str | None = None, kind: str | None = None, against: float | None = None,
-                   on_text: Callable[[str], None] | None = None) -> str:
+def steer_generate(
+    lm: LoadedModel,
+    ev: EmotionVectors,
+    prompt,
+    strengths: dict[str, float],
+    layer: int | None = None,
+    max_new_tokens: int = 60,
+    seed: int | None = 0,
+    layers: list[int] | None = None,
+    positions: str | None = None,
+    kind: str | None = None,
+    against: float | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> str:
     """The model's reply to ``prompt`` with emotion vectors added; the same seed gives comparable
     runs, and all strengths 0 give exactly the plain reply. The reply ends where the model ends
     it or starts another turn ("User:"), for every model.
@@ -190,6 +212,7 @@ def steer_generate(lm: LoadedModel, ev: EmotionVectors, prompt, strengths: dict[
     after every token (streaming).
     """
     from transformers import StoppingCriteriaList
+
     req = resolve_request(ev, strengths, kind, layer, layers, positions, against)
     enc = reply_prompt(lm, ev, prompt, max_new_tokens)
     n_prompt = enc["input_ids"].shape[1]
@@ -200,8 +223,14 @@ def steer_generate(lm: LoadedModel, ev: EmotionVectors, prompt, strengths: dict[
         if seed is not None:
             torch.manual_seed(int(seed))
         with torch.inference_mode():
-            out = lm.model.generate(**enc, max_new_tokens=int(max_new_tokens), pad_token_id=lm.tokenizer.eos_token_id,
-                                    streamer=watch, stopping_criteria=StoppingCriteriaList([watch]), **sampling)
+            out = lm.model.generate(
+                **enc,
+                max_new_tokens=int(max_new_tokens),
+                pad_token_id=lm.tokenizer.eos_token_id,
+                streamer=watch,
+                stopping_criteria=StoppingCriteriaList([watch]),
+                **sampling,
+            )
     return decode_reply(lm, out[0, n_prompt:].tolist())
 
 

@@ -1,5 +1,6 @@
 """What the viewer and the CLI summarise from token scores: turn means and tables, the
 per-transcript scale, smoothing, and the emotions furthest above and below baseline."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -9,7 +10,6 @@ import numpy as np
 from .activations import SINK_TOKENS
 
 if TYPE_CHECKING:
-
     pass
 from .alignment import TurnSpan
 from .scoring import TokenScores
@@ -45,7 +45,7 @@ def turn_means(ts: TokenScores) -> list[tuple[TurnSpan, np.ndarray]]:
 
 
 def named(emotion: str, emotions: list[str], families=None) -> str:
-    """"afraid family · scared": an emotion with its family, when there are families."""
+    """ "afraid family · scared": an emotion with its family, when there are families."""
     if families is None or emotion not in emotions:
         return emotion
     return f"{families.names[families.of[emotions.index(emotion)]]} family · {emotion}"
@@ -60,8 +60,11 @@ def turn_table(ts: TokenScores, n: int = 4, families=None) -> list[dict]:
     rows = []
     for k, (span, means) in enumerate(turn_means(ts)):
         low = [(ts.emotions[j], float(means[j])) for j in np.argsort(means)[:n]]
-        row = {"turn": f"{k + 1}. {span.role.title()} (tokens {span.start}–{span.end - 1})",
-               "highest (mean z)": fmt(top_emotions(means, ts.emotions, n)), "lowest (mean z)": fmt(low)}
+        row = {
+            "turn": f"{k + 1}. {span.role.title()} (tokens {span.start}–{span.end - 1})",
+            "highest (mean z)": fmt(top_emotions(means, ts.emotions, n)),
+            "lowest (mean z)": fmt(low),
+        }
         rows.append(row)
     return rows
 

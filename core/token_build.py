@@ -6,6 +6,7 @@ the token study chose by cross-validation on the training passages
 only fits it on all of them and calibrates it. The token pass is checkpointed in the user
 cache, so an interrupted build resumes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,10 @@ def load_study(folder: Path) -> dict:
         chosen = study["chosen"]
         chosen["layer"], chosen["decay"], chosen["directions"], chosen["norm"]
     except FileNotFoundError:
-        raise EmotionLensError(f"no token study in {folder}: run `python -m study.token_study --model NAME "
-                               "--layers L1,L2,…` first, which chooses the set-up this stage fits") from None
+        raise EmotionLensError(
+            f"no token study in {folder}: run `python -m study.token_study --model NAME "
+            "--layers L1,L2,…` first, which chooses the set-up this stage fits"
+        ) from None
     except (ValueError, KeyError, TypeError):
         raise EmotionLensError(f"{path} is not a token study (it needs a 'chosen' set-up)") from None
     return study
@@ -78,14 +81,23 @@ def build_token_reading(lm: LoadedModel, ev: EmotionVectors, study: dict, progre
         ev.extras.pop("token_centre", None)
     counts = {f: sum(p.form == f for p in passages) for f in ("plain", "chat", "dialogue", "neutral")}
     ev.meta["token_reading"] = {
-        "layer": layer, "decay": decay, "directions": kind, "shrinkage": shrink if kind in ("token", "readout") else 1.0,
-        "norm": c["norm"], "method": DIRECTION_KINDS[kind],
+        "layer": layer,
+        "decay": decay,
+        "directions": kind,
+        "shrinkage": shrink if kind in ("token", "readout") else 1.0,
+        "norm": c["norm"],
+        "method": DIRECTION_KINDS[kind],
         "calibration": "mean and std of the running projection over every training token (emotional and "
-                       "neutral, chat markers and the attention sink left out)",
-        "selection": study.get("rule"), "folds": study.get("folds"), "cv": {k: c[k] for k in c if k not in
-                                                                             ("layer", "norm", "directions", "decay")},
-        "passages": counts, "stories_per_emotion": f"every {STORY_STRIDE}rd story (8 of 24)",
-        "tokens": int(keep.sum()), "formats_hash": formats_hash(), "corpus_hash": corpus.corpus_hash()}
+        "neutral, chat markers and the attention sink left out)",
+        "selection": study.get("rule"),
+        "folds": study.get("folds"),
+        "cv": {k: c[k] for k in c if k not in ("layer", "norm", "directions", "decay")},
+        "passages": counts,
+        "stories_per_emotion": f"every {STORY_STRIDE}rd story (8 of 24)",
+        "tokens": int(keep.sum()),
+        "formats_hash": formats_hash(),
+        "corpus_hash": corpus.corpus_hash(),
+    }
     return ev
 
 

@@ -19,6 +19,7 @@ token-level reading is fitted and calibrated on tokens instead:
 Everything here is numpy; which set-up ships is chosen by cross-validation held out by
 passage on the training corpus (``study/token_study.py``), never on the validation set.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from scipy.signal import lfilter
 from .families import family_max
 from .passages import MARKER, NEUTRAL
 
-SATURATION_Z = 3.0        # the z that reads as full colour, and a "false alarm" on neutral text
+SATURATION_Z = 3.0  # the z that reads as full colour, and a "false alarm" on neutral text
 
 
 def running_mean(proj: np.ndarray, decay: float) -> np.ndarray:
@@ -41,8 +42,7 @@ def running_mean(proj: np.ndarray, decay: float) -> np.ndarray:
     return num / den[:, None]
 
 
-def running_by_passage(proj: np.ndarray, passage: np.ndarray, keep: np.ndarray, decay: float,
-                       slice_tokens: int = 50_000) -> np.ndarray:
+def running_by_passage(proj: np.ndarray, passage: np.ndarray, keep: np.ndarray, decay: float, slice_tokens: int = 50_000) -> np.ndarray:
     """``running_mean`` restarted at each passage, over kept tokens only (markers are skipped
     and come back as NaN). Whole passages go through in slices of about ``slice_tokens`` kept
     tokens, so a corpus of tokens needs no more than a slice's worth of float64 at once."""
@@ -54,7 +54,7 @@ def running_by_passage(proj: np.ndarray, passage: np.ndarray, keep: np.ndarray, 
         out[idx] = proj[idx]
         return out
     pas = passage[idx]
-    first = np.r_[0, np.flatnonzero(np.diff(pas)) + 1]          # where each passage's kept tokens begin
+    first = np.r_[0, np.flatnonzero(np.diff(pas)) + 1]  # where each passage's kept tokens begin
     cuts = np.unique(first[np.searchsorted(first, np.arange(0, len(idx), slice_tokens), side="right") - 1])
     for a, b in zip(cuts, np.r_[cuts[1:], len(idx)]):
         out[idx[a:b]] = _running_slice(np.asarray(proj[idx[a:b]], np.float32), pas[a:b], decay)
@@ -67,7 +67,7 @@ def _running_slice(p: np.ndarray, pas: np.ndarray, decay: float) -> np.ndarray:
     num = lfilter([1.0], [1.0, -decay], p, axis=0)
     first = np.r_[0, np.flatnonzero(np.diff(pas)) + 1]
     start = first[np.searchsorted(first, np.arange(len(p)), side="right") - 1]
-    age = np.arange(len(p)) - start                      # tokens since the passage began
+    age = np.arange(len(p)) - start  # tokens since the passage began
     carried = np.where(start[:, None] > 0, num[np.maximum(start - 1, 0)], 0.0)
     num -= (decay ** (age + 1))[:, None] * carried
     return num / ((1 - decay ** (age + 1)) / (1 - decay))[:, None]
@@ -88,15 +88,14 @@ def class_stats(x: np.ndarray, labels: np.ndarray, n_classes: int):
     idx = np.flatnonzero(labels != MARKER)
     sums = np.zeros((n_classes + 1, x.shape[1]))
     gram = np.zeros((x.shape[1], x.shape[1]))
-    for part in np.array_split(idx, max(1, len(idx) // 100_000)):     # in slices: bounded memory
+    for part in np.array_split(idx, max(1, len(idx) // 100_000)):  # in slices: bounded memory
         xs = np.asarray(x[part], np.float32)
         np.add.at(sums, cls[part], xs.astype(np.float64))
         gram += (xs.T @ xs).astype(np.float64)
     return sums, np.bincount(cls[idx], minlength=n_classes + 1), gram
 
 
-def token_directions(sums: np.ndarray, counts: np.ndarray, gram: np.ndarray, shrinkage: float,
-                     pcs: np.ndarray | None = None) -> np.ndarray:
+def token_directions(sums: np.ndarray, counts: np.ndarray, gram: np.ndarray, shrinkage: float, pcs: np.ndarray | None = None) -> np.ndarray:
     """Unit rows ``[E, D]``: w_e ∝ Σ⁻¹(μ_e − μ̄) with Σ the within-class covariance of tokens
     (neutral tokens a class of their own), shrunk toward its mean eigenvalue; neutral PCs,
     if given, projected out first. Shrinkage 1 gives the token-level concept vectors."""
@@ -129,20 +128,32 @@ def span_means(x: np.ndarray, labels: np.ndarray, passage: np.ndarray, n_passage
     return sums / np.maximum(counts, 1)[:, None], lab, counts > 0
 
 
-DIRECTION_KINDS = {"token": "covariance-corrected mean difference over token activations",
-                   "token-concept": "token class means minus their mean (no covariance correction)",
-                   "readout": "the story-level readout refitted on each passage's emotional-span mean",
-                   "concept": "the concept-vector recipe on span means (centred, neutral PCs out)"}
+DIRECTION_KINDS = {
+    "token": "covariance-corrected mean difference over token activations",
+    "token-concept": "token class means minus their mean (no covariance correction)",
+    "readout": "the story-level readout refitted on each passage's emotional-span mean",
+    "concept": "the concept-vector recipe on span means (centred, neutral PCs out)",
+}
 
 
-def fit_directions(x: np.ndarray, labels: np.ndarray, passage: np.ndarray, n_passages: int, kind: str,
-                   shrinkage: float, pcs: np.ndarray, n_emotions: int, stats=None) -> np.ndarray:
+def fit_directions(
+    x: np.ndarray,
+    labels: np.ndarray,
+    passage: np.ndarray,
+    n_passages: int,
+    kind: str,
+    shrinkage: float,
+    pcs: np.ndarray,
+    n_emotions: int,
+    stats=None,
+) -> np.ndarray:
     """One kind of direction set (``DIRECTION_KINDS``) fitted on the given tokens. ``stats``
     (``class_stats`` of the same tokens) saves recomputing the Gram matrix per kind."""
     if kind in ("token", "token-concept"):
         sums, counts, gram = stats or class_stats(x, labels, n_emotions)
         return token_directions(sums, counts, gram, shrinkage if kind == "token" else 1.0, pcs)
     from .readout import scatter
+
     means, lab, has = span_means(x, labels, passage, n_passages)
     sc = scatter(means[has], lab[has], n_emotions, pcs)
     return sc.directions(shrinkage if kind == "readout" else 1.0).astype(np.float32)
@@ -152,12 +163,13 @@ def fit_directions(x: np.ndarray, labels: np.ndarray, passage: np.ndarray, n_pas
 class TokenReading:
     """One fitted token-level reading at one layer: directions, optional normalisation,
     running-mean decay and calibration. ``z`` turns a passage's hidden states into z."""
+
     layer: int
-    directions: np.ndarray        # [E, D]
-    centre: np.ndarray | None     # [D] when tokens are normalised, else None
+    directions: np.ndarray  # [E, D]
+    centre: np.ndarray | None  # [D] when tokens are normalised, else None
     decay: float
-    mean: np.ndarray              # [E]
-    std: np.ndarray               # [E]
+    mean: np.ndarray  # [E]
+    std: np.ndarray  # [E]
 
     def projections(self, hidden: np.ndarray) -> np.ndarray:
         return normalise(hidden, self.centre) @ self.directions.T
@@ -197,6 +209,7 @@ def calibrate(run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # --- token-level figures (the study's cross-validation and ``validate`` share them) ---------
 
+
 def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(a positive token reads higher than a negative one), ties counted half."""
     if not len(pos) or not len(neg):
@@ -210,11 +223,10 @@ def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
     sums = np.zeros(len(cnt))
     np.add.at(sums, inv, ranks)
     ranks = (sums / cnt)[inv]
-    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def token_figures(z: np.ndarray, labels: np.ndarray, passage: np.ndarray,
-                  groups: np.ndarray | None = None, k: int = 5) -> dict:
+def token_figures(z: np.ndarray, labels: np.ndarray, passage: np.ndarray, groups: np.ndarray | None = None, k: int = 5) -> dict:
     """Localization AUROC (per passage: its emotion's z on its emotional tokens against its
     neutral tokens; mean over passages), hover top-k (share of emotional tokens whose own
     top k holds the emotion), sentence top-k (the emotional span's mean z), false alarms
@@ -243,7 +255,11 @@ def token_figures(z: np.ndarray, labels: np.ndarray, passage: np.ndarray,
     hover = ((z[emo] > own[:, None]).sum(1) < k).mean() if emo.any() else np.nan
     neutral = z[labels == NEUTRAL]
     finite = np.abs(z[keep][np.isfinite(z[keep])])
-    return {"auroc": float(np.nanmean(au)) if au else np.nan, "hover_top": float(hover),
-            "sentence_top": float(np.mean(sent)) if sent else np.nan,
-            "false_alarms": float((np.abs(neutral) >= SATURATION_Z).mean()) if len(neutral) else np.nan,
-            "median_abs_z": float(np.median(finite)) if len(finite) else np.nan, "k": k}
+    return {
+        "auroc": float(np.nanmean(au)) if au else np.nan,
+        "hover_top": float(hover),
+        "sentence_top": float(np.mean(sent)) if sent else np.nan,
+        "false_alarms": float((np.abs(neutral) >= SATURATION_Z).mean()) if len(neutral) else np.nan,
+        "median_abs_z": float(np.median(finite)) if len(finite) else np.nan,
+        "k": k,
+    }

@@ -2,6 +2,7 @@
 
 Transcripts are hostile input: they are parsed, never evaluated, and bounded in size.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,25 +13,25 @@ from .errors import EmotionLensError
 
 MAX_CHARS = 200_000
 MAX_FILE_BYTES = 1_000_000
-ROLE_NAMES = {"user": "user", "human": "user", "person": "user", "assistant": "assistant",
-              "ai": "assistant", "system": "system"}
+ROLE_NAMES = {"user": "user", "human": "user", "person": "user", "assistant": "assistant", "ai": "assistant", "system": "system"}
 _MARKER = re.compile(r"^[ \t]*(User|Human|Assistant|AI|System)[ \t]*:[ \t]?", re.I | re.M)
-TEXT = "text"          # the speaker of plain, unmarked text
+TEXT = "text"  # the speaker of plain, unmarked text
 
 
 @dataclass(frozen=True)
 class Turn:
-    role: str          # "system", "user", "assistant", or "text" for plain input
+    role: str  # "system", "user", "assistant", or "text" for plain input
     content: str
 
 
 @dataclass(frozen=True)
 class Segment:
     """A character range of the rendered text and who is speaking there."""
+
     role: str
     start: int
     end: int
-    content_start: int   # where the turn's own words begin (after any template header)
+    content_start: int  # where the turn's own words begin (after any template header)
     turn: int
     content_end: int = -1  # where they end (before any closing template tokens); -1: at ``end``
 
@@ -55,15 +56,14 @@ def _messages(obj) -> list[Turn]:
     if isinstance(obj, dict) and "messages" in obj:
         obj = obj["messages"]
     if not isinstance(obj, list) or not obj:
-        raise EmotionLensError("a JSON transcript must be a non-empty list of {\"role\", \"content\"} messages")
+        raise EmotionLensError('a JSON transcript must be a non-empty list of {"role", "content"} messages')
     turns = []
     for i, m in enumerate(obj):
         if not isinstance(m, dict) or not isinstance(m.get("content"), str):
-            raise EmotionLensError(f"JSON message {i + 1} needs a text \"content\"")
+            raise EmotionLensError(f'JSON message {i + 1} needs a text "content"')
         role = ROLE_NAMES.get(str(m.get("role", "")).strip().lower())
         if role is None:
-            raise EmotionLensError(f"JSON message {i + 1} has an unknown role {str(m.get('role'))[:30]!r} "
-                                   "(use system, user or assistant)")
+            raise EmotionLensError(f"JSON message {i + 1} has an unknown role {str(m.get('role'))[:30]!r} (use system, user or assistant)")
         turns.append(Turn(role, m["content"]))
     return turns
 
@@ -95,10 +95,10 @@ def parse_transcript(data: str | list | dict) -> list[Turn]:
     if not markers:
         return [Turn(TEXT, text)]
     turns = []
-    if text[:markers[0].start()].strip():
-        turns.append(Turn(TEXT, text[:markers[0].start()].strip()))
+    if text[: markers[0].start()].strip():
+        turns.append(Turn(TEXT, text[: markers[0].start()].strip()))
     for m, nxt in zip(markers, markers[1:] + [None]):
-        body = text[m.end(): nxt.start() if nxt else len(text)].strip()
+        body = text[m.end() : nxt.start() if nxt else len(text)].strip()
         turns.append(Turn(ROLE_NAMES[m.group(1).lower()], body))
     return turns
 
@@ -109,7 +109,7 @@ def _plain_chat(turns: list[Turn]) -> list[str]:
     return [t.content if t.role == TEXT else f"{label[t.role]}: {t.content}" for t in turns]
 
 
-_PROBE = "\u2063probe\u2063"       # text no template would add by itself
+_PROBE = "\u2063probe\u2063"  # text no template would add by itself
 
 
 def _template_system(tokenizer, first: Turn, piece: str) -> tuple[str, Turn] | None:
@@ -121,23 +121,23 @@ def _template_system(tokenizer, first: Turn, piece: str) -> tuple[str, Turn] | N
     """
     try:
         alone = tokenizer.apply_chat_template([{"role": "system", "content": _PROBE}], tokenize=False)
-        both = tokenizer.apply_chat_template([{"role": "system", "content": _PROBE},
-                                              {"role": first.role, "content": first.content}], tokenize=False)
-    except Exception:           # templates that refuse a system message add none of their own
+        both = tokenizer.apply_chat_template(
+            [{"role": "system", "content": _PROBE}, {"role": first.role, "content": first.content}], tokenize=False
+        )
+    except Exception:  # templates that refuse a system message add none of their own
         return None
     if not both.startswith(alone) or _PROBE not in alone:
         return None
-    own = both[len(alone):]
+    own = both[len(alone) :]
     if not own or piece == own or not piece.endswith(own):
         return None
-    block = piece[:len(piece) - len(own)]
+    block = piece[: len(piece) - len(own)]
     head, tail = alone.split(_PROBE, 1)
-    text = block[len(head):len(block) - len(tail)] if block.startswith(head) and block.endswith(tail) else block
+    text = block[len(head) : len(block) - len(tail)] if block.startswith(head) and block.endswith(tail) else block
     return block, Turn("system", text)
 
 
-def render(turns: list[Turn], chat_template=None, tokenizer=None,
-           open_reply: bool = False) -> tuple[str, list[Segment]]:
+def render(turns: list[Turn], chat_template=None, tokenizer=None, open_reply: bool = False) -> tuple[str, list[Segment]]:
     """The text the model reads, and which speaker owns each character range.
 
     With a chat template, each turn's segment is what adding that turn adds to the
@@ -155,14 +155,14 @@ def render(turns: list[Turn], chat_template=None, tokenizer=None,
         for k in range(1, len(msgs) + 1):
             full = tokenizer.apply_chat_template(msgs[:k], tokenize=False)
             if not full.startswith(previous):
-                use_template = False   # template is not prefix-stable: fall back to plain form
+                use_template = False  # template is not prefix-stable: fall back to plain form
                 break
-            pieces.append(full[len(previous):])
+            pieces.append(full[len(previous) :])
             previous = full
         if use_template and open_reply:
             full = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
             use_template = full.startswith(previous) and len(full) > len(previous)
-            pieces.append(full[len(previous):])
+            pieces.append(full[len(previous) :])
     if not use_template:
         plain = _plain_chat(turns)
         if open_reply:
@@ -174,7 +174,7 @@ def render(turns: list[Turn], chat_template=None, tokenizer=None,
         default = _template_system(tokenizer, turns[0], pieces[0])
         if default:
             block, system = default
-            turns, pieces = [system, *turns], [block, pieces[0][len(block):], *pieces[1:]]
+            turns, pieces = [system, *turns], [block, pieces[0][len(block) :], *pieces[1:]]
     segments, pos = [], 0
     for i, (turn, piece) in enumerate(zip(turns, pieces)):
         at = piece.rfind(turn.content) if turn.content else len(piece)

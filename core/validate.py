@@ -5,6 +5,7 @@ Each text is read once, with all layers captured and at every reading position, 
 scored from those arrays, per layer and position, with no further model calls. The validation
 set only reports: layer, shrinkage and position were chosen on the stories by the build.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,34 +25,34 @@ if TYPE_CHECKING:
     from .models import LoadedModel
     from .vectors import EmotionVectors
 
-READINGS = {"readout": ("readout", "stories"), "concept_stories": ("concept", "stories"),
-            "concept_neutral": ("concept", "neutral")}
-READING_LABELS = {"readout": "readout, z vs stories (default)",
-                  "concept_stories": "concept vectors, z vs stories",
-                  "concept_neutral": "concept vectors, z vs neutral chat (the paper's recipe; before the readout)"}
-GOALS = {"implicit_top3": 0.60, "implicit_median_rank": 5, "sweep_rho": 0.6, "negation_frac": 0.85,
-         "two_person_acc": 0.80}
+READINGS = {"readout": ("readout", "stories"), "concept_stories": ("concept", "stories"), "concept_neutral": ("concept", "neutral")}
+READING_LABELS = {
+    "readout": "readout, z vs stories (default)",
+    "concept_stories": "concept vectors, z vs stories",
+    "concept_neutral": "concept vectors, z vs neutral chat (the paper's recipe; before the readout)",
+}
+GOALS = {"implicit_top3": 0.60, "implicit_median_rank": 5, "sweep_rho": 0.6, "negation_frac": 0.85, "two_person_acc": 0.80}
 
 
 def prompt_readings(lm: LoadedModel, text: str, layers: list[int]) -> np.ndarray:
     """``[len(READ_POSITIONS), L, D]``: a text sent as a user message, the reply opened, read at each position."""
     fw = forward(lm, [Turn("user", text)], layers, open_reply=True)
     spans = prompt_positions(fw.turns)
-    return np.stack([np.stack([fw.hidden[l][lo:hi].mean(0) for l in layers]) for lo, hi in
-                     (spans[p] for p in READ_POSITIONS)])
+    return np.stack([np.stack([fw.hidden[l][lo:hi].mean(0) for l in layers]) for lo, hi in (spans[p] for p in READ_POSITIONS)])
 
 
 @dataclass
 class Readings:
     """Residual-stream readings of the whole validation set, ``[..., positions, L, D]``."""
-    implicit: np.ndarray            # [n, P, L, D]
-    implicit_labels: np.ndarray     # [n]
-    sweeps: list[np.ndarray]        # per sweep: [n_values, P, L, D]
-    sweep_specs: list[dict]         # per sweep: values and expected rising/falling emotions
-    negation: np.ndarray            # [n, 2 (positive, negated), P, L, D]
+
+    implicit: np.ndarray  # [n, P, L, D]
+    implicit_labels: np.ndarray  # [n]
+    sweeps: list[np.ndarray]  # per sweep: [n_values, P, L, D]
+    sweep_specs: list[dict]  # per sweep: values and expected rising/falling emotions
+    negation: np.ndarray  # [n, 2 (positive, negated), P, L, D]
     negation_labels: np.ndarray
-    two_person: list[tuple[np.ndarray, np.ndarray]]   # per passage: ([n_seg, L, D] own-part means,
-                                                       # [n_seg, L, D] other-parts means)
+    two_person: list[tuple[np.ndarray, np.ndarray]]  # per passage: ([n_seg, L, D] own-part means,
+    # [n_seg, L, D] other-parts means)
     two_person_labels: list[np.ndarray]
 
 
@@ -66,8 +67,7 @@ def collect(lm: LoadedModel, emotions: list[str], progress=None) -> Readings:
         progress("implicit", i + 1, len(vs.implicit))
     sweeps = []
     for i, sw in enumerate(vs.sweeps):
-        sweeps.append(np.stack([prompt_readings(lm, sw["template"].replace("{X}", str(v)), layers)
-                                for v in sw["values"]]))
+        sweeps.append(np.stack([prompt_readings(lm, sw["template"].replace("{X}", str(v)), layers) for v in sw["values"]]))
         progress("sweeps", i + 1, len(vs.sweeps))
     negation = []
     for i, item in enumerate(vs.negation):
@@ -82,14 +82,22 @@ def collect(lm: LoadedModel, emotions: list[str], progress=None) -> Readings:
             bounds.append((pos, pos + len(s["text"])))
             pos += len(s["text"]) + 1
         seg_of = np.array([next((k for k, (a, b) in enumerate(bounds) if a <= o[0] < b), -1) for o in fw.offsets])
-        hidden = np.stack([fw.hidden[l] for l in layers], 1)          # [T, L, D]
+        hidden = np.stack([fw.hidden[l] for l in layers], 1)  # [T, L, D]
         own = np.stack([hidden[seg_of == k].mean(0) for k in range(len(segs))])
         other = np.stack([hidden[(seg_of != k) & (seg_of >= 0)].mean(0) for k in range(len(segs))])
         two.append((own, other))
         two_labels.append(np.array([idx(s["emotion"]) for s in segs]))
         progress("two-person", i + 1, len(vs.two_person))
-    return Readings(np.stack(implicit), np.array([idx(x["emotion"]) for x in vs.implicit]), sweeps, vs.sweeps,
-                    np.stack(negation), np.array([idx(x["emotion"]) for x in vs.negation]), two, two_labels)
+    return Readings(
+        np.stack(implicit),
+        np.array([idx(x["emotion"]) for x in vs.implicit]),
+        sweeps,
+        vs.sweeps,
+        np.stack(negation),
+        np.array([idx(x["emotion"]) for x in vs.negation]),
+        two,
+        two_labels,
+    )
 
 
 def _z(ev: EmotionVectors, reading: str, layer: int, x: np.ndarray) -> np.ndarray:
@@ -118,23 +126,31 @@ def evaluate(ev: EmotionVectors, rd: Readings, reading: str, layer: int, positio
     rank_all = (z > own[:, None]).sum(1) + 1
     rank_scen = (z[:, scen] > own[:, None]).sum(1) + 1
     rhos = [rho for *_, rho in _sweep_series(ev, rd, reading, layer, position)]
-    zn = _z(ev, reading, layer, rd.negation[:, :, p, layer])                  # [n, 2, E]
+    zn = _z(ev, reading, layer, rd.negation[:, :, p, layer])  # [n, 2, E]
     drop = zn[np.arange(len(zn)), 0, rd.negation_labels] - zn[np.arange(len(zn)), 1, rd.negation_labels]
     two = []
     for (own_h, other_h), labels in zip(rd.two_person, rd.two_person_labels):
         a, b = _z(ev, reading, layer, own_h[:, layer]), _z(ev, reading, layer, other_h[:, layer])
         two += (a[np.arange(len(labels)), labels] > b[np.arange(len(labels)), labels]).tolist()
-    return {"layer": layer, "position": position,
-            "implicit_top1": float((rank_scen == 1).mean()), "implicit_top3": float((rank_scen <= 3).mean()),
-            "implicit_median_rank": float(np.median(rank_all)), "implicit_mean_rank": float(rank_all.mean()),
-            "sweep_rho": float(np.mean(rhos)), "negation_drop": float(drop.mean()),
-            "negation_frac": float((drop > 0).mean()), "two_person_acc": float(np.mean(two))}
+    return {
+        "layer": layer,
+        "position": position,
+        "implicit_top1": float((rank_scen == 1).mean()),
+        "implicit_top3": float((rank_scen <= 3).mean()),
+        "implicit_median_rank": float(np.median(rank_all)),
+        "implicit_mean_rank": float(rank_all.mean()),
+        "sweep_rho": float(np.mean(rhos)),
+        "negation_drop": float(drop.mean()),
+        "negation_frac": float((drop > 0).mean()),
+        "two_person_acc": float(np.mean(two)),
+    }
 
 
 def sweep_rows(ev: EmotionVectors, rd: Readings, reading: str, layer: int, position: str) -> list[dict]:
-    return [{"sweep": sw["name"], "emotion": name, "expected": direction, "rho": round(rho, 3),
-             "z": [round(float(v), 3) for v in col]}
-            for sw, name, direction, col, rho in _sweep_series(ev, rd, reading, layer, position)]
+    return [
+        {"sweep": sw["name"], "emotion": name, "expected": direction, "rho": round(rho, 3), "z": [round(float(v), 3) for v in col]}
+        for sw, name, direction, col, rho in _sweep_series(ev, rd, reading, layer, position)
+    ]
 
 
 def ratings_report(v: np.ndarray, emotions: list[str]) -> dict:
@@ -145,14 +161,21 @@ def ratings_report(v: np.ndarray, emotions: list[str]) -> dict:
     out: dict[str, Any] = {"explained": [round(float(x), 3) for x in res.explained]}
     for name, rt in (("warriner", w), ("vader", vader)):
         best, rb = best_pc(res.scores, rt.valence)
-        entry = {"citation": rt.citation, "n_valence": rt.coverage(),
-                 "pc1_valence_r": round(correlate(res.scores[:, 0], rt.valence)[0], 3),
-                 "best_valence_pc": best + 1, "best_valence_r": round(rb, 3)}
+        entry = {
+            "citation": rt.citation,
+            "n_valence": rt.coverage(),
+            "pc1_valence_r": round(correlate(res.scores[:, 0], rt.valence)[0], 3),
+            "best_valence_pc": best + 1,
+            "best_valence_r": round(rb, 3),
+        }
         if rt.arousal is not None:
             best, rb = best_pc(res.scores, rt.arousal)
-            entry.update(pc2_arousal_r=round(correlate(res.scores[:, 1], rt.arousal)[0], 3),
-                         n_arousal=int((~np.isnan(rt.arousal)).sum()), best_arousal_pc=best + 1,
-                         best_arousal_r=round(rb, 3))
+            entry.update(
+                pc2_arousal_r=round(correlate(res.scores[:, 1], rt.arousal)[0], 3),
+                n_arousal=int((~np.isnan(rt.arousal)).sum()),
+                best_arousal_pc=best + 1,
+                best_arousal_r=round(rb, 3),
+            )
         plane = affect_plane(v, rt)
         entry["plane_valence_r"] = round(plane["valence"]["cv_r"], 3)
         if "arousal" in plane:
@@ -178,36 +201,48 @@ def tylenol(lm: LoadedModel, ev: EmotionVectors) -> dict:
     return out
 
 
-def run_validation(lm: LoadedModel, ev: EmotionVectors, progress=None, readings: Readings | None = None, story_means=None,
-                   token_level: dict | None = None) -> dict:
+def run_validation(
+    lm: LoadedModel, ev: EmotionVectors, progress=None, readings: Readings | None = None, story_means=None, token_level: dict | None = None
+) -> dict:
     """The report. ``story_means`` (``(x, labels)`` from the build's checkpoint) adds the
     validation learning curve; ``token_level`` (``validate_tokens.run``) is computed unless given."""
     rd = readings or collect(lm, ev.emotions, progress)
     layers = range(ev.n_layers)
     r = ev.readout_meta
     position = r.get("position", "words")
-    at = {"readout": ev.reading_layer("readout"), "concept_stories": ev.default_layer,
-          "concept_neutral": ev.default_layer}
+    at = {"readout": ev.reading_layer("readout"), "concept_stories": ev.default_layer, "concept_neutral": ev.default_layer}
     names = [n for n in READINGS if n != "readout" or ev.has_readout]
     table = {(n, p, l): evaluate(ev, rd, n, l, p) for n in names for p in READ_POSITIONS for l in layers}
     default = names[0]
-    return {"model": lm.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "method": ev.describe_reading(None, None), "concept_method": ev.describe(),
-            "reading": {"name": default, "layer": at[default], "position": position},
-            "counts": {"implicit": len(rd.implicit), "implicit_emotions": len(set(rd.implicit_labels.tolist())),
-                       "sweeps": len(rd.sweeps), "negation": len(rd.negation), "two_person": len(rd.two_person)},
-            "summary": {n: table[(n, position, at[n])] for n in names},
-            "positions": [table[(n, p, l)] | {"reading": n} for n in names for p in READ_POSITIONS for l in layers],
-            "layers": [table[(default, position, l)] for l in layers],
-            "sweeps_at_default": sweep_rows(ev, rd, default, at[default], position),
-            "story_cv": r.get("cv", []), "learning_curve": r.get("learning_curve", []),
-            "start_tokens": r.get("start_tokens", []), "story_positions": r.get("positions", []),
-            "readout": {k: r[k] for k in ("layer", "shrinkage", "position", "folds", "selection",
-                                          "concept_best_layer", "chat_stories") if k in r},
-            "ratings": ratings_report(ev.at(), ev.emotions),
-            "tylenol": tylenol(lm, ev),
-            "token_level": token_level if token_level is not None else validate_tokens.run(lm, ev, progress),
-            "validation_learning_curve": learning_curve(ev, rd, *story_means) if story_means and ev.has_readout else []}
+    return {
+        "model": lm.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "method": ev.describe_reading(None, None),
+        "concept_method": ev.describe(),
+        "reading": {"name": default, "layer": at[default], "position": position},
+        "counts": {
+            "implicit": len(rd.implicit),
+            "implicit_emotions": len(set(rd.implicit_labels.tolist())),
+            "sweeps": len(rd.sweeps),
+            "negation": len(rd.negation),
+            "two_person": len(rd.two_person),
+        },
+        "summary": {n: table[(n, position, at[n])] for n in names},
+        "positions": [table[(n, p, l)] | {"reading": n} for n in names for p in READ_POSITIONS for l in layers],
+        "layers": [table[(default, position, l)] for l in layers],
+        "sweeps_at_default": sweep_rows(ev, rd, default, at[default], position),
+        "story_cv": r.get("cv", []),
+        "learning_curve": r.get("learning_curve", []),
+        "start_tokens": r.get("start_tokens", []),
+        "story_positions": r.get("positions", []),
+        "readout": {
+            k: r[k] for k in ("layer", "shrinkage", "position", "folds", "selection", "concept_best_layer", "chat_stories") if k in r
+        },
+        "ratings": ratings_report(ev.at(), ev.emotions),
+        "tylenol": tylenol(lm, ev),
+        "token_level": token_level if token_level is not None else validate_tokens.run(lm, ev, progress),
+        "validation_learning_curve": learning_curve(ev, rd, *story_means) if story_means and ev.has_readout else [],
+    }
 
 
 def learning_curve(ev: EmotionVectors, rd: Readings, x: np.ndarray, labels: np.ndarray, sizes=(4, 8, 12, 16, 20, 24)) -> list[dict]:
@@ -216,6 +251,7 @@ def learning_curve(ev: EmotionVectors, rd: Readings, x: np.ndarray, labels: np.n
     from dataclasses import replace
 
     from . import readout as ro
+
     r = ev.readout_meta
     layer, shrink = r["layer"], r["shrinkage"]
     pcs = ev.removed_pcs(layer)
@@ -225,8 +261,7 @@ def learning_curve(ev: EmotionVectors, rd: Readings, x: np.ndarray, labels: np.n
         idx = np.concatenate([np.flatnonzero(labels == e)[:n] for e in range(len(ev.emotions))])
         model = ro.fit(xl[idx], labels[idx], len(ev.emotions), pcs, shrink)
         arrays = {k: ev.extras[k].copy() for k in ("readout", "readout_mean", "readout_std")}
-        arrays["readout"][layer], arrays["readout_mean"][layer], arrays["readout_std"][layer] = \
-            model.w, model.mean, model.std
+        arrays["readout"][layer], arrays["readout_mean"][layer], arrays["readout_std"][layer] = model.w, model.mean, model.std
         small = replace(ev, extras={**ev.extras, **arrays})
         out.append({"stories_per_emotion": n, **evaluate(small, rd, "readout", layer, r.get("position", "words"))})
     return out

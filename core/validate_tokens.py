@@ -10,6 +10,7 @@ around one implicit emotional sentence (plain and chat), and neutral chats. Per 
 - median |z| over the cells of the emotional chat passages.
 Family-level figures rank the families (a family reads as its strongest member) instead.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -28,23 +29,37 @@ if TYPE_CHECKING:
     from .models import LoadedModel
     from .vectors import EmotionVectors
 
-SUMMARY_READINGS = {"readout_stories": ("readout", "stories"), "readout_neutral": ("readout", "neutral"),
-                    "concept_neutral": ("concept", "neutral")}
-READING_LABELS = {"token": "token reading (what tokens show)",
-                  "readout_stories": "readout, z vs stories (the summary reading; what tokens showed before)",
-                  "readout_neutral": "readout, z vs neutral chat",
-                  "concept_neutral": "concept vectors, z vs neutral chat (the paper's recipe)"}
+SUMMARY_READINGS = {
+    "readout_stories": ("readout", "stories"),
+    "readout_neutral": ("readout", "neutral"),
+    "concept_neutral": ("concept", "neutral"),
+}
+READING_LABELS = {
+    "token": "token reading (what tokens show)",
+    "readout_stories": "readout, z vs stories (the summary reading; what tokens showed before)",
+    "readout_neutral": "readout, z vs neutral chat",
+    "concept_neutral": "concept vectors, z vs neutral chat (the paper's recipe)",
+}
 GOALS = {"auroc": 0.85, "hover_top": 0.25, "false_alarms": 0.01, "median_abs_z_chat": 1.5}
 
 
 def validation_passages(emotions: list[str]) -> tuple[list[Passage], list[Passage]]:
     vs = corpus.load_validation()
     idx = {e: i for i, e in enumerate(emotions)}
-    emo = [Passage((Turn("user" if o["form"] == "chat" else "text",
-                         f"{o['before'].strip()} {o['sentence'].strip()} {o['after'].strip()}"),),
-                   o["sentence"].strip(), idx[o["emotion"]], o["form"], f"val:{k}") for k, o in enumerate(vs.embedded)]
-    neutral = [Passage(tuple(Turn(m["role"], m["content"]) for m in msgs), "", NEUTRAL, "neutral", f"valn:{k}")
-               for k, msgs in enumerate(vs.neutral_chats)]
+    emo = [
+        Passage(
+            (Turn("user" if o["form"] == "chat" else "text", f"{o['before'].strip()} {o['sentence'].strip()} {o['after'].strip()}"),),
+            o["sentence"].strip(),
+            idx[o["emotion"]],
+            o["form"],
+            f"val:{k}",
+        )
+        for k, o in enumerate(vs.embedded)
+    ]
+    neutral = [
+        Passage(tuple(Turn(m["role"], m["content"]) for m in msgs), "", NEUTRAL, "neutral", f"valn:{k}")
+        for k, msgs in enumerate(vs.neutral_chats)
+    ]
     return emo, neutral
 
 
@@ -53,8 +68,7 @@ def collect(lm: LoadedModel, passages: list[Passage], layers, progress=None) -> 
     out = []
     for i, p in enumerate(passages):
         fw = forward(lm, list(p.turns), layers)
-        out.append(({l: fw.hidden[l] for l in layers}, token_labels(p, fw.text, fw.offsets, fw.turns),
-                    word_mask(fw.turns, len(fw.tokens))))
+        out.append(({l: fw.hidden[l] for l in layers}, token_labels(p, fw.text, fw.offsets, fw.turns), word_mask(fw.turns, len(fw.tokens))))
         if progress:
             progress("token validation", i + 1, len(passages))
     return out
@@ -93,9 +107,11 @@ def evaluate(ev: EmotionVectors, emo_rows, neutral_rows, chat_mask: np.ndarray, 
             fig = token_figures(z, labels, passage, groups)
             row[level] = {"auroc": fig["auroc"], "hover_top": fig["hover_top"], "sentence_top": fig["sentence_top"]}
         cells = z[chat_tok & (labels != MARKER)]
-        row.update(false_alarms=float((np.abs(nz) >= SATURATION_Z).mean()),
-                   median_abs_z_chat=float(np.nanmedian(np.abs(cells))),
-                   saturated_tokens_chat=float(np.nanmean(np.abs(cells) >= SATURATION_Z)))
+        row.update(
+            false_alarms=float((np.abs(nz) >= SATURATION_Z).mean()),
+            median_abs_z_chat=float(np.nanmedian(np.abs(cells))),
+            saturated_tokens_chat=float(np.nanmean(np.abs(cells) >= SATURATION_Z)),
+        )
         out.append(row)
     return out
 
@@ -110,8 +126,11 @@ def run(lm: LoadedModel, ev: EmotionVectors, progress=None, every: int = 1, laye
     emo_rows, neutral_rows = collect(lm, emo, layers, progress), collect(lm, neutral, layers, progress)
     chat = np.array([p.form == "chat" for p in emo])
     fam = ev.families
-    defaults = {"readout_stories": ev.reading_layer("readout"), "readout_neutral": ev.reading_layer("readout"),
-                "concept_neutral": ev.default_layer}
+    defaults = {
+        "readout_stories": ev.reading_layer("readout"),
+        "readout_neutral": ev.reading_layer("readout"),
+        "concept_neutral": ev.default_layer,
+    }
     if ev.has_token_reading:
         defaults = {"token": ev.token_reading().layer, **defaults}
     if not ev.has_readout:
@@ -121,11 +140,14 @@ def run(lm: LoadedModel, ev: EmotionVectors, progress=None, every: int = 1, laye
     for name in [n for n in defaults if n != "token" and n != "readout_neutral"]:
         for l in layers:
             by_layer += evaluate(ev, emo_rows, neutral_rows, chat, {name: l}, None)
-    return {"passages": {"embedded": len(emo), "chat": int(chat.sum()), "emotions": len({p.label for p in emo}),
-                         "neutral_chats": len(neutral)},
-            "readings": table, "by_layer": by_layer, "goals": GOALS,
-            "families": {"n": len(fam.names), "names": fam.names},
-            "token_method": ev.describe_token_reading() if ev.has_token_reading else None}
+    return {
+        "passages": {"embedded": len(emo), "chat": int(chat.sum()), "emotions": len({p.label for p in emo}), "neutral_chats": len(neutral)},
+        "readings": table,
+        "by_layer": by_layer,
+        "goals": GOALS,
+        "families": {"n": len(fam.names), "names": fam.names},
+        "token_method": ev.describe_token_reading() if ev.has_token_reading else None,
+    }
 
 
 def _pct(x: float) -> str:
@@ -134,25 +156,39 @@ def _pct(x: float) -> str:
 
 def markdown(rep: dict) -> list[str]:
     p = rep["passages"]
-    lines = ["## Token level: what colours, hover cards and alerts show", "",
-             f"{p['embedded']} fresh passages ({p['chat']} as a chat message), each one implicit emotional sentence "
-             f"among neutral ones, {p['emotions']} emotions; {p['neutral_chats']} neutral chats. Goals: localization "
-             "AUROC ≥ 0.85, hover top-5 ≥ 25%, false alarms ≤ 1%, median |z| on emotional chat ≤ 1.5. "
-             f"Family level: {rep['families']['n']} families, top-5 of them.", "",
-             "| reading | layer | AUROC | hover top-5 | sentence top-5 | family AUROC | family hover top-5 | "
-             "false alarms | median abs z (chat) | tokens saturated (chat) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Token level: what colours, hover cards and alerts show",
+        "",
+        f"{p['embedded']} fresh passages ({p['chat']} as a chat message), each one implicit emotional sentence "
+        f"among neutral ones, {p['emotions']} emotions; {p['neutral_chats']} neutral chats. Goals: localization "
+        "AUROC ≥ 0.85, hover top-5 ≥ 25%, false alarms ≤ 1%, median |z| on emotional chat ≤ 1.5. "
+        f"Family level: {rep['families']['n']} families, top-5 of them.",
+        "",
+        "| reading | layer | AUROC | hover top-5 | sentence top-5 | family AUROC | family hover top-5 | "
+        "false alarms | median abs z (chat) | tokens saturated (chat) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rep["readings"]:
         e, f = r["emotion"], r.get("family", {})
-        lines.append(f"| {READING_LABELS[r['reading']]} | {r['layer']} | {e['auroc']:.2f} | {_pct(e['hover_top'])} | "
-                     f"{_pct(e['sentence_top'])} | {f.get('auroc', float('nan')):.2f} | {_pct(f.get('hover_top', 0))} | "
-                     f"{_pct(r['false_alarms'])} | {r['median_abs_z_chat']:.2f} | {_pct(r['saturated_tokens_chat'])} |")
+        lines.append(
+            f"| {READING_LABELS[r['reading']]} | {r['layer']} | {e['auroc']:.2f} | {_pct(e['hover_top'])} | "
+            f"{_pct(e['sentence_top'])} | {f.get('auroc', float('nan')):.2f} | {_pct(f.get('hover_top', 0))} | "
+            f"{_pct(r['false_alarms'])} | {r['median_abs_z_chat']:.2f} | {_pct(r['saturated_tokens_chat'])} |"
+        )
     if rep.get("token_method"):
         lines += ["", f"Token reading: {rep['token_method']}."]
-    lines += ["", "Summary readings at every layer (token level):", "",
-              "| reading | layer | AUROC | hover top-5 | false alarms | median abs z (chat) |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Summary readings at every layer (token level):",
+        "",
+        "| reading | layer | AUROC | hover top-5 | false alarms | median abs z (chat) |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rep["by_layer"]:
-        lines.append(f"| {r['reading']} | {r['layer']} | {r['emotion']['auroc']:.2f} | {_pct(r['emotion']['hover_top'])} | "
-                     f"{_pct(r['false_alarms'])} | {r['median_abs_z_chat']:.2f} |")
+        lines.append(
+            f"| {r['reading']} | {r['layer']} | {r['emotion']['auroc']:.2f} | {_pct(r['emotion']['hover_top'])} | "
+            f"{_pct(r['false_alarms'])} | {r['median_abs_z_chat']:.2f} |"
+        )
     return lines
 
 
@@ -162,11 +198,16 @@ def summary_sentence(rep: dict | None) -> str:
     if "token" not in rows:
         return ""
     t, old = rows["token"], rows.get("readout_stories")
-    was = (f" (reading each token with the whole-text reading instead: {old['emotion']['auroc']:.2f} and "
-           f"{_pct(old['false_alarms'])})") if old else ""
-    return (f" **Token by token**, on fresh passages with one emotional sentence among neutral ones: picking a token "
-            f"of the emotional sentence and one of its neutral neighbours, the emotional one reads higher "
-            f"**{_pct(t['emotion']['auroc'])}** of the time (goal: 85%; chance: 50%). A hover card's five strongest "
-            f"emotions include the sentence's emotion for **{_pct(t['emotion']['hover_top'])}** of its tokens "
-            f"({_pct(t['family']['hover_top'])} counting its family), and on neutral chats "
-            f"**{_pct(t['false_alarms'])}** of readings are strong enough for full colour{was}.")
+    was = (
+        (f" (reading each token with the whole-text reading instead: {old['emotion']['auroc']:.2f} and {_pct(old['false_alarms'])})")
+        if old
+        else ""
+    )
+    return (
+        f" **Token by token**, on fresh passages with one emotional sentence among neutral ones: picking a token "
+        f"of the emotional sentence and one of its neutral neighbours, the emotional one reads higher "
+        f"**{_pct(t['emotion']['auroc'])}** of the time (goal: 85%; chance: 50%). A hover card's five strongest "
+        f"emotions include the sentence's emotion for **{_pct(t['emotion']['hover_top'])}** of its tokens "
+        f"({_pct(t['family']['hover_top'])} counting its family), and on neutral chats "
+        f"**{_pct(t['false_alarms'])}** of readings are strong enough for full colour{was}."
+    )

@@ -3,6 +3,7 @@
 ``cached_vectors/<model>/vectors.safetensors`` holds the arrays, ``meta.json`` the
 provenance. Only safetensors and JSON are ever read, so a user's file cannot run code.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -26,14 +27,20 @@ MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 READING_KINDS = ("readout", "concept")
 BASELINES = ("stories", "neutral")
 KIND_LABELS = {"readout": "readout (probe directions)", "concept": "concept vectors (the paper's)"}
-BASELINE_LABELS = {"stories": "z vs typical emotional text (the stories)",
-                   "neutral": "z vs neutral chat (the paper's view)"}
+BASELINE_LABELS = {"stories": "z vs typical emotional text (the stories)", "neutral": "z vs neutral chat (the paper's view)"}
 # The readout's share in "blend" steering directions, found on the steering study's choosing
 # prompts (SmolLM2: 0.25 kept happy's judge and lifted its reading; 0.5 cost sad its judge).
 BLEND_READOUT_WEIGHT = 0.25
 # Optional per-layer arrays (format 2): readout directions and every calibration.
-OPTIONAL = {"readout": 3, "readout_mean": 2, "readout_std": 2, "readout_neutral_mean": 2,
-            "readout_neutral_std": 2, "story_mean": 2, "story_std": 2}
+OPTIONAL = {
+    "readout": 3,
+    "readout_mean": 2,
+    "readout_std": 2,
+    "readout_neutral_mean": 2,
+    "readout_neutral_std": 2,
+    "story_mean": 2,
+    "story_std": 2,
+}
 # The token-level reading (format 3), one layer: directions [E, D], calibration [E], and the
 # centre [D] that tokens are normalised around when the reading normalises them.
 TOKEN_ARRAYS = {"token_directions": ("E", "D"), "token_mean": ("E",), "token_std": ("E",), "token_centre": ("D",)}
@@ -43,14 +50,15 @@ TOKEN_ARRAYS = {"token_directions": ("E", "D"), "token_mean": ("E",), "token_std
 class Reading:
     """One summary reading, resolved once: which directions (``kind``), z against which baseline, at
     which layer, with the calibration that turns a projection into z and the line that says so."""
+
     kind: str
     baseline: str
     layer: int
-    directions: np.ndarray          # [E, D]
-    mean: np.ndarray                # [E]
-    std: np.ndarray                 # [E]
+    directions: np.ndarray  # [E, D]
+    mean: np.ndarray  # [E]
+    std: np.ndarray  # [E]
     method: str
-    note: str | None = None         # why the file gave something else than was asked
+    note: str | None = None  # why the file gave something else than was asked
 
     def project(self, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw projections of ``hidden`` ``[T, D]`` and their z-scores, ``[T, E]`` each, float32."""
@@ -60,11 +68,11 @@ class Reading:
 
 @dataclass
 class EmotionVectors:
-    vectors: np.ndarray            # [n_layers, n_emotions, d_model], unit rows
-    baseline_mean: np.ndarray      # [n_layers, n_emotions]
-    baseline_std: np.ndarray       # [n_layers, n_emotions]
+    vectors: np.ndarray  # [n_layers, n_emotions, d_model], unit rows
+    baseline_mean: np.ndarray  # [n_layers, n_emotions]
+    baseline_std: np.ndarray  # [n_layers, n_emotions]
     meta: dict
-    neutral_pcs: np.ndarray | None = None   # [n_layers, k_max, d_model], zero-padded
+    neutral_pcs: np.ndarray | None = None  # [n_layers, k_max, d_model], zero-padded
     extras: dict = field(default_factory=dict)
     # readout [L, E, D]; readout_mean/std (stories), readout_neutral_mean/std, and the concept
     # vectors' story calibration story_mean/std, all [L, E]; readout_heldout* (one layer, one
@@ -84,15 +92,23 @@ class EmotionVectors:
         if not self.has_token_reading:
             return None
         from .token_reading import TokenReading
+
         m = self.meta["token_reading"]
-        return TokenReading(int(m["layer"]), self.extras["token_directions"], self.extras.get("token_centre"),
-                            float(m["decay"]), self.extras["token_mean"], self.extras["token_std"])
+        return TokenReading(
+            int(m["layer"]),
+            self.extras["token_directions"],
+            self.extras.get("token_centre"),
+            float(m["decay"]),
+            self.extras["token_mean"],
+            self.extras["token_std"],
+        )
 
     @cached_property
     def families(self):
         """Named families of the 171 (``core.families``), from the concept vectors at the default layer."""
         from .families import build_families
         from .ratings import human_valence
+
         return build_families(self.at(), self.emotions, human_valence(self.emotions).valence)
 
     @property
@@ -103,8 +119,9 @@ class EmotionVectors:
         """(kind, baseline, note): the reading asked for, or what this file can give and why."""
         kind, baseline = kind or "readout", baseline or "stories"
         if kind not in READING_KINDS or baseline not in BASELINES:
-            raise EmotionLensError(f"unknown reading {kind}/{baseline}: kind is one of {', '.join(READING_KINDS)}, "
-                                   f"baseline one of {', '.join(BASELINES)}")
+            raise EmotionLensError(
+                f"unknown reading {kind}/{baseline}: kind is one of {', '.join(READING_KINDS)}, baseline one of {', '.join(BASELINES)}"
+            )
         note = None
         if kind == "readout" and not self.has_readout:
             kind, note = "concept", "this vectors file predates the readout: reading the concept vectors"
@@ -124,8 +141,12 @@ class EmotionVectors:
 
     def has_directions(self, kind: str) -> bool:
         """Whether this file can give ``kind`` directions (concept, readout, contrast or blend)."""
-        return {"concept": True, "readout": self.has_readout, "contrast": self.has_contrast,
-                "blend": self.has_readout and self.has_contrast}.get(kind, False)
+        return {
+            "concept": True,
+            "readout": self.has_readout,
+            "contrast": self.has_contrast,
+            "blend": self.has_readout and self.has_contrast,
+        }.get(kind, False)
 
     def directions(self, kind: str, layer: int) -> np.ndarray:
         """One layer's rows of the concept vectors, the readout's directions, the contrast
@@ -136,6 +157,7 @@ class EmotionVectors:
         joyful and cheerful, not happy)."""
         if kind == "blend":
             from .geometry import unit_rows
+
             contrast, readout = (self.extras[k][layer].astype(np.float32) for k in ("contrast", "readout"))
             return unit_rows(contrast) + BLEND_READOUT_WEIGHT * unit_rows(readout)
         return self.extras[kind][layer] if kind in ("readout", "contrast") else self.vectors[layer]
@@ -181,10 +203,11 @@ class EmotionVectors:
         """The neutral principal components projected out at ``layer``, ``[k, d_model]`` float64."""
         if self.neutral_pcs is None:
             raise EmotionLensError("these vectors carry no neutral PCs: rebuild them with `python -m core build`")
-        return self.neutral_pcs[layer][:self.meta["method"]["neutral_pcs_removed"][layer]].astype(np.float64)
+        return self.neutral_pcs[layer][: self.meta["method"]["neutral_pcs_removed"][layer]].astype(np.float64)
 
     def layer(self, layer: int | None) -> int:
         from .hooks import check_layers
+
         return check_layers(self.n_layers, [self.default_layer if layer is None else layer], self.model_name)[0]
 
     def at(self, layer: int | None = None) -> np.ndarray:
@@ -197,8 +220,7 @@ class EmotionVectors:
         kind, baseline, note = self.resolve(kind, baseline)
         layer = self.layer(self.reading_layer(kind) if layer is None else layer)
         mean, std = self.calibration(kind, baseline, layer)
-        return Reading(kind, baseline, layer, self.directions(kind, layer), mean, std,
-                       self._describe(kind, baseline, layer, note), note)
+        return Reading(kind, baseline, layer, self.directions(kind, layer), mean, std, self._describe(kind, baseline, layer, note), note)
 
     def describe_reading(self, kind: str | None, baseline: str | None, layer: int | None = None) -> str:
         """One line for the viewer and CLI: model, layer, which directions, which z (and any fallback)."""
@@ -208,8 +230,10 @@ class EmotionVectors:
         what = KIND_LABELS[kind]
         r = self.readout_meta
         if kind == "readout" and r:
-            what += (f": covariance-corrected mean difference, shrinkage {r['shrinkage']}, chosen with layer "
-                     f"{r['layer']} by {r.get('folds', 5)}-fold story cross-validation")
+            what += (
+                f": covariance-corrected mean difference, shrinkage {r['shrinkage']}, chosen with layer "
+                f"{r['layer']} by {r.get('folds', 5)}-fold story cross-validation"
+            )
         line = f"{self.model_name} · layer {layer}/{self.n_layers - 1} · {what} · {BASELINE_LABELS[baseline]}"
         return line + (f" ({note})" if note else "")
 
@@ -218,12 +242,18 @@ class EmotionVectors:
         m = self.meta.get("token_reading") or {}
         if not self.has_token_reading:
             return f"{self.model_name} · no token-level reading"
-        kind = {"token": f"token-level probe (shrinkage {m['shrinkage']})", "token-concept": "token class means",
-                "readout": "story-level readout", "concept": "concept-vector recipe"}.get(m["directions"], m["directions"])
+        kind = {
+            "token": f"token-level probe (shrinkage {m['shrinkage']})",
+            "token-concept": "token class means",
+            "readout": "story-level readout",
+            "concept": "concept-vector recipe",
+        }.get(m["directions"], m["directions"])
         run = f"running mean over ~{1 / (1 - m['decay']):.0f} tokens" if m["decay"] > 0 else "each token alone"
         norm = ", tokens normalised" if m.get("norm") == "unit" else ""
-        return (f"{self.model_name} · layer {m['layer']}/{self.n_layers - 1} · token reading: {kind}{norm}, {run}, "
-                f"z per token vs training text · chosen by {m.get('folds', 3)}-fold cross-validation")
+        return (
+            f"{self.model_name} · layer {m['layer']}/{self.n_layers - 1} · token reading: {kind}{norm}, {run}, "
+            f"z per token vs training text · chosen by {m.get('folds', 3)}-fold cross-validation"
+        )
 
     def describe(self, layer: int | None = None) -> str:
         """One line for figure captions: model, layer and method."""
@@ -234,16 +264,21 @@ class EmotionVectors:
         share = m.get("neutral_variance")
         share = f" ({share:.0%} of neutral variance)" if isinstance(share, (int, float)) else ""
         n_stories = sum(self.meta.get("stories_per_emotion", {}).values())
-        return (f"{self.model_name} · layer {layer}/{self.n_layers - 1} · {len(self.emotions)} emotion vectors "
-                f"from {n_stories} stories, mean from token {m.get('start_token', '?')}, {pcs}{share} projected out")
+        return (
+            f"{self.model_name} · layer {layer}/{self.n_layers - 1} · {len(self.emotions)} emotion vectors "
+            f"from {n_stories} stories, mean from token {m.get('start_token', '?')}, {pcs}{share} projected out"
+        )
 
     # --- persistence ---------------------------------------------------------------
     def save(self, folder: Path) -> None:
         from safetensors.numpy import save_file
+
         folder = Path(folder)
-        arrays = {"vectors": self.vectors.astype(np.float32),
-                  "baseline_mean": self.baseline_mean.astype(np.float32),
-                  "baseline_std": self.baseline_std.astype(np.float32)}
+        arrays = {
+            "vectors": self.vectors.astype(np.float32),
+            "baseline_mean": self.baseline_mean.astype(np.float32),
+            "baseline_std": self.baseline_std.astype(np.float32),
+        }
         if self.neutral_pcs is not None:
             arrays["neutral_pcs"] = self.neutral_pcs.astype(np.float32)
         # contrast directions live in their own file (core.contrast), beside this one
@@ -258,14 +293,16 @@ class EmotionVectors:
         folder = Path(folder)
         tensors, meta = folder / "vectors.safetensors", folder / "meta.json"
         if not tensors.is_file() or not meta.is_file():
-            raise EmotionLensError(f"no emotion vectors in {folder} (need vectors.safetensors and meta.json): "
-                                   f"build them with `python -m core build --model NAME`")
+            raise EmotionLensError(
+                f"no emotion vectors in {folder} (need vectors.safetensors and meta.json): "
+                f"build them with `python -m core build --model NAME`"
+            )
         ev = cls.from_bytes(tensors.read_bytes(), meta.read_text(encoding="utf-8"))
         from .contrast import load_contrast
+
         contrast = load_contrast(folder, ev.vectors.shape)
         # attached only when made for these emotions on these weights
-        if contrast and contrast[1].get("emotions") == ev.emotions \
-                and contrast[1].get("weights_sha256") == ev.meta.get("weights_sha256"):
+        if contrast and contrast[1].get("emotions") == ev.emotions and contrast[1].get("weights_sha256") == ev.meta.get("weights_sha256"):
             ev.extras["contrast"], ev.meta["contrast"] = contrast
         return ev
 
@@ -273,6 +310,7 @@ class EmotionVectors:
     def from_bytes(cls, tensors: bytes, meta_json: str) -> "EmotionVectors":
         """Parse an uploaded or stored pair, checking shapes before anything uses them."""
         from safetensors.numpy import load
+
         if len(tensors) > MAX_UPLOAD_BYTES:
             raise EmotionLensError(f"vectors file is {len(tensors) >> 20} MB; the limit is {MAX_UPLOAD_BYTES >> 20} MB")
         try:
@@ -288,28 +326,26 @@ class EmotionVectors:
                 raise EmotionLensError(f"vectors file lacks the '{key}' tensor")
         v = arrays.pop("vectors")
         if v.ndim != 3 or not isinstance(meta, dict) or len(meta.get("emotions", [])) != v.shape[1]:
-            raise EmotionLensError(f"vectors have shape {list(v.shape)} but meta.json lists "
-                                   f"{len(meta.get('emotions', [])) if isinstance(meta, dict) else 0} emotions")
+            raise EmotionLensError(
+                f"vectors have shape {list(v.shape)} but meta.json lists "
+                f"{len(meta.get('emotions', [])) if isinstance(meta, dict) else 0} emotions"
+            )
         for key in ("baseline_mean", "baseline_std", *OPTIONAL):
-            if key in arrays and arrays[key].shape != v.shape[:OPTIONAL.get(key, 2)]:
-                raise EmotionLensError(f"{key} has shape {list(arrays[key].shape)}, "
-                                       f"expected {list(v.shape[:OPTIONAL.get(key, 2)])}")
+            if key in arrays and arrays[key].shape != v.shape[: OPTIONAL.get(key, 2)]:
+                raise EmotionLensError(f"{key} has shape {list(arrays[key].shape)}, expected {list(v.shape[: OPTIONAL.get(key, 2)])}")
         sizes = {"E": v.shape[1], "D": v.shape[2]}
         for key, dims in TOKEN_ARRAYS.items():
             if key in arrays and arrays[key].shape != tuple(sizes[d] for d in dims):
-                raise EmotionLensError(f"{key} has shape {list(arrays[key].shape)}, "
-                                       f"expected {[sizes[d] for d in dims]}")
+                raise EmotionLensError(f"{key} has shape {list(arrays[key].shape)}, expected {[sizes[d] for d in dims]}")
         if "token_directions" in arrays:
             tr = meta.get("token_reading")
-            if not isinstance(tr, dict) or not 0 <= int(tr.get("layer", -1)) < v.shape[0] \
-                    or not 0 <= float(tr.get("decay", -1)) < 1:
+            if not isinstance(tr, dict) or not 0 <= int(tr.get("layer", -1)) < v.shape[0] or not 0 <= float(tr.get("decay", -1)) < 1:
                 raise EmotionLensError("vectors file has a token reading but meta.json does not describe it")
         if "readout" in arrays and not isinstance(meta.get("readout"), dict):
             raise EmotionLensError("vectors file has readout directions but meta.json does not describe them")
         if "default_layer" not in meta or not 0 <= int(meta["default_layer"]) < v.shape[0]:
             raise EmotionLensError("meta.json has no valid default_layer")
-        return cls(v, arrays.pop("baseline_mean"), arrays.pop("baseline_std"), meta,
-                   arrays.pop("neutral_pcs", None), extras=arrays)
+        return cls(v, arrays.pop("baseline_mean"), arrays.pop("baseline_std"), meta, arrays.pop("neutral_pcs", None), extras=arrays)
 
     # --- model match ---------------------------------------------------------------
     def mismatch(self, lm: LoadedModel) -> str | None:
@@ -342,6 +378,13 @@ def load_vectors(lm: LoadedModel, folder: Path | None = None) -> EmotionVectors:
 
 
 def new_meta(lm: LoadedModel, emotions: list[str], **fields) -> dict:
-    return {"model": lm.name, "source": lm.source, "weights_sha256": lm.sha256,
-            "n_layers": lm.n_layers, "d_model": lm.d_model, "emotions": list(emotions),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields}
+    return {
+        "model": lm.name,
+        "source": lm.source,
+        "weights_sha256": lm.sha256,
+        "n_layers": lm.n_layers,
+        "d_model": lm.d_model,
+        "emotions": list(emotions),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **fields,
+    }

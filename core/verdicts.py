@@ -5,10 +5,11 @@ how many (prompt, seed) pairs an outside judge (VADER) and the model's own readi
 expected way, and how fluent the replies stayed. The study records them in the model's
 steering preset (``core.steering_preset``), each with the ``settings`` it steered.
 """
+
 from __future__ import annotations
 
-FLUENT_PERPLEXITY_RATIO = 2.0       # a steered reply's median perplexity within 2× its baseline's
-GOAL = 0.9                          # judge and reading both moved in ≥ 90% of pairs
+FLUENT_PERPLEXITY_RATIO = 2.0  # a steered reply's median perplexity within 2× its baseline's
+GOAL = 0.9  # judge and reading both moved in ≥ 90% of pairs
 
 
 def goal_met(row: dict) -> bool:
@@ -17,20 +18,32 @@ def goal_met(row: dict) -> bool:
 
 
 def verdict_text(row: dict) -> str:
-    """"VADER 93%, reading 93%, perplexity 1.68× — met"."""
-    def rate(x: float) -> str:         # 89.6% is not the goal's 90%, though it rounds to it
+    """ "VADER 93%, reading 93%, perplexity 1.68× — met"."""
+
+    def rate(x: float) -> str:  # 89.6% is not the goal's 90%, though it rounds to it
         return f"{x:.1%}" if 0.895 <= x < 0.9 else f"{x:.0%}"
+
     second = f" (word valence {rate(row['valence_moved'])})" if "valence_moved" in row else ""
-    return (f"VADER {rate(row['vader_moved'])}{second}, reading {rate(row['reading_moved'])}, perplexity "
-            f"{row['median_perplexity_ratio']:.2f}× — " + ("met" if goal_met(row) else "not met"))
+    return (
+        f"VADER {rate(row['vader_moved'])}{second}, reading {rate(row['reading_moved'])}, perplexity "
+        f"{row['median_perplexity_ratio']:.2f}× — " + ("met" if goal_met(row) else "not met")
+    )
 
 
 def verdict_label(row: dict) -> str:
-    """"**sad** at 0.3, <set-up>, against "loving" at 0.5× the strength, over 96 pairs"."""
-    against = (f', against "{row["opposite"]}"' if row.get("opposite") else
-               ", against its opposite" if row.get("against") and "against" not in row["setup"] else "")
-    return (f"**{row['emotion']}** at {row['strength']:g}, {row['setup']}"
-            + (f"{against} at {row['against']:g}× the strength" if against else "") + f", over {row['pairs']} pairs")
+    """ "**sad** at 0.3, <set-up>, against "loving" at 0.5× the strength, over 96 pairs"."""
+    against = (
+        f', against "{row["opposite"]}"'
+        if row.get("opposite")
+        else ", against its opposite"
+        if row.get("against") and "against" not in row["setup"]
+        else ""
+    )
+    return (
+        f"**{row['emotion']}** at {row['strength']:g}, {row['setup']}"
+        + (f"{against} at {row['against']:g}× the strength" if against else "")
+        + f", over {row['pairs']} pairs"
+    )
 
 
 def held_out_totals(rows: list[dict]) -> dict[str, dict]:
@@ -47,21 +60,32 @@ def held_out_totals(rows: list[dict]) -> dict[str, dict]:
 
 
 def totals_text(emotion: str, t: dict) -> str:
-    """"The 4 held-out verdicts on **sad** together: …", one of ``held_out_totals`` as the page says it."""
-    return (f"The {t['verdicts']} held-out verdicts on **{emotion}** together: the judge moved in {t['vader']} of "
-            f"{t['pairs']} pairs ({t['vader'] / t['pairs']:.1%}), the readout in {t['reading']} "
-            f"({t['reading'] / t['pairs']:.1%}).")
+    """ "The 4 held-out verdicts on **sad** together: …", one of ``held_out_totals`` as the page says it."""
+    return (
+        f"The {t['verdicts']} held-out verdicts on **{emotion}** together: the judge moved in {t['vader']} of "
+        f"{t['pairs']} pairs ({t['vader'] / t['pairs']:.1%}), the readout in {t['reading']} "
+        f"({t['reading'] / t['pairs']:.1%})."
+    )
 
 
 def plain_totals(rows: list[dict]) -> str:
-    """"Pushing **happy** made replies more positive in 9 of 10 tries; **sad** …": each emotion's verdicts
+    """ "Pushing **happy** made replies more positive in 9 of 10 tries; **sad** …": each emotion's verdicts
     pooled, in words for an audience (the outside judge, VADER, decides)."""
     pooled: dict[str, list] = {}
     for r in rows:
         moved = pooled.setdefault(r["emotion"], [0, 0, r.get("expected", 1)])
         moved[0] += round(r["vader_moved"] * r["pairs"])
         moved[1] += r["pairs"]
-    parts = [f"**{e}** made replies {'more negative' if sign < 0 else 'more positive'} in {round(10 * m / n)} of 10 tries"
-             for e, (m, n, sign) in pooled.items()]
-    return ("On this model, on prompts the study never tuned on, pushing " + "; ".join(parts)
-            + " (judged by VADER, an outside sentiment scorer).") if parts else ""
+    parts = [
+        f"**{e}** made replies {'more negative' if sign < 0 else 'more positive'} in {round(10 * m / n)} of 10 tries"
+        for e, (m, n, sign) in pooled.items()
+    ]
+    return (
+        (
+            "On this model, on prompts the study never tuned on, pushing "
+            + "; ".join(parts)
+            + " (judged by VADER, an outside sentiment scorer)."
+        )
+        if parts
+        else ""
+    )

@@ -1,4 +1,5 @@
 """The same emotion space in two models: do they organise the 171 concepts alike?"""
+
 import numpy as np
 import streamlit as st
 
@@ -20,8 +21,10 @@ geos = {m: geometry(m, evs[m].default_layer, 10) for m in (a, b)}
 sim_a = geos[a].sim[np.ix_(ia, ia)]
 sim_b = geos[b].sim[np.ix_(ib, ib)]
 r = g.structure_correlation(sim_a, sim_b)
-st.markdown(f"Correlation of the two models' cosine-similarity structures over {len(shared)} shared "
-            f"emotions (default layers {evs[a].default_layer} and {evs[b].default_layer}): **r = {r:.2f}**.")
+st.markdown(
+    f"Correlation of the two models' cosine-similarity structures over {len(shared)} shared "
+    f"emotions (default layers {evs[a].default_layer} and {evs[b].default_layer}): **r = {r:.2f}**."
+)
 
 cols = st.columns(2)
 for col, m in zip(cols, (a, b)):
@@ -29,24 +32,44 @@ for col, m in zip(cols, (a, b)):
     ratings = vader(tuple(ev.emotions))
     rv, n = g.correlate(geo.scores[:, 0], ratings.valence)
     with col:
-        fig = plots.scatter(geo.scores[:, 0], geo.scores[:, 1], ev.emotions, geo.clusters.labels, geo.clusters.names,
-                            f"{m}: PC1 × PC2 (PC1 vs valence r = {rv:.2f}, n = {n})", ev.describe(),
-                            f"PC1 ({geo.explained[0]:.0%})", f"PC2 ({geo.explained[1]:.0%})", height=720, show_text=False,
-                            width=60)
+        fig = plots.scatter(
+            geo.scores[:, 0],
+            geo.scores[:, 1],
+            ev.emotions,
+            geo.clusters.labels,
+            geo.clusters.names,
+            f"{m}: PC1 × PC2 (PC1 vs valence r = {rv:.2f}, n = {n})",
+            ev.describe(),
+            f"PC1 ({geo.explained[0]:.0%})",
+            f"PC2 ({geo.explained[1]:.0%})",
+            height=720,
+            show_text=False,
+            width=60,
+        )
         st.plotly_chart(fig, key=f"pca-{m}")
-        downloads(fig, [{"emotion": e, "PC1": float(s[0]), "PC2": float(s[1])} for e, s in zip(ev.emotions, geo.scores)],
-                  f"compare-pca-{m}")
-what("each model's emotion space flattened onto its own two main axes, coloured by that model's own clusters "
-     "(k = 10, numbered from most unpleasant to most pleasant), so the two maps can be set side by side.")
+        downloads(
+            fig, [{"emotion": e, "PC1": float(s[0]), "PC2": float(s[1])} for e, s in zip(ev.emotions, geo.scores)], f"compare-pca-{m}"
+        )
+what(
+    "each model's emotion space flattened onto its own two main axes, coloured by that model's own clusters "
+    "(k = 10, numbered from most unpleasant to most pleasant), so the two maps can be set side by side."
+)
 
 upper = np.triu_indices(len(shared), 1)
 pairs = np.array([f"{shared[i]} · {shared[j]}" for i, j in zip(*upper)])
-fig = plots.density(sim_a[upper], sim_b[upper], pairs,
-                    f"Cosine similarity of each pair of emotions: {a} vs {b} (r = {r:.2f}, {len(pairs):,} pairs)",
-                    f"{evs[a].describe()} | {evs[b].describe()}", a, b)
+fig = plots.density(
+    sim_a[upper],
+    sim_b[upper],
+    pairs,
+    f"Cosine similarity of each pair of emotions: {a} vs {b} (r = {r:.2f}, {len(pairs):,} pairs)",
+    f"{evs[a].describe()} | {evs[b].describe()}",
+    a,
+    b,
+)
 st.plotly_chart(fig, key="pairs")
-what(f"for every pair of emotions, how alike {a} (across) and {b} (up) represent them; darker cells hold more "
-     "pairs. If the models agreed perfectly, all pairs would lie on the dotted diagonal. The named points are the "
-     "pairs the two models disagree on most.")
-downloads(fig, [{"pair": p, a: float(x), b: float(y)} for p, x, y in zip(pairs, sim_a[upper], sim_b[upper])],
-          "compare-similarity")
+what(
+    f"for every pair of emotions, how alike {a} (across) and {b} (up) represent them; darker cells hold more "
+    "pairs. If the models agreed perfectly, all pairs would lie on the dotted diagonal. The named points are the "
+    "pairs the two models disagree on most."
+)
+downloads(fig, [{"pair": p, a: float(x), b: float(y)} for p, x, y in zip(pairs, sim_a[upper], sim_b[upper])], "compare-similarity")

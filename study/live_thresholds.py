@@ -9,6 +9,7 @@ afraid) flags at most 1% of the reply tokens on the 40 choosing prompts; the 32 
 check prompts only report. Writes ``cached_vectors/<model>/live-threshold.json``, which
 ``core.monitor.default_threshold`` reads.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,14 @@ def readings(lm, ev, prompts) -> np.ndarray:
 
 
 def rates(z: np.ndarray, cols: list[int]) -> dict:
-    per = {float(t): {"default_watch": float((z[:, cols] >= t).any(1).mean()),
-                      "median_emotion": float(np.median((z >= t).mean(0))),
-                      "p95_emotion": float(np.percentile((z >= t).mean(0), 95))} for t in STEPS}
+    per = {
+        float(t): {
+            "default_watch": float((z[:, cols] >= t).any(1).mean()),
+            "median_emotion": float(np.median((z >= t).mean(0))),
+            "p95_emotion": float(np.percentile((z >= t).mean(0), 95)),
+        }
+        for t in STEPS
+    }
     return per
 
 
@@ -53,11 +59,17 @@ def main(argv=None):
     choose = rates(readings(lm, ev, CHOOSE_PROMPTS + MORE_CHOOSE_PROMPTS), cols)
     report = rates(readings(lm, ev, REPORT_PROMPTS + CHECK_PROMPTS), cols)
     threshold = next((t for t in choose if choose[t]["default_watch"] <= 0.01), float(STEPS[-1]))
-    out = {"model": lm.name, "reading": ev.describe_token_reading(), "watch": list(DEFAULT_WATCH),
-           "threshold": threshold, "rule": "smallest threshold (0.5 steps from 2) at which the default watch-list "
-           "flags <= 1% of reply tokens on the 40 choosing prompts (60 tokens, seed 0)",
-           "choosing": choose[threshold], "report": report[threshold],
-           "by_threshold": {"choosing": choose, "report": report}}
+    out = {
+        "model": lm.name,
+        "reading": ev.describe_token_reading(),
+        "watch": list(DEFAULT_WATCH),
+        "threshold": threshold,
+        "rule": "smallest threshold (0.5 steps from 2) at which the default watch-list "
+        "flags <= 1% of reply tokens on the 40 choosing prompts (60 tokens, seed 0)",
+        "choosing": choose[threshold],
+        "report": report[threshold],
+        "by_threshold": {"choosing": choose, "report": report},
+    }
     path = vectors_dir(lm.name) / THRESHOLD_FILE
     write_text_atomic(path, json.dumps(out, indent=1))
     print(json.dumps({k: out[k] for k in ("threshold", "choosing", "report")}, indent=1), f"\nwrote {path}")

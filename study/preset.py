@@ -7,6 +7,7 @@ Reads ``steering.json`` (the study: its chosen set-up and its rows on the choosi
 vectors, and writes ``steering-preset.json``: the chosen set-up's kind, layers, starting strength
 and opposites, and every held-out verdict with the settings it steered.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,14 +30,28 @@ def resolve(ev) -> dict:
         name = study["chosen_setup"]
         setup = SETUPS[name]
     except (OSError, ValueError, KeyError):
-        return {"kind": "concept", "layers": [ev.default_layer], "strength": DEFAULT_STRENGTH, "against": 0.0,
-                "opposite": {}, "positions": "all", "name": None, "verdicts": []}
+        return {
+            "kind": "concept",
+            "layers": [ev.default_layer],
+            "strength": DEFAULT_STRENGTH,
+            "against": 0.0,
+            "opposite": {},
+            "positions": "all",
+            "name": None,
+            "verdicts": [],
+        }
     choose = [r for r in study.get("choose", []) if r.get("setup") == name]
-    verdicts = [{**r, "expected": EXPECTED.get(r["emotion"], 1), "settings": verdict_settings(ev, r)}
-                for r in study_verdicts(folder)]
-    return {"kind": setup["kind"], "layers": setup_layers(ev, setup), "strength": study_strength(choose),
-            "against": setup.get("against", 0.0), "opposite": OPPOSITE if setup.get("against") else {},
-            "positions": setup.get("positions", "all"), "name": name, "verdicts": verdicts}
+    verdicts = [{**r, "expected": EXPECTED.get(r["emotion"], 1), "settings": verdict_settings(ev, r)} for r in study_verdicts(folder)]
+    return {
+        "kind": setup["kind"],
+        "layers": setup_layers(ev, setup),
+        "strength": study_strength(choose),
+        "against": setup.get("against", 0.0),
+        "opposite": OPPOSITE if setup.get("against") else {},
+        "positions": setup.get("positions", "all"),
+        "name": name,
+        "verdicts": verdicts,
+    }
 
 
 def write_preset(ev) -> dict:
@@ -50,8 +65,9 @@ def main(argv=None) -> None:
     ap.add_argument("--model", required=True)
     args = ap.parse_args(argv)
     preset = write_preset(load_vectors(load_model(args.model)))
-    print(f"{args.model}: {preset['name'] or 'no study: concept vectors at the default layer'}; "
-          f"{len(preset['verdicts'])} held-out verdicts")
+    print(
+        f"{args.model}: {preset['name'] or 'no study: concept vectors at the default layer'}; {len(preset['verdicts'])} held-out verdicts"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ expected way, for "happy" (up) and "sad" (down).
 
 Prompts: the first N report prompts (the study drew curves on them; it chose on others).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,11 @@ def check(lm, ev, prompts: list[str], emotions=("happy", "sad")) -> dict:
     out = {"model": lm.name, "preset": preset.name, "strength": preset.strength, "pairs": len(prompts) * len(SEEDS)}
     base = {(p, s): vader_compound(steer_generate(lm, ev, f"User: {p}", {}, seed=s)) for p in prompts for s in SEEDS}
     for emotion in emotions:
-        moved = sum(EXPECTED[emotion] * (vader_compound(steer_generate(lm, ev, f"User: {p}", {emotion: preset.strength},
-                                                                       seed=s)) - base[p, s]) > 0
-                    for p in prompts for s in SEEDS)
+        moved = sum(
+            EXPECTED[emotion] * (vader_compound(steer_generate(lm, ev, f"User: {p}", {emotion: preset.strength}, seed=s)) - base[p, s]) > 0
+            for p in prompts
+            for s in SEEDS
+        )
         out[emotion] = round(moved / out["pairs"], 4)
     return out
 
@@ -41,7 +44,7 @@ def main(argv=None) -> None:
     ap.add_argument("--prompts", type=int, default=8)
     args = ap.parse_args(argv)
     lm = load_model(args.model)
-    print(json.dumps(check(lm, load_vectors(lm), REPORT_PROMPTS[:args.prompts])))
+    print(json.dumps(check(lm, load_vectors(lm), REPORT_PROMPTS[: args.prompts])))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ is measured, and how its verdicts are gathered and resolved for the preset the p
 
 Research code: the library and the app never import it (tests/test_study.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,25 +18,41 @@ from core.verdicts import FLUENT_PERPLEXITY_RATIO
 # Steering set-ups compared on CHOOSE_PROMPTS: which directions, added where (all positions).
 # "depth" is one layer (None: the vectors' default layer, about two-thirds deep, as in the
 # paper); "span" is every layer between two depths, the strength split evenly over them.
-SETUPS = {f"{kind}, {'layer at 2/3 depth' if depth is None else f'layer at {depth:.0%} depth'}":
-          {"kind": kind, "depth": depth, "positions": "all"}
-          for kind, depths in (("concept", (None, 0.4, 0.8)), ("readout", (0.4, 0.8)), ("contrast", (0.4, 0.8)))
-          for depth in depths}
-SETUPS.update({f"{kind}, spread over layers at 13–67% depth": {"kind": kind, "span": (0.13, 0.67), "positions": "all"}
-               for kind in ("concept", "contrast", "blend")})
-SETUPS.update({f"{kind}, spread over layers at 27–53% depth": {"kind": kind, "span": (0.27, 0.53), "positions": "all"}
-               for kind in ("contrast", "blend")})
+SETUPS = {
+    f"{kind}, {'layer at 2/3 depth' if depth is None else f'layer at {depth:.0%} depth'}": {
+        "kind": kind,
+        "depth": depth,
+        "positions": "all",
+    }
+    for kind, depths in (("concept", (None, 0.4, 0.8)), ("readout", (0.4, 0.8)), ("contrast", (0.4, 0.8)))
+    for depth in depths
+}
+SETUPS.update(
+    {
+        f"{kind}, spread over layers at 13–67% depth": {"kind": kind, "span": (0.13, 0.67), "positions": "all"}
+        for kind in ("concept", "contrast", "blend")
+    }
+)
+SETUPS.update(
+    {
+        f"{kind}, spread over layers at 27–53% depth": {"kind": kind, "span": (0.27, 0.53), "positions": "all"}
+        for kind in ("contrast", "blend")
+    }
+)
 # The issue's "happy vs sad versions of the same prompt": the emotion pushed up and its opposite
 # down at half the strength, so the direction loses what the two share (on SmolLM2's layer 8 the
 # contrast directions of "happy" and "sad" have cosine 0.7) and points along valence.
 SETUPS["blend, spread over layers at 27–53% depth, against its opposite at half strength"] = {
-    "kind": "blend", "span": (0.27, 0.53), "positions": "all", "against": 0.5}
-EXPECTED = {"happy": 1, "sad": -1, "calm": 1, "desperate": -1}      # the direction VADER should move
+    "kind": "blend",
+    "span": (0.27, 0.53),
+    "positions": "all",
+    "against": 0.5,
+}
+EXPECTED = {"happy": 1, "sad": -1, "calm": 1, "desperate": -1}  # the direction VADER should move
 OPPOSITE = {"happy": "sad", "sad": "happy", "calm": "desperate", "desperate": "calm"}
 
 
-def cell_setup(name: str, against: float | None = None, positions: str | None = None,
-               opposite: dict[str, str] | None = None) -> dict:
+def cell_setup(name: str, against: float | None = None, positions: str | None = None, opposite: dict[str, str] | None = None) -> dict:
     """A study set-up (``SETUPS``) with its opposite's share, the emotion it is steered against, or its positions changed."""
     setup = dict(SETUPS[name])
     if against is not None:
@@ -59,8 +76,10 @@ def setup_strengths(setup: dict, emotion: str, strength: float) -> dict[str, flo
 
 def setup_layers(ev, setup: dict) -> list[int]:
     """The layers a set-up steers at."""
+
     def at(depth):
         return min(ev.n_layers - 1, round(depth * ev.n_layers))
+
     if setup.get("span"):
         lo, hi = setup["span"]
         return list(range(at(lo), at(hi) + 1))
@@ -78,8 +97,7 @@ def study_verdicts(folder) -> list[dict]:
         except (OSError, ValueError):
             continue
         for r in stored.get("held_out", []) + stored.get("own_held_out", []) + stored.get("verdicts", []):
-            row = {**r, "held": r.get("held", stored.get("held_set")),
-                   "tokens": r.get("tokens", stored.get("tokens"))}
+            row = {**r, "held": r.get("held", stored.get("held_set")), "tokens": r.get("tokens", stored.get("tokens"))}
             if row not in out:
                 out.append(row)
     return out
@@ -88,17 +106,22 @@ def study_verdicts(folder) -> list[dict]:
 def verdict_setup(row: dict) -> dict:
     """The set-up a held-out verdict steered (its study set-up with the cell's against-share, opposite
     and positions), as ``effect_cells`` takes it."""
-    return cell_setup(row["setup"], row.get("against"), row.get("positions"),
-                      {row["emotion"]: row["opposite"]} if row.get("opposite") else None)
+    return cell_setup(
+        row["setup"], row.get("against"), row.get("positions"), {row["emotion"]: row["opposite"]} if row.get("opposite") else None
+    )
 
 
 def verdict_settings(ev, row: dict) -> dict:
     """What a held-out verdict steered, as the Steering page's settings (``{"kind", "layers", "strengths",
     "positions", "tokens"}``), so a user can try the very set-up a verdict judged."""
     setup = verdict_setup(row)
-    return {"kind": setup["kind"], "layers": row.get("layers") or setup_layers(ev, setup),
-            "strengths": setup_strengths(setup, row["emotion"], row["strength"]),
-            "positions": setup["positions"], "tokens": row.get("tokens") or 60}
+    return {
+        "kind": setup["kind"],
+        "layers": row.get("layers") or setup_layers(ev, setup),
+        "strengths": setup_strengths(setup, row["emotion"], row["strength"]),
+        "positions": setup["positions"],
+        "tokens": row.get("tokens") or 60,
+    }
 
 
 def study_strength(rows: list[dict]) -> float:
@@ -118,12 +141,25 @@ def study_strength(rows: list[dict]) -> float:
 def _setup_kwargs(ev, setup: dict) -> dict:
     """steer_generate's arguments for a set-up; its strengths come expanded (``setup_strengths``), so
     nothing more is pushed against."""
-    return {"layers": setup_layers(ev, setup), "positions": setup.get("positions", "all"),
-            "kind": setup.get("kind", "concept"), "against": 0.0}
+    return {
+        "layers": setup_layers(ev, setup),
+        "positions": setup.get("positions", "all"),
+        "kind": setup.get("kind", "concept"),
+        "against": 0.0,
+    }
 
 
-def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float], setup: dict,
-                 seeds=(0, 1, 2), max_new_tokens: int = 60, baselines: dict | None = None) -> list[dict]:
+def effect_cells(
+    lm,
+    ev,
+    prompts: list[str],
+    emotion: str,
+    strengths: list[float],
+    setup: dict,
+    seeds=(0, 1, 2),
+    max_new_tokens: int = 60,
+    baselines: dict | None = None,
+) -> list[dict]:
     """Per strength: in how many (prompt, seed) pairs the judges and the readout moved the expected
     way against the unsteered reply, and the median perplexity ratio.
 
@@ -143,15 +179,22 @@ def effect_cells(lm, ev, prompts: list[str], emotion: str, strengths: list[float
                 if (p, seed, emotion) not in baselines:
                     baselines[(p, seed, emotion)] = measure(lm, ev, prompt, baselines[(p, seed)], emotion)
                 base = baselines[(p, seed, emotion)]
-                reply = steer_generate(lm, ev, prompt, setup_strengths(setup, emotion, s), max_new_tokens=max_new_tokens,
-                                       seed=seed, **kw)
+                reply = steer_generate(lm, ev, prompt, setup_strengths(setup, emotion, s), max_new_tokens=max_new_tokens, seed=seed, **kw)
                 m = measure(lm, ev, prompt, reply, emotion)
                 vader_up += np.sign(s) * sign * (m["vader"] - base["vader"]) > 0
                 valence_up += np.sign(s) * sign * (m["valence"] - base["valence"]) > 0
                 read_up += np.sign(s) * (m["reading"] - base["reading"]) > 0
                 ratios.append(m["perplexity"] / base["perplexity"])
                 n += 1
-        rows.append({"emotion": emotion, "strength": s, "pairs": n, "vader_moved": vader_up / n,
-                     "valence_moved": valence_up / n, "reading_moved": read_up / n,
-                     "median_perplexity_ratio": float(np.median(ratios))})
+        rows.append(
+            {
+                "emotion": emotion,
+                "strength": s,
+                "pairs": n,
+                "vader_moved": vader_up / n,
+                "valence_moved": valence_up / n,
+                "reading_moved": read_up / n,
+                "median_perplexity_ratio": float(np.median(ratios)),
+            }
+        )
     return rows

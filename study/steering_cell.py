@@ -16,6 +16,7 @@ the same; nothing is chosen, so the set stays as held out as it was.
 Prints, per strength, how often the judges and the readout moved the expected way and the median
 perplexity ratio, as the study counts them (``core.effects.effect_cells``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,10 @@ def add_judges(path: Path, old: dict, row: dict) -> dict:
     lacks, if the figures ``old`` had came out the same (else refuse: it would be another verdict)."""
     kept = ("pairs", "vader_moved", "reading_moved", "median_perplexity_ratio")
     if any(row[f] != old[f] for f in kept):
-        raise SystemExit("the verdict did not reproduce, so nothing was added: " +
-                         ", ".join(f"{f} {old[f]:.4g} → {row[f]:.4g}" for f in kept if row[f] != old[f]))
+        raise SystemExit(
+            "the verdict did not reproduce, so nothing was added: "
+            + ", ".join(f"{f} {old[f]:.4g} → {row[f]:.4g}" for f in kept if row[f] != old[f])
+        )
     stored = json.loads(path.read_text(encoding="utf-8"))
     k = stored["verdicts"].index(old)
     stored["verdicts"][k] = {**row, **old}
@@ -91,18 +94,38 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--emotion", required=True, choices=list(EXPECTED))
     ap.add_argument("--strength", type=float, nargs="+")
     ap.add_argument("--tokens", type=int, default=60, help="reply length")
-    ap.add_argument("--against", type=float, default=None, help="push the opposite the other way at this share "
-                    "of the strength (default: as the set-up does)")
-    ap.add_argument("--opposite", default=None, help="steer against this emotion instead of the emotion's opposite "
-                    "(with --against; e.g. 'loving' for sad replies that VADER reads as tender)")
+    ap.add_argument(
+        "--against",
+        type=float,
+        default=None,
+        help="push the opposite the other way at this share of the strength (default: as the set-up does)",
+    )
+    ap.add_argument(
+        "--opposite",
+        default=None,
+        help="steer against this emotion instead of the emotion's opposite "
+        "(with --against; e.g. 'loving' for sad replies that VADER reads as tender)",
+    )
     ap.add_argument("--positions", choices=STEER_POSITIONS, default=None, help="steer every position or only the reply's")
     ap.add_argument("--prompts", type=int, default=len(CHOOSE_PROMPTS), help="use the first N choosing prompts")
-    ap.add_argument("--more", action="store_true", help=f"also the {len(MORE_CHOOSE_PROMPTS)} further choosing prompts "
-                    "(core.effects.MORE_CHOOSE_PROMPTS), to tell apart cells a few points apart")
-    ap.add_argument("--held", choices=list(HELD_SETS), default=None, help="hold one strength, chosen on the choosing "
-                    "prompts, out on this set instead, once per emotion, and record the verdict")
-    ap.add_argument("--rejudge", choices=list(HELD_SETS), default=None, help="run the verdict recorded for "
-                    "--emotion on this set again and add the judges it lacks, if its figures reproduce")
+    ap.add_argument(
+        "--more",
+        action="store_true",
+        help=f"also the {len(MORE_CHOOSE_PROMPTS)} further choosing prompts "
+        "(core.effects.MORE_CHOOSE_PROMPTS), to tell apart cells a few points apart",
+    )
+    ap.add_argument(
+        "--held",
+        choices=list(HELD_SETS),
+        default=None,
+        help="hold one strength, chosen on the choosing prompts, out on this set instead, once per emotion, and record the verdict",
+    )
+    ap.add_argument(
+        "--rejudge",
+        choices=list(HELD_SETS),
+        default=None,
+        help="run the verdict recorded for --emotion on this set again and add the judges it lacks, if its figures reproduce",
+    )
     args = ap.parse_args(argv)
     folder = vectors_dir(args.model)
     if args.rejudge:
@@ -115,30 +138,46 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if len(args.strength) != 1 or args.more or args.prompts != len(CHOOSE_PROMPTS):
             ap.error("--held takes one strength, chosen beforehand, and no choosing-prompt options")
         if spent(folder, args.held, args.emotion):
-            ap.error(f"the {args.held} held-out set already gave '{args.emotion}' a verdict: look again and it is "
-                     "no longer held out")
+            ap.error(f"the {args.held} held-out set already gave '{args.emotion}' a verdict: look again and it is no longer held out")
     lm = load_model(args.model)
     ev = load_vectors(lm)
     if args.opposite and args.opposite not in ev.emotions:
         ap.error(f"'{args.opposite}' is not one of {lm.name}'s {len(ev.emotions)} emotions")
     setup = cell_setup(args.setup, args.against, args.positions, {args.emotion: args.opposite} if args.opposite else None)
-    prompts = (HELD_SETS[args.held] if args.held else
-               CHOOSE_PROMPTS[:max(1, args.prompts)] + (MORE_CHOOSE_PROMPTS if args.more else []))
+    prompts = HELD_SETS[args.held] if args.held else CHOOSE_PROMPTS[: max(1, args.prompts)] + (MORE_CHOOSE_PROMPTS if args.more else [])
     start = time.time()
     rows = effect_cells(lm, ev, prompts, args.emotion, args.strength, setup, max_new_tokens=args.tokens)
     where = f"the {args.held} held-out set" if args.held else "choosing prompts"
-    print(f"{lm.name}, {args.setup}: {layers_label(setup_layers(ev, setup))}, against {setup.get('against', 0.0):g}"
-          + (f" ({args.opposite})" if args.opposite else "")
-          + f", {setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):")
-    for r in rows:           # a held-out row is a verdict, said as the study and the app say it
-        print(f"  {r['emotion']} {r['strength']:g} over {r['pairs']} pairs: " + (verdict_text(r) if args.held else
-              f"VADER {r['vader_moved']:.0%}, word valence {r['valence_moved']:.0%}, "
-              f"reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}×"))
+    print(
+        f"{lm.name}, {args.setup}: {layers_label(setup_layers(ev, setup))}, against {setup.get('against', 0.0):g}"
+        + (f" ({args.opposite})" if args.opposite else "")
+        + f", {setup['positions']} positions, {args.tokens} tokens, {where} ({time.time() - start:.0f} s):"
+    )
+    for r in rows:  # a held-out row is a verdict, said as the study and the app say it
+        print(
+            f"  {r['emotion']} {r['strength']:g} over {r['pairs']} pairs: "
+            + (
+                verdict_text(r)
+                if args.held
+                else f"VADER {r['vader_moved']:.0%}, word valence {r['valence_moved']:.0%}, "
+                f"reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}×"
+            )
+        )
     if args.held:
-        record_verdict(folder / "steering-verdicts.json",
-                       {**rows[0], "setup": args.setup, "against": setup.get("against", 0.0), "opposite": args.opposite,
-                        "positions": setup["positions"], "layers": setup_layers(ev, setup), "tokens": args.tokens,
-                        "held": args.held, "date": datetime.date.today().isoformat()})
+        record_verdict(
+            folder / "steering-verdicts.json",
+            {
+                **rows[0],
+                "setup": args.setup,
+                "against": setup.get("against", 0.0),
+                "opposite": args.opposite,
+                "positions": setup["positions"],
+                "layers": setup_layers(ev, setup),
+                "tokens": args.tokens,
+                "held": args.held,
+                "date": datetime.date.today().isoformat(),
+            },
+        )
     return rows
 
 

@@ -17,6 +17,7 @@ Rows already in the stored <name>.json, or in the <name>.partial.json an interru
 for the same prompts, reply length and directions are reused (sampling is seeded, so they would
 come out the same), unless ``--fresh``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ CHOOSE_STRENGTHS = [0.2, 0.4]
 FINE_STRENGTHS = [0.3, 0.5]
 FINALISTS = 3
 REPORT_STRENGTHS = [0.1, 0.2, 0.3, 0.4, 0.5]
-GOAL = ("happy", "sad")           # the issue's goal: both move both measures within 2× perplexity
+GOAL = ("happy", "sad")  # the issue's goal: both move both measures within 2× perplexity
 
 
 def stage_prompts(held: str) -> dict[str, list[str]]:
@@ -70,24 +71,39 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--tokens", type=int, default=60, help="reply length (the API's and CLI's default)")
-    ap.add_argument("--setups", nargs="*", default=list(SETUPS), choices=list(SETUPS),
-                    help="which set-ups to compare on the choosing prompts")
-    ap.add_argument("--use-setup", choices=list(SETUPS), default=None,
-                    help="report this set-up without choosing (chosen on another model)")
+    ap.add_argument(
+        "--setups", nargs="*", default=list(SETUPS), choices=list(SETUPS), help="which set-ups to compare on the choosing prompts"
+    )
+    ap.add_argument("--use-setup", choices=list(SETUPS), default=None, help="report this set-up without choosing (chosen on another model)")
     ap.add_argument("--strengths", type=float, nargs="*", default=REPORT_STRENGTHS, help="strengths to report")
-    ap.add_argument("--choose-strengths", type=float, nargs="*", default=CHOOSE_STRENGTHS,
-                    help="strengths tried for every set-up on the choosing prompts")
-    ap.add_argument("--fine-strengths", type=float, nargs="*", default=FINE_STRENGTHS,
-                    help=f"strengths also tried, for the {FINALISTS} set-ups that did best, to choose the set-up and "
-                         "each emotion's strength")
+    ap.add_argument(
+        "--choose-strengths",
+        type=float,
+        nargs="*",
+        default=CHOOSE_STRENGTHS,
+        help="strengths tried for every set-up on the choosing prompts",
+    )
+    ap.add_argument(
+        "--fine-strengths",
+        type=float,
+        nargs="*",
+        default=FINE_STRENGTHS,
+        help=f"strengths also tried, for the {FINALISTS} set-ups that did best, to choose the set-up and each emotion's strength",
+    )
     ap.add_argument("--name", default="steering", help="output name: <name>.json/.md and docs/<name>-<model>.png")
-    ap.add_argument("--redraw", action="store_true", help="recompute the valence loadings into the stored <name>.json, "
-                         "then rewrite the .md and the figure from it (no model run)")
+    ap.add_argument(
+        "--redraw",
+        action="store_true",
+        help="recompute the valence loadings into the stored <name>.json, then rewrite the .md and the figure from it (no model run)",
+    )
     ap.add_argument("--fresh", action="store_true", help="rerun every cell, reusing no stored rows")
-    ap.add_argument("--held", choices=list(HELD_SETS), default="second",
-                    help="the held-out prompt set of the verdict: " + "; ".join(f"'{k}': the {v}" for k, v in HELD_SET_LABELS.items()))
-    ap.add_argument("--jobs", type=int, default=1, help="processes running cells at once, one thread each "
-                    "(e.g. one per core)")
+    ap.add_argument(
+        "--held",
+        choices=list(HELD_SETS),
+        default="second",
+        help="the held-out prompt set of the verdict: " + "; ".join(f"'{k}': the {v}" for k, v in HELD_SET_LABELS.items()),
+    )
+    ap.add_argument("--jobs", type=int, default=1, help="processes running cells at once, one thread each (e.g. one per core)")
     args = ap.parse_args()
     if args.redraw:
         out = json.loads((vectors_dir(args.model) / f"{args.name}.json").read_text())
@@ -111,18 +127,25 @@ def main() -> None:
         missing = [k for k in keys if k not in rows]
         print(f"{len(keys) - len(missing)} cells stored, {len(missing)} to run", flush=True)
         if missing and args.jobs > 1 and pool is None:
-            pool = ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=worker_start,
-                                       initargs=(args.model, args.held))
+            pool = ProcessPoolExecutor(
+                args.jobs, mp_context=get_context("spawn"), initializer=worker_start, initargs=(args.model, args.held)
+            )
         # all submitted at once, so every process is busy; without a pool each runs as it is reached
-        done = ([(k, pool.submit(worker_cell, k, args.tokens)) for k in missing] if pool else
-                ((k, run_cell(lm, ev, k, args.tokens, baselines, args.held)) for k in missing))
+        done = (
+            [(k, pool.submit(worker_cell, k, args.tokens)) for k in missing]
+            if pool
+            else ((k, run_cell(lm, ev, k, args.tokens, baselines, args.held)) for k in missing)
+        )
         for n, (key, row) in enumerate(done, 1):
             rows[key] = row.result() if pool else row
             write_text_atomic(checkpoint, json.dumps(dump(args.tokens, made, rows, args.held)))
             r = rows[key]
-            print(f"  {n}/{len(missing)} {key[0]}: {key[1]}, {key[2]} {key[3]}: VADER {r['vader_moved']:.0%}, "
-                  f"reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}x "
-                  f"({time.time() - start:.0f} s)", flush=True)
+            print(
+                f"  {n}/{len(missing)} {key[0]}: {key[1]}, {key[2]} {key[3]}: VADER {r['vader_moved']:.0%}, "
+                f"reading {r['reading_moved']:.0%}, perplexity {r['median_perplexity_ratio']:.2f}x "
+                f"({time.time() - start:.0f} s)",
+                flush=True,
+            )
 
     def got(stage: str, name: str, emotion: str, strengths) -> list[dict]:
         return [rows[(stage, name, emotion, s)] for s in strengths]
@@ -148,25 +171,39 @@ def main() -> None:
     # both), then held out.
     own_keys = []
     for i, e in enumerate(GOAL):
-        _, row, name = max(((*score(second[n][i]), n) for n in sorted(finalists, key=lambda n: n != best)),
-                           key=merit)
+        _, row, name = max(((*score(second[n][i]), n) for n in sorted(finalists, key=lambda n: n != best)), key=merit)
         if row:
             own_keys.append(("held", name, e, row["strength"]))
     cells([("report", best, e, x) for e, xs in reported.items() for x in xs] + held_keys + own_keys)
     if pool:
         pool.shutdown()
     report = {e: got("report", best, e, xs) for e, xs in reported.items()}
-    out = {"model": lm.name, "tokens": args.tokens, "seeds": [0, 1, 2], "choose_strengths": coarse,
-           "fine_strengths": fine, "finalists": finalists, "report_strengths": args.strengths,
-           "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS, "check_prompts": CHECK_PROMPTS,
-           "held_set": args.held, "held_prompts": HELD_SETS[args.held],
-           "chosen_setup": best, "chosen_elsewhere": bool(args.use_setup), "chosen_strengths": chosen, "layers": layers,
-           "setup_layers": {n: setup_layers(ev, SETUPS[n]) for n in SETUPS},
-           "choose": [r for (stage, n, _, _), r in sorted(rows.items()) if stage == "choose" and n in args.setups + finalists],
-           "report": [r for rs in report.values() for r in rs], "held_out": [rows[k] for k in held_keys],
-           "own_held_out": [rows[k] for k in own_keys],
-           "seconds": round(time.time() - start),
-           "valence_loading": valence_loadings(ev, layers), "directions": made}
+    out = {
+        "model": lm.name,
+        "tokens": args.tokens,
+        "seeds": [0, 1, 2],
+        "choose_strengths": coarse,
+        "fine_strengths": fine,
+        "finalists": finalists,
+        "report_strengths": args.strengths,
+        "choose_prompts": CHOOSE_PROMPTS,
+        "report_prompts": REPORT_PROMPTS,
+        "check_prompts": CHECK_PROMPTS,
+        "held_set": args.held,
+        "held_prompts": HELD_SETS[args.held],
+        "chosen_setup": best,
+        "chosen_elsewhere": bool(args.use_setup),
+        "chosen_strengths": chosen,
+        "layers": layers,
+        "setup_layers": {n: setup_layers(ev, SETUPS[n]) for n in SETUPS},
+        "choose": [r for (stage, n, _, _), r in sorted(rows.items()) if stage == "choose" and n in args.setups + finalists],
+        "report": [r for rs in report.values() for r in rs],
+        "held_out": [rows[k] for k in held_keys],
+        "own_held_out": [rows[k] for k in own_keys],
+        "seconds": round(time.time() - start),
+        "valence_loading": valence_loadings(ev, layers),
+        "directions": made,
+    }
     write_text_atomic(vectors_dir(lm.name) / f"{args.name}.json", json.dumps(out, indent=1))
     checkpoint.unlink(missing_ok=True)
     publish(out, args.name)
@@ -175,8 +212,7 @@ def main() -> None:
 def run_cell(lm, ev, key: tuple, tokens: int, baselines: dict, held: str) -> dict:
     """One row: the set-up's effect at one strength on the stage's prompts."""
     stage, name, emotion, strength = key
-    [row] = effect_cells(lm, ev, stage_prompts(held)[stage], emotion, [strength],
-                         SETUPS[name], max_new_tokens=tokens, baselines=baselines)
+    [row] = effect_cells(lm, ev, stage_prompts(held)[stage], emotion, [strength], SETUPS[name], max_new_tokens=tokens, baselines=baselines)
     return {"setup": name, **row}
 
 
@@ -186,6 +222,7 @@ _worker: dict = {}
 def worker_start(model: str, held: str) -> None:
     """A worker process: one thread (the machine's cores are shared out between processes), its own model."""
     import torch
+
     torch.set_num_threads(1)
     lm = load_model(model)
     _worker.update(lm=lm, ev=load_vectors(lm), baselines={}, held=held)
@@ -203,15 +240,23 @@ def rank(per_emotion: list[list[dict]]) -> tuple[float, float]:
 
 def dump(tokens: int, made: dict, rows: dict, held: str) -> dict:
     """The rows run so far, in the stored study's shape, so an interrupted study resumes."""
-    return {"tokens": tokens, "choose_prompts": CHOOSE_PROMPTS, "report_prompts": REPORT_PROMPTS,
-            "check_prompts": CHECK_PROMPTS, "held_set": held, "held_prompts": HELD_SETS[held], "directions": made,
-            **{key: [r for (stage, *_), r in rows.items() if stage == s] for s, key in STORED}}
+    return {
+        "tokens": tokens,
+        "choose_prompts": CHOOSE_PROMPTS,
+        "report_prompts": REPORT_PROMPTS,
+        "check_prompts": CHECK_PROMPTS,
+        "held_set": held,
+        "held_prompts": HELD_SETS[held],
+        "directions": made,
+        **{key: [r for (stage, *_), r in rows.items() if stage == s] for s, key in STORED},
+    }
 
 
 def valence_loadings(ev, layers: list[int]) -> dict:
     """{kind: {emotion: mean cosine with the human-valence axis over the set-up's layers}}."""
     from core.geometry import valence_loading
     from core.ratings import human_valence
+
     valence = human_valence(ev.emotions).valence
     out = {}
     for kind in STEER_KINDS:
@@ -223,45 +268,82 @@ def valence_loadings(ev, layers: list[int]) -> dict:
 
 def publish(out: dict, name: str) -> None:
     """The study's table (<name>.md beside the vectors) and figure (docs/<name>-<model>.png)."""
-    how = (f"chosen elsewhere and only reported here: **{out['chosen_setup']}**" if out["chosen_elsewhere"] else
-           f"chosen on {len(out['choose_prompts'])} other prompts: **{out['chosen_setup']}**")
+    how = (
+        f"chosen elsewhere and only reported here: **{out['chosen_setup']}**"
+        if out["chosen_elsewhere"]
+        else f"chosen on {len(out['choose_prompts'])} other prompts: **{out['chosen_setup']}**"
+    )
     pairs = 3 * len(out["report_prompts"])
     chosen = out.get("chosen_strengths", {})
-    lines = [f"# Steering effect sizes: {out['model']}", "",
-             f"Curves: {len(out['report_prompts'])} report prompts × 3 seeds = {pairs} pairs per cell; sampling (T 0.8, top-p 0.95), "
-             f"{out['tokens']} tokens; strengths in units of the layer's mean residual norm (attention sink left out; "
-             f"split evenly when spread over layers); set-up {how}, at {layers_label(out['layers'])}."]
+    lines = [
+        f"# Steering effect sizes: {out['model']}",
+        "",
+        f"Curves: {len(out['report_prompts'])} report prompts × 3 seeds = {pairs} pairs per cell; sampling (T 0.8, top-p 0.95), "
+        f"{out['tokens']} tokens; strengths in units of the layer's mean residual norm (attention sink left out; "
+        f"split evenly when spread over layers); set-up {how}, at {layers_label(out['layers'])}.",
+    ]
     where = HELD_SET_LABELS[out["held_set"]]
     held_pairs = 3 * len(out["held_prompts"])
-    lines += ["", f"Held out on the {held_pairs // 3} {where} × 3 seeds = {held_pairs} pairs (goal: both "
-              f"rates ≥ 90% with median perplexity within {FLUENT_PERPLEXITY_RATIO:g}×):", ""]
-    lines += [f"- **{r['emotion']}** at {r['strength']}, the strength chosen for it on the choosing prompts: "
-              + verdict_text(r) for r in out.get("held_out", [])]
-    lines += [f"- **{r['emotion']}** with its own set-up and strength, the best finalist for it alone on the choosing "
-              f"prompts (for steering one emotion at a time), {r['setup']} at {r['strength']}: " + verdict_text(r)
-              for r in out.get("own_held_out", []) if r not in out.get("held_out", [])]
-    lines += ["", "| emotion | strength | VADER moved the expected way | readout reading rose | median perplexity ÷ baseline |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {r['emotion']} | {r['strength']}{' (chosen)' if chosen.get(r['emotion']) == r['strength'] else ''} | "
-              f"{r['vader_moved']:.0%} | {r['reading_moved']:.0%} | {r['median_perplexity_ratio']:.2f} |" for r in out["report"]]
+    lines += [
+        "",
+        f"Held out on the {held_pairs // 3} {where} × 3 seeds = {held_pairs} pairs (goal: both "
+        f"rates ≥ 90% with median perplexity within {FLUENT_PERPLEXITY_RATIO:g}×):",
+        "",
+    ]
+    lines += [
+        f"- **{r['emotion']}** at {r['strength']}, the strength chosen for it on the choosing prompts: " + verdict_text(r)
+        for r in out.get("held_out", [])
+    ]
+    lines += [
+        f"- **{r['emotion']}** with its own set-up and strength, the best finalist for it alone on the choosing "
+        f"prompts (for steering one emotion at a time), {r['setup']} at {r['strength']}: " + verdict_text(r)
+        for r in out.get("own_held_out", [])
+        if r not in out.get("held_out", [])
+    ]
+    lines += [
+        "",
+        "| emotion | strength | VADER moved the expected way | readout reading rose | median perplexity ÷ baseline |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['emotion']} | {r['strength']}{' (chosen)' if chosen.get(r['emotion']) == r['strength'] else ''} | "
+        f"{r['vader_moved']:.0%} | {r['reading_moved']:.0%} | {r['median_perplexity_ratio']:.2f} |"
+        for r in out["report"]
+    ]
     if out.get("valence_loading"):
         kinds = list(out["valence_loading"])
-        lines += ["", f"How far each steered emotion's direction points along the human-valence axis at "
-                  f"{layers_label(out['layers'])} (cosine; the axis is the rated directions weighted by their "
-                  "centred valence, core.geometry.valence_loading). A direction near 0 has no reason to move VADER:", "",
-                  "| emotion | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+        lines += [
+            "",
+            f"How far each steered emotion's direction points along the human-valence axis at "
+            f"{layers_label(out['layers'])} (cosine; the axis is the rated directions weighted by their "
+            "centred valence, core.geometry.valence_loading). A direction near 0 has no reason to move VADER:",
+            "",
+            "| emotion | " + " | ".join(kinds) + " |",
+            "|---|" + "---|" * len(kinds),
+        ]
         lines += [f"| {e} | " + " | ".join(f"{out['valence_loading'][k][e]:+.2f}" for k in kinds) + " |" for e in EXPECTED]
     if out["choose"]:
         finalists = out.get("finalists")
-        lines += ["", "Choosing set. Every set-up at the coarse strengths"
-                  + (f" ({', '.join(map(str, out['choose_strengths']))}); the best {len(finalists)} also at "
-                     f"{', '.join(str(s) for s in out['fine_strengths'] if s not in out['choose_strengths'])}" if finalists else "")
-                  + ". The rule: the best worse-of-happy-and-sad rate, min(VADER, readout), over strengths whose "
-                  "median perplexity stays within 2×; each emotion's strength is its best such row in the chosen set-up:", "",
-                  "| set-up | layers | emotion | strength | VADER | readout | perplexity ratio |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['setup']} | {span(out['setup_layers'][r['setup']])} | {r['emotion']} | {r['strength']} | "
-                  f"{r['vader_moved']:.0%} | {r['reading_moved']:.0%} | {r['median_perplexity_ratio']:.2f} |"
-                  for r in out["choose"]]
+        lines += [
+            "",
+            "Choosing set. Every set-up at the coarse strengths"
+            + (
+                f" ({', '.join(map(str, out['choose_strengths']))}); the best {len(finalists)} also at "
+                f"{', '.join(str(s) for s in out['fine_strengths'] if s not in out['choose_strengths'])}"
+                if finalists
+                else ""
+            )
+            + ". The rule: the best worse-of-happy-and-sad rate, min(VADER, readout), over strengths whose "
+            "median perplexity stays within 2×; each emotion's strength is its best such row in the chosen set-up:",
+            "",
+            "| set-up | layers | emotion | strength | VADER | readout | perplexity ratio |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['setup']} | {span(out['setup_layers'][r['setup']])} | {r['emotion']} | {r['strength']} | "
+            f"{r['vader_moved']:.0%} | {r['reading_moved']:.0%} | {r['median_perplexity_ratio']:.2f} |"
+            for r in out["choose"]
+        ]
     write_text_atomic(vectors_dir(out["model"]) / f"{name}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     figure(out, ROOT / "docs" / f"{name}-{out['model']}.png")
@@ -311,25 +393,47 @@ def stored_rows(model: str, name: str, tokens: int, made: dict, held: str) -> di
 def figure(out: dict, png: Path) -> None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
+
     colours = {"happy": "#1b9e77", "sad": "#7570b3", "calm": "#e6ab02", "desperate": "#d95f02"}
-    fig = make_subplots(rows=1, cols=3, subplot_titles=["VADER moved the expected way", "readout reading rose",
-                                                        "median perplexity ÷ baseline"])
+    fig = make_subplots(
+        rows=1, cols=3, subplot_titles=["VADER moved the expected way", "readout reading rose", "median perplexity ÷ baseline"]
+    )
     chosen = out.get("chosen_strengths", {})
     for emotion in colours:
         rows = [r for r in out["report"] if r["emotion"] == emotion]
         x = [r["strength"] for r in rows]
-        held = [s == chosen.get(emotion) for s in x]          # the strength chosen on the other prompts: a star
+        held = [s == chosen.get(emotion) for s in x]  # the strength chosen on the other prompts: a star
         marker = dict(size=[15 if h else 7 for h in held], symbol=["star" if h else "circle" for h in held])
         for col, key in enumerate(("vader_moved", "reading_moved", "median_perplexity_ratio"), 1):
-            fig.add_trace(go.Scatter(x=x, y=[r[key] for r in rows], mode="lines+markers", name=emotion, marker=marker,
-                                     line=dict(color=colours[emotion]), showlegend=col == 1), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=[r[key] for r in rows],
+                    mode="lines+markers",
+                    name=emotion,
+                    marker=marker,
+                    line=dict(color=colours[emotion]),
+                    showlegend=col == 1,
+                ),
+                row=1,
+                col=col,
+            )
     held = out.get("held_out", [])
-    for i, r in enumerate(held):                           # the verdict's cells: the chosen strengths on 96 pairs
+    for i, r in enumerate(held):  # the verdict's cells: the chosen strengths on 96 pairs
         for col, key in enumerate(("vader_moved", "reading_moved", "median_perplexity_ratio"), 1):
-            fig.add_trace(go.Scatter(x=[r["strength"]], y=[r[key]], mode="markers", name=f"held out ({r['pairs']} pairs)",
-                                     marker=dict(symbol="diamond-open", size=14, line=dict(width=2),
-                                                 color=colours[r["emotion"]]),
-                                     legendgroup="held", showlegend=col == 1 and i == 0), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["strength"]],
+                    y=[r[key]],
+                    mode="markers",
+                    name=f"held out ({r['pairs']} pairs)",
+                    marker=dict(symbol="diamond-open", size=14, line=dict(width=2), color=colours[r["emotion"]]),
+                    legendgroup="held",
+                    showlegend=col == 1 and i == 0,
+                ),
+                row=1,
+                col=col,
+            )
     fig.add_hline(y=0.9, line_dash="dash", line_color="#999", row=1, col=1)
     fig.add_hline(y=0.9, line_dash="dash", line_color="#999", row=1, col=2)
     fig.add_hline(y=FLUENT_PERPLEXITY_RATIO, line_dash="dash", line_color="#999", row=1, col=3)
@@ -337,16 +441,21 @@ def figure(out: dict, png: Path) -> None:
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=1)
     fig.update_yaxes(tickformat=".0%", range=[-0.02, 1.02], row=1, col=2)
     fig.update_yaxes(type="log", row=1, col=3)
-    fig.update_layout(title=f"Steering {out['model']}: {out['chosen_setup']}, {layers_label(out['layers'])}<br>"
-                            f"<sup>{len(out['report_prompts'])} report prompts × 3 seeds per point"
-                            + (" · ★ the strength chosen for that emotion on the choosing prompts" if chosen else "")
-                            + (f" · ◇ that strength held out on {held[0]['pairs']} pairs of the "
-                               f"{out['held_set']} held-out set" if held else "") + "</sup>",
-                      width=1300, height=450, margin=dict(t=110))
+    fig.update_layout(
+        title=f"Steering {out['model']}: {out['chosen_setup']}, {layers_label(out['layers'])}<br>"
+        f"<sup>{len(out['report_prompts'])} report prompts × 3 seeds per point"
+        + (" · ★ the strength chosen for that emotion on the choosing prompts" if chosen else "")
+        + (f" · ◇ that strength held out on {held[0]['pairs']} pairs of the {out['held_set']} held-out set" if held else "")
+        + "</sup>",
+        width=1300,
+        height=450,
+        margin=dict(t=110),
+    )
     html = png.with_suffix(".html")
     html.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
     try:
         from tools.browser import chromium
+
         with chromium(1320, 470) as page:
             page.goto(html.as_uri())
             page.wait_for_timeout(1500)

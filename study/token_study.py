@@ -23,6 +23,7 @@ hover top-5; a set-up within 0.005 of the best with a smaller decay wins (less s
 
 Writes ``cached_vectors/<model>/token-study.json`` (every cell) and prints the table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,7 @@ def direction_sets(x, labels, passage, train_p, n_passages, pcs, E, shrink):
     tok = np.isin(passage, train_p)
     x, labels, passage = x[tok], labels[tok], passage[tok]
     stats = class_stats(x, labels, E)
-    out = {f"token λ={s}": fit_directions(x, labels, passage, n_passages, "token", s, pcs, E, stats)
-           for s in TOKEN_SHRINKAGES}
+    out = {f"token λ={s}": fit_directions(x, labels, passage, n_passages, "token", s, pcs, E, stats) for s in TOKEN_SHRINKAGES}
     for kind in COMPARED_KINDS:
         out[kind] = fit_directions(x, labels, passage, n_passages, kind, shrink, pcs, E, stats)
     return out
@@ -71,17 +71,26 @@ def fold_figures(z, labels, passage, chat, seed) -> dict:
     fig = token_figures(z, labels, passage)
     rng = np.random.default_rng(seed)
     sample = lambda a: rng.choice(a, min(len(a), 50_000), replace=False) if len(a) else a
-    return {**fig, "n_passages": len(np.unique(passage[labels >= 0])), "n_emotional": int((labels >= 0).sum()),
-            "n_neutral": int((labels == NEUTRAL).sum()),
-            "abs_chat": sample(np.abs(z[chat]).ravel()), "abs_all": sample(np.abs(z[labels != MARKER]).ravel())}
+    return {
+        **fig,
+        "n_passages": len(np.unique(passage[labels >= 0])),
+        "n_emotional": int((labels >= 0).sum()),
+        "n_neutral": int((labels == NEUTRAL).sum()),
+        "abs_chat": sample(np.abs(z[chat]).ravel()),
+        "abs_all": sample(np.abs(z[labels != MARKER]).ravel()),
+    }
 
 
 def combine(per_fold: list[dict]) -> dict:
     w = lambda key, n: float(sum(f[key] * f[n] for f in per_fold) / sum(f[n] for f in per_fold))
-    return {"auroc": round(w("auroc", "n_passages"), 4), "sentence_top": round(w("sentence_top", "n_passages"), 4),
-            "hover_top": round(w("hover_top", "n_emotional"), 4), "false_alarms": round(w("false_alarms", "n_neutral"), 5),
-            "median_abs_z": round(float(np.median(np.concatenate([f["abs_all"] for f in per_fold]))), 3),
-            "median_abs_z_chat": round(float(np.median(np.concatenate([f["abs_chat"] for f in per_fold]))), 3)}
+    return {
+        "auroc": round(w("auroc", "n_passages"), 4),
+        "sentence_top": round(w("sentence_top", "n_passages"), 4),
+        "hover_top": round(w("hover_top", "n_emotional"), 4),
+        "false_alarms": round(w("false_alarms", "n_neutral"), 5),
+        "median_abs_z": round(float(np.median(np.concatenate([f["abs_all"] for f in per_fold]))), 3),
+        "median_abs_z_chat": round(float(np.median(np.concatenate([f["abs_chat"] for f in per_fold]))), 3),
+    }
 
 
 def main(argv=None):
@@ -97,8 +106,9 @@ def main(argv=None):
     E = len(ev.emotions)
     passages = training_passages(ev.emotions)
     t0 = time.time()
-    ts = token_activations(lm, passages, layers, cache_dir() / "study" / lm.name,
-                           progress=lambda st, d, n: print(f"\r{st} {d}/{n}", end="", flush=True))
+    ts = token_activations(
+        lm, passages, layers, cache_dir() / "study" / lm.name, progress=lambda st, d, n: print(f"\r{st} {d}/{n}", end="", flush=True)
+    )
     print(f"\n{len(ts.labels):,} tokens from {len(passages)} passages in {time.time() - t0:.0f} s", flush=True)
     n_p = len(passages)
     fold_of = folds(np.array([p.label for p in passages]), N_FOLDS)
@@ -116,8 +126,7 @@ def main(argv=None):
             fits = []
             for f in range(N_FOLDS):
                 train_p = np.flatnonzero(fold_of != f)
-                fits.append((np.isin(ts.passage, train_p),
-                             direction_sets(x, ts.labels, ts.passage, train_p, n_p, pcs, E, shrink)))
+                fits.append((np.isin(ts.passage, train_p), direction_sets(x, ts.labels, ts.passage, train_p, n_p, pcs, E, shrink)))
             parts: dict = {}
             for decay in DECAYS:
                 # the running mean is linear, so it is taken once over the hidden states
@@ -131,25 +140,35 @@ def main(argv=None):
                         std = np.sqrt(np.maximum(np.einsum("ed,df,ef->e", w, cov, w), 1e-12))
                         z = (rx[test_t] @ w.T - mean) / std
                         parts.setdefault((name, decay), []).append(
-                            fold_figures(z, ts.labels[test_t], ts.passage[test_t], chat_tok[test_t], f))
+                            fold_figures(z, ts.labels[test_t], ts.passage[test_t], chat_tok[test_t], f)
+                        )
                 del rx
                 print(f"\rlayer {layer} {norm} decay {decay}", end="", flush=True)
             for (name, decay), per_fold in parts.items():
-                cells.append({"layer": layer, "norm": norm, "directions": name, "decay": decay,
-                              **combine(per_fold)})
+                cells.append({"layer": layer, "norm": norm, "directions": name, "decay": decay, **combine(per_fold)})
                 c = cells[-1]
-                print(f"\nL{layer} {norm:4} {name:14} decay {decay:<4} AUROC {c['auroc']:.3f} hover {c['hover_top']:.3f} "
-                      f"sentence {c['sentence_top']:.3f} FA {c['false_alarms']:.4f} med|z| chat {c['median_abs_z_chat']:.2f}",
-                      end="", flush=True)
+                print(
+                    f"\nL{layer} {norm:4} {name:14} decay {decay:<4} AUROC {c['auroc']:.3f} hover {c['hover_top']:.3f} "
+                    f"sentence {c['sentence_top']:.3f} FA {c['false_alarms']:.4f} med|z| chat {c['median_abs_z_chat']:.2f}",
+                    end="",
+                    flush=True,
+                )
             write_text_atomic(path, json.dumps({"model": lm.name, "partial": True, "cells": cells}, indent=1))
     ok = [c for c in cells if c["false_alarms"] <= 0.01]
     score = lambda c: (c["auroc"] + c["hover_top"]) / 2
     best = max(ok, key=score)
     near = [c for c in ok if score(c) >= score(best) - 0.005]
     chosen = min(near, key=lambda c: (c["decay"], -score(c)))
-    out = {"model": lm.name, "layers": layers, "passages": n_p, "tokens": int(len(ts.labels)),
-           "folds": N_FOLDS, "rule": "max mean(AUROC, hover top-5) with false alarms <= 1%; within 0.005, smaller decay",
-           "chosen": chosen, "cells": cells}
+    out = {
+        "model": lm.name,
+        "layers": layers,
+        "passages": n_p,
+        "tokens": int(len(ts.labels)),
+        "folds": N_FOLDS,
+        "rule": "max mean(AUROC, hover top-5) with false alarms <= 1%; within 0.005, smaller decay",
+        "chosen": chosen,
+        "cells": cells,
+    }
     write_text_atomic(path, json.dumps(out, indent=1))
     print(f"\nchosen: {chosen}\nwrote {path}")
 

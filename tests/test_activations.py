@@ -39,7 +39,7 @@ def test_hooks_removed_after_context_and_after_error(lm, ids):
     assert _hook_counts(lm) == before
     with pytest.raises(Exception):
         with capture(lm, [4]) as cap:
-            cap.run(input_ids=torch.tensor([[10 ** 9]]))      # fails inside the forward pass
+            cap.run(input_ids=torch.tensor([[10**9]]))  # fails inside the forward pass
     assert _hook_counts(lm) == before
 
 
@@ -52,8 +52,11 @@ def test_stop_early_matches_full_pass(lm, ids):
 
 
 def test_batched_equals_unbatched(lm):
-    texts = ["Short one.", "A much longer sentence that keeps going for a while about the weather and trains.",
-             "Medium length text, with a comma."]
+    texts = [
+        "Short one.",
+        "A much longer sentence that keeps going for a while about the weather and trains.",
+        "Medium length text, with a comma.",
+    ]
     batched = layer_means(lm, texts, [2, 20], start=1)
     for i, text in enumerate(texts):
         alone = layer_means(lm, [text], [2, 20], start=1)[0]
@@ -80,6 +83,7 @@ def test_last_token_in_a_batch_is_each_texts_own_last_position(lm):
 
 def test_layer_out_of_range(lm):
     from core import EmotionLensError
+
     with pytest.raises(EmotionLensError, match="out of range"):
         with capture(lm, [30]):
             pass

@@ -1,4 +1,5 @@
 """The Streamlit pages, run headless with streamlit.testing through the router, on the real model."""
+
 import base64
 import json
 
@@ -9,10 +10,19 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT
 
 MODEL = "smollm2-135m-instruct"
-HOSTILE = 'User: <img src=x onerror=alert(1)> </div><script>alert(1)</script>\nAssistant: ok'
-PAGES = ["pages/home.py", "pages/1_Transcript_viewer.py", "pages/2_Emotion_space.py", "pages/3_Clusters.py",
-         "pages/4_Similarity.py", "pages/5_Layers.py", "pages/6_Logit_lens.py", "pages/7_Compare_models.py",
-         "pages/8_Steering.py", "pages/9_Live.py"]
+HOSTILE = "User: <img src=x onerror=alert(1)> </div><script>alert(1)</script>\nAssistant: ok"
+PAGES = [
+    "pages/home.py",
+    "pages/1_Transcript_viewer.py",
+    "pages/2_Emotion_space.py",
+    "pages/3_Clusters.py",
+    "pages/4_Similarity.py",
+    "pages/5_Layers.py",
+    "pages/6_Logit_lens.py",
+    "pages/7_Compare_models.py",
+    "pages/8_Steering.py",
+    "pages/9_Live.py",
+]
 
 
 def wk(key: str, rounds: int = 0, model: str = MODEL) -> str:
@@ -51,20 +61,21 @@ def z_of(payload) -> np.ndarray:
 def test_page_runs_and_draws(path):
     at = run(path)
     assert not at.error, [e.value for e in at.error]
-    if path not in ("pages/home.py", "pages/8_Steering.py", "pages/9_Live.py"):   # these wait for a click
+    if path not in ("pages/home.py", "pages/8_Steering.py", "pages/9_Live.py"):  # these wait for a click
         assert at.get("plotly_chart") or payloads(at), f"{path} drew nothing"
 
 
 def test_viewer_sends_every_emotion_once_and_switches_layer_without_the_model(ev):
     from app_state import get_model
     from core import score
+
     at = run("pages/1_Transcript_viewer.py")
     view = payloads(at)["viewer"]
     assert view["emotions"] == ev.emotions and view["controls"]
     ts = score(get_model(MODEL), ev, at.session_state["viewer_text"])
-    shown = np.nan_to_num(ts.shown, nan=-327.68)                                  # unread tokens travel as a sentinel
-    assert np.abs(z_of(view) - np.clip(shown, -327.68, 327.67)).max() <= 0.006    # z for all 171, to 0.01
-    at.sidebar.radio(key="colour_by").set_value("summary").run()                   # colour by the layer's reading
+    shown = np.nan_to_num(ts.shown, nan=-327.68)  # unread tokens travel as a sentinel
+    assert np.abs(z_of(view) - np.clip(shown, -327.68, 327.67)).max() <= 0.006  # z for all 171, to 0.01
+    at.sidebar.radio(key="colour_by").set_value("summary").run()  # colour by the layer's reading
     view = payloads(at)["viewer"]
     calls = []
     hook = get_model(MODEL).model.register_forward_hook(lambda *a: calls.append(1))
@@ -81,7 +92,7 @@ def test_viewer_says_which_reading_it_shows():
     at = run("pages/1_Transcript_viewer.py")
     captions = lambda: " ".join(c.value for c in at.caption)
     assert "readout (probe directions)" in captions() and "z vs typical emotional text" in captions()
-    assert "implicit top-3" in captions()                            # the default's figures, stated
+    assert "implicit top-3" in captions()  # the default's figures, stated
     at.sidebar.radio(key="colour_by").set_value("summary").run()
     before = payloads(at)["viewer"]
     at.sidebar.radio(key="kind").set_value("concept").run()
@@ -95,7 +106,7 @@ def test_compare_shows_both_sides():
     at = run("pages/1_Transcript_viewer.py")
     spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "right minus left" in c.proto.spec)
     xs = spec["data"][0]["x"]
-    assert min(xs) < 0 < max(xs)           # left-higher emotions are drawn as negative blue bars
+    assert min(xs) < 0 < max(xs)  # left-higher emotions are drawn as negative blue bars
     sides = payloads(at)
     assert sides["cmp_a"]["initial"]["mode"] == "z" and sides["cmp_a"]["tokens"] != sides["cmp_b"]["tokens"]
 
@@ -110,8 +121,7 @@ def test_hostile_transcript_travels_as_data_only():
 
 def test_the_viewer_counts_tokens_against_the_context():
     at = run("pages/1_Transcript_viewer.py", source="Paste", pasted="User: hello there\nAssistant: hi")
-    assert any(f"tokens {MODEL} reads at once" in c.value and "of the 8,192" in c.value for c in at.caption), \
-        [c.value for c in at.caption]
+    assert any(f"tokens {MODEL} reads at once" in c.value and "of the 8,192" in c.value for c in at.caption), [c.value for c in at.caption]
     at = run("pages/1_Transcript_viewer.py", source="Paste", pasted="x" * 200_001)
     assert any("200,000" in e.value for e in at.error)
 
@@ -163,11 +173,11 @@ def test_steering_page_shows_baseline_and_steered_read_back_by_the_readout():
 
 def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(ev):
     from core.steering_preset import layers_label, load_preset
+
     study = load_preset(ev)
     at = run("pages/8_Steering.py")
     kind = at.radio(key=wk("steer_kind"))
-    assert kind.options == ["concept vectors (paper)", "readout directions", "contrast (model's own chats)",
-                            "contrast + ¼ readout"]
+    assert kind.options == ["concept vectors (paper)", "readout directions", "contrast (model's own chats)", "contrast + ¼ readout"]
     assert kind.value == study.kind
     assert at.select_slider(key=wk("steer_layers")).value == (study.layers[0], study.layers[-1])
     assert at.slider(key=wk("steer-calm")).value == study.strength
@@ -176,12 +186,13 @@ def test_steering_page_offers_four_directions_and_defaults_to_the_studys_choice(
     [held] = [c.value for c in at.caption if c.value.startswith("Held out on")]
     assert "**happy** at 0.4" in held and "— met" in held and "**sad** at 0.5" in held and "— not met" in held
     assert "The 4 held-out verdicts on **sad** together: the judge moved in 336 of 384 pairs (87.5%)" in held
-    [plain] = [m.value for m in at.markdown if m.value.startswith("On this model")]   # said plainly first
+    [plain] = [m.value for m in at.markdown if m.value.startswith("On this model")]  # said plainly first
     assert "**happy** made replies more positive in" in plain and "**sad** made replies more negative in" in plain
 
 
 def test_steering_page_starts_from_a_held_out_verdicts_set_up_and_back(ev):
     from core.steering_preset import load_preset
+
     at = run("pages/8_Steering.py")
     start = at.selectbox(key="steer_start-smollm2-135m-instruct")
     labels = start.options
@@ -211,10 +222,10 @@ def test_steering_page_starts_from_a_held_out_verdicts_set_up_and_back(ev):
 def test_steering_page_starts_calm_against_desperate_where_the_study_steered_against_opposites(model):
     from core.steering_preset import load_preset
     from core.vectors import EmotionVectors, vectors_dir
+
     study = load_preset(EmotionVectors.load(vectors_dir(model)))
     at = run("pages/8_Steering.py", model=model)
-    expected = {"calm": study.strength, "desperate": -study.against * study.strength} if study.against else \
-        {"calm": study.strength}
+    expected = {"calm": study.strength, "desperate": -study.against * study.strength} if study.against else {"calm": study.strength}
     assert at.multiselect(key=wk("steer_emotions", model=model)).value == list(expected)
     assert {e: at.slider(key=wk(f"steer-{e}", model=model)).value for e in expected} == pytest.approx(expected)
     [defaults] = [c.value for c in at.caption if c.value.startswith("Defaults:")]
@@ -239,6 +250,7 @@ def test_sweep_plots_reading_judges_and_fluency_against_strength():
 def test_live_page_stops_at_the_crossing_token():
     at = run("pages/9_Live.py", live_tokens=20, live_watch=["desperate"], live_stop=True)
     from core.monitor import default_threshold
+
     threshold, why = default_threshold(MODEL)
     assert at.slider(key=f"live-{MODEL}-desperate").value == threshold and "neutral prompts" in why
     at.slider(key=f"live-{MODEL}-desperate").set_value(0.0)
@@ -252,11 +264,11 @@ def test_live_page_stops_at_the_crossing_token():
 def test_live_page_steers_with_the_studys_directions_and_says_so(model):
     from core.steering_preset import layers_label, load_preset
     from core.vectors import EmotionVectors, vectors_dir
+
     study = load_preset(EmotionVectors.load(vectors_dir(model)))
     at = run("pages/9_Live.py", model=model, live_tokens=10, live_watch=["calm"], live_steer_s=0.3)
     at.button(key="live_go").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert any("against its opposite" in c.value for c in at.caption) == bool(study.against)
     steering = "calm +0.30" + (f", desperate {-0.3 * study.against:+.2f}" if study.against else "")
-    assert any(f"steering {steering} ({study.kind} directions) at {layers_label(study.layers)}" in c.value
-               for c in at.caption)
+    assert any(f"steering {steering} ({study.kind} directions) at {layers_label(study.layers)}" in c.value for c in at.caption)

@@ -4,6 +4,7 @@ Skipped where Chromium or Playwright is missing, unless EMOTION_LENS_REQUIRE_BRO
 (set by .ci/run, which installs them), where a missing browser fails. Screenshots are kept
 in tests/artifacts/ (or $EMOTION_LENS_ARTIFACTS).
 """
+
 import os
 import re
 from pathlib import Path
@@ -24,13 +25,23 @@ if not Path(CHROMIUM).exists():
 
 MODEL = "smollm2-135m-instruct"
 ARTIFACTS = Path(os.environ.get("EMOTION_LENS_ARTIFACTS", ROOT / "tests" / "artifacts"))
-PAGES = {"": "Emotion Lens", "Transcript_viewer": "Transcript viewer", "Emotion_space": "Emotion space (PCA)",
-         "Clusters": "Clusters (UMAP + k-means)", "Similarity": "Similarity between emotions",
-         "Layers": "Across layers", "Logit_lens": "Logit lens", "Compare_models": "Compare models",
-         "Steering": "Steering", "Live": "Live monitoring"}
+PAGES = {
+    "": "Emotion Lens",
+    "Transcript_viewer": "Transcript viewer",
+    "Emotion_space": "Emotion space (PCA)",
+    "Clusters": "Clusters (UMAP + k-means)",
+    "Similarity": "Similarity between emotions",
+    "Layers": "Across layers",
+    "Logit_lens": "Logit lens",
+    "Compare_models": "Compare models",
+    "Steering": "Steering",
+    "Live": "Live monitoring",
+}
 MIXED = "User: 明日の手術が怖い。Die Ärzte sagen, alles wird gut 🎉🥳\nAssistant: 大丈夫です。Viel Glück! 👍"
-HOSTILE = ('User: <img src=x onerror=alert(1)> </div><script>alert(2)</script> '
-           '<a href="javascript:alert(3)">click</a>\nAssistant: I will not run that.')
+HOSTILE = (
+    "User: <img src=x onerror=alert(1)> </div><script>alert(2)</script> "
+    '<a href="javascript:alert(3)">click</a>\nAssistant: I will not run that.'
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +96,7 @@ def test_every_page_opens_without_an_exception(page, path):
     idle(page)
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("[data-testid='stSidebarNav'] a").first.inner_text().split()[-1] == "Home"
-    if path not in ("", "Transcript_viewer", "Steering", "Live"):       # the last two wait for a click
+    if path not in ("", "Transcript_viewer", "Steering", "Live"):  # the last two wait for a click
         wait_for(lambda: page.locator(".js-plotly-plot").count(), timeout=300)
     shot(page, f"page-{path or 'home'}")
     assert not page.problems, page.problems
@@ -94,6 +105,7 @@ def test_every_page_opens_without_an_exception(page, path):
 def test_mixed_scripts_show_each_character_once_and_colours_match_python(page, lm, ev):
     from core import score
     from core.render import display_values
+
     open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
     paste(page, MIXED)
     wait_for(lambda: "Viel" in "".join(token_texts(page, "viewer")), timeout=300)
@@ -133,12 +145,15 @@ def test_a_hostile_transcript_stays_text(page):
 def test_compare_draws_a_negative_side(page):
     open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
     page.get_by_role("tab", name="Compare").click()
-    xs = wait_for(lambda: page.evaluate("""() => {
+    xs = wait_for(
+        lambda: page.evaluate("""() => {
         for (const gd of document.querySelectorAll('.js-plotly-plot')) {
             const t = gd.layout && gd.layout.title && gd.layout.title.text;
             if (t && t.includes('right minus left') && gd.data.length) return Array.from(gd.data[0].x);
         }
-        return null; }"""), timeout=120)
+        return null; }"""),
+        timeout=120,
+    )
     assert min(xs) < 0 < max(xs)
     assert token_texts(page, "cmp_a") and token_texts(page, "cmp_b")
     idle(page)
@@ -171,11 +186,12 @@ def test_presentation_mode_shows_a_pasted_transcript(page):
 def test_the_exported_page_works_offline_and_recolours(page, lm, ev, tmp_path):
     from core import score
     from core.render import display_values, highlight_payload, interactive_html
+
     ts = score(lm, ev, HOSTILE)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "export.html"
     path.write_text(interactive_html("Emotion Lens export", highlight_payload(ts, "afraid", key="export")))
-    pg = page.context.browser.new_page()                # the same browser, a fresh tab
+    pg = page.context.browser.new_page()  # the same browser, a fresh tab
     try:
         dialogs, requests = [], []
         pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -187,7 +203,7 @@ def test_the_exported_page_works_offline_and_recolours(page, lm, ev, tmp_path):
         expected = np.nan_to_num(display_values(ts, "calm"))
         wait_for(lambda: np.abs(signed(token_colours(pg, "export")) - expected).max() < 0.01, timeout=10)
         assert not dialogs and not deep(pg, "img[src='x']")
-        assert requests == [path.as_uri()]                  # nothing fetched: it works offline
+        assert requests == [path.as_uri()]  # nothing fetched: it works offline
         pg.screenshot(path=str(ARTIFACTS / "export-offline.png"), full_page=True)
     finally:
         pg.close()
@@ -205,7 +221,7 @@ def test_steering_read_back_recolours_both_replies_over_a_choice_made_in_the_bro
     page.get_by_role("button", name="Generate both").click()
     views = ("steer_base", "steer_steered")
     emotion = lambda: [deep(page, f".el-view[data-key='{v}']", "e => e.dataset.emotion") for v in views]
-    wait_for(lambda: emotion() == [["calm"], ["calm"]], timeout=300)    # calm and sad start equal: the first
+    wait_for(lambda: emotion() == [["calm"], ["calm"]], timeout=300)  # calm and sad start equal: the first
     page.locator(".el-view[data-key='steer_base'] select.el-emotion").select_option("afraid")
     wait_for(lambda: emotion() == [["afraid"], ["calm"]], timeout=10)
     idle(page)
@@ -217,9 +233,10 @@ def test_steering_read_back_recolours_both_replies_over_a_choice_made_in_the_bro
             read_back.press("ArrowDown")
             page.wait_for_timeout(300)
         return listbox.count()
+
     wait_for(opened, timeout=60)
     listbox.get_by_role("option", name="sad", exact=True).click()
-    wait_for(lambda: emotion() == [["sad"], ["sad"]], timeout=120)      # the app's new question wins
+    wait_for(lambda: emotion() == [["sad"], ["sad"]], timeout=120)  # the app's new question wins
     idle(page)
     shot(page, "steering-read-back")
     assert not page.problems, page.problems
@@ -235,7 +252,7 @@ def test_token_level_views_of_the_medical_example(page):
     idle(page)
     view = ".el-view[data-key='viewer']"
     markers = deep(page, f"{view} .el-hdr", "e => e.style.background")
-    assert markers and all(alpha(m)[1] == 0 for m in markers)              # markers are never coloured
+    assert markers and all(alpha(m)[1] == 0 for m in markers)  # markers are never coloured
     shot(page, "medical-afraid")
     page.locator(f"{view} select.el-emotion").select_option("relieved")
     wait_for(lambda: deep(page, view, "e => e.dataset.emotion") == ["relieved"], timeout=10)
@@ -249,7 +266,7 @@ def test_token_level_views_of_the_medical_example(page):
     page.get_by_role("tab", name="Top emotions").click()
     wait_for(lambda: page.locator("[data-testid='stTable']").count(), timeout=60)
     idle(page)
-    assert page.get_by_role("combobox", name="Turn").input_value().startswith("2. User")   # the first user turn
+    assert page.get_by_role("combobox", name="Turn").input_value().startswith("2. User")  # the first user turn
     assert "lowest (mean z)" in page.locator("[data-testid='stTable']").inner_text()
     shot(page, "medical-top-emotions")
     open_page(page, "Live", lambda: page.get_by_role("button", name="Start").count())
@@ -288,7 +305,7 @@ def test_geometry_layer_and_k_follow_you_between_pages(page):
         wait_for(lambda: page.get_by_role("heading", name=title).count(), timeout=120)
         idle(page)
         page.wait_for_timeout(500)
-        assert sliders(page)[:1 if path == "Logit_lens" else 2] == chosen[:1 if path == "Logit_lens" else 2], path
+        assert sliders(page)[: 1 if path == "Logit_lens" else 2] == chosen[: 1 if path == "Logit_lens" else 2], path
     assert not page.problems, page.problems
 
 
@@ -319,7 +336,7 @@ def test_a_presenters_script(page):
         page.mouse.wheel(0, 1500)
         page.wait_for_timeout(500)
         nxt = page.locator(".st-key-next button").bounding_box()
-        assert 0 <= nxt["y"] and nxt["y"] + nxt["height"] <= 720        # Previous/Next stay on screen
+        assert 0 <= nxt["y"] and nxt["y"] + nxt["height"] <= 720  # Previous/Next stay on screen
         shot(page, "presentation-scrolled")
         page.get_by_role("button", name="Exit").click()
         wait_for(lambda: page.locator("[data-testid='stSidebar']").is_visible(), timeout=60)
@@ -344,7 +361,7 @@ def test_presentation_fits_full_hd_with_a_scaled_hover_card(page):
         card = page.locator(f"{view} .el-card")
         wait_for(lambda: card.is_visible(), timeout=5)
         size = lambda sel: float(page.locator(sel).first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
-        assert size(f"{view} .el-card") >= 0.8 * size(f"{view} .el-tok")      # the card scales with the text
+        assert size(f"{view} .el-card") >= 0.8 * size(f"{view} .el-tok")  # the card scales with the text
         legend = deep(page, f"{view} .el-legend", "e => e.textContent")[0]
         assert "much weaker than usual" in legend and "much stronger than usual" in legend
         shot(page, "presentation-1920x1080")
@@ -356,6 +373,7 @@ def test_presentation_fits_full_hd_with_a_scaled_hover_card(page):
 
 def test_exports_follow_the_chosen_emotion_keep_numbers_and_name_the_transcript(page, tmp_path):
     import pandas as pd
+
     open_page(page, "Transcript_viewer", lambda: token_texts(page, "viewer"))
     page.get_by_text("Paste", exact=True).click()
     page.locator("textarea").fill(PASTE)
@@ -382,7 +400,7 @@ def test_exports_follow_the_chosen_emotion_keep_numbers_and_name_the_transcript(
         pg.close()
     table = pd.read_csv(csv_file)
     assert "sad token z" in table.columns
-    assert table["sad summary z"].dtype.kind == "f" and (table["sad summary z"] < 0).any()   # numbers, not text
+    assert table["sad summary z"].dtype.kind == "f" and (table["sad summary z"] < 0).any()  # numbers, not text
     page.get_by_text("Example", exact=True).click()
     wait_for(lambda: "crying" not in "".join(token_texts(page, "viewer")), timeout=300)
     idle(page)
@@ -391,21 +409,27 @@ def test_exports_follow_the_chosen_emotion_keep_numbers_and_name_the_transcript(
     page.get_by_role("button", name=re.compile("Highlighted transcript")).wait_for(state="visible")
     with page.expect_download() as got:
         page.get_by_role("button", name=re.compile("Highlighted transcript")).click()
-    assert got.value.suggested_filename != html_file.name               # another transcript, another name
-    assert "missing ScriptRunContext" not in (ARTIFACTS / "server.log").read_text()   # downloads touch no app state
+    assert got.value.suggested_filename != html_file.name  # another transcript, another name
+    assert "missing ScriptRunContext" not in (ARTIFACTS / "server.log").read_text()  # downloads touch no app state
     assert not page.problems, page.problems
 
 
 def test_steering_takes_the_new_models_set_up_after_a_model_switch(page):
     from core import load_model, load_vectors
     from core.steering_preset import load_preset
+
     open_page(page, "Steering", lambda: page.get_by_role("button", name="Generate both").count())
     idle(page)
     picker = page.get_by_role("combobox", name="Model")
     picker.click()
     page.get_by_role("option", name="gemma3-270m").click()
-    wait_for(lambda: "gemma3-270m" in page.locator("[data-testid='stCaptionContainer']").first.inner_text()
-             or page.get_by_text(re.compile("gemma3-270m")).count(), timeout=300)
+    wait_for(
+        lambda: (
+            "gemma3-270m" in page.locator("[data-testid='stCaptionContainer']").first.inner_text()
+            or page.get_by_text(re.compile("gemma3-270m")).count()
+        ),
+        timeout=300,
+    )
     idle(page)
     study = load_preset(load_vectors(load_model("gemma3-270m")))
     shown = [s.input_value() for s in page.locator("[data-testid='stMain'] input[type=range]").all()[:2]]

@@ -25,7 +25,7 @@ def test_story_means_resume_after_interruption(lm, tmp_path):
         story_means(lm, stories, tmp_path / "a", 2, stop_after_first_batch)
     seen = []
     resumed = story_means(lm, stories, tmp_path / "a", 2, lambda s, d, t: seen.append(d))
-    assert seen[0] == 2                          # resumed with the first batch already done
+    assert seen[0] == 2  # resumed with the first batch already done
     fresh = story_means(lm, stories, tmp_path / "b", 3, lambda *a: None)
     assert np.allclose(resumed, fresh, atol=1e-4)
     assert resumed.shape == (3, 6, lm.n_layers, lm.d_model)

@@ -6,20 +6,22 @@ from conftest import run_cli
 
 
 def test_score_json_has_the_documented_keys():
-    out = run_cli("score", "--text", "User: I took 8000 mg of tylenol\nAssistant: Call emergency services now.",
-                  "--emotions", "afraid,calm", "--json")
+    out = run_cli(
+        "score", "--text", "User: I took 8000 mg of tylenol\nAssistant: Call emergency services now.", "--emotions", "afraid,calm", "--json"
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert {"model", "layer", "emotions", "tokens", "raw", "z", "token_z", "mean_z", "last_z"} <= set(data)
     assert data["emotions"] == ["afraid", "calm"] and len(data["z"]) == len(data["tokens"]) == len(data["token_z"])
     assert set(data["mean_z"]) == {"afraid", "calm"}
-    assert data["token_z"][0] == [None, None]                       # the attention sink is never read
+    assert data["token_z"][0] == [None, None]  # the attention sink is never read
     assert any(row[0] is not None for row in data["token_z"])
 
 
 def test_score_prints_the_viewers_top_emotions_row_for_row(lm, ev):
     from core import score
     from core.summaries import turn_table
+
     text = "User: The biopsy results come tomorrow and I can't sleep.\nAssistant: Waiting is hard. Try to rest."
     out = run_cli("score", "--model", lm.name, "--text", text)
     assert out.returncode == 0, out.stderr
@@ -42,14 +44,17 @@ def binary_file(tmp_path):
     return str(f)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--text", ""], "input is empty"),
-    (["--text", '[{"role": "user", "content": '], "invalid JSON transcript"),
-    (["--file", "BINARY"], "binary file"),
-    (["--file", "/no/such/file.txt"], "no such file"),
-    (["--text", "hello", "--emotions", "afriad"], "unknown emotion 'afriad'"),
-    (["--text", "hello", "--layer", "99"], "layer 99 is out of range"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--text", ""], "input is empty"),
+        (["--text", '[{"role": "user", "content": '], "invalid JSON transcript"),
+        (["--file", "BINARY"], "binary file"),
+        (["--file", "/no/such/file.txt"], "no such file"),
+        (["--text", "hello", "--emotions", "afriad"], "unknown emotion 'afriad'"),
+        (["--text", "hello", "--layer", "99"], "layer 99 is out of range"),
+    ],
+)
 def test_bad_input_gives_one_clear_line(args, message, binary_file):
     args = [binary_file if a == "BINARY" else a for a in args]
     out = run_cli("score", *args)
@@ -66,21 +71,60 @@ SMOL = ["--model", "smollm2-135m-instruct"]
 def test_steer_prints_baseline_and_steered_from_one_seed():
     from core import load_model, load_vectors
     from core.steering_preset import load_preset
-    out = run_cli("steer", *SMOL, "--prompt", "User: Tell me about your weekend.", "--vector", "sad=1.0",
-                  "--max-new-tokens", "15", "--seed", "2", "--layers", "10-14", "--json")
+
+    out = run_cli(
+        "steer",
+        *SMOL,
+        "--prompt",
+        "User: Tell me about your weekend.",
+        "--vector",
+        "sad=1.0",
+        "--max-new-tokens",
+        "15",
+        "--seed",
+        "2",
+        "--layers",
+        "10-14",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["strengths"] == {"sad": 1.0} and data["baseline"] and data["steered"] != data["baseline"]
     assert data["layers"] == [10, 11, 12, 13, 14]
-    assert data["direction"] == load_preset(load_vectors(load_model("smollm2-135m-instruct"))).kind   # the study's choice
-    forced = json.loads(run_cli("steer", *SMOL, "--prompt", "User: Hi.", "--vector", "sad=0.5", "--max-new-tokens", "4",
-                                "--direction", "concept", "--layer", "12", "--json").stdout)
+    assert data["direction"] == load_preset(load_vectors(load_model("smollm2-135m-instruct"))).kind  # the study's choice
+    forced = json.loads(
+        run_cli(
+            "steer",
+            *SMOL,
+            "--prompt",
+            "User: Hi.",
+            "--vector",
+            "sad=0.5",
+            "--max-new-tokens",
+            "4",
+            "--direction",
+            "concept",
+            "--layer",
+            "12",
+            "--json",
+        ).stdout
+    )
     assert (forced["direction"], forced["layers"]) == ("concept", [12])
 
 
 def test_monitor_streams_flags_and_stops_as_json():
-    out = run_cli("monitor", *SMOL, "--prompt", "User: I lost my job and can't pay rent.", "--watch", "desperate=-50",
-                  "--stop", "--max-new-tokens", "10", "--json")
+    out = run_cli(
+        "monitor",
+        *SMOL,
+        "--prompt",
+        "User: I lost my job and can't pay rent.",
+        "--watch",
+        "desperate=-50",
+        "--stop",
+        "--max-new-tokens",
+        "10",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["stopped_at"] == 0 and len(data["tokens"]) == 1 and "desperate" in data["reason"]
@@ -96,18 +140,33 @@ def test_export_writes_a_control_vector_and_refuses_bad_input(tmp_path):
     assert f.stat().st_size > 576 * 4 and "control vector" in out.stdout
     bad = run_cli("export", *SMOL, "--emotion", "calm", "--strength", "0.5", "--layers", "0", "--out", str(tmp_path / "b.gguf"))
     assert bad.returncode == 2 and "blocks 1" in bad.stderr and "Traceback" not in bad.stderr
-    contrast = run_cli("export", *SMOL, "--emotion", "sad", "--strength", "0.3", "--direction", "contrast",
-                       "--layers", "12", "--out", str(tmp_path / "sad.gguf"))
+    contrast = run_cli(
+        "export",
+        *SMOL,
+        "--emotion",
+        "sad",
+        "--strength",
+        "0.3",
+        "--direction",
+        "contrast",
+        "--layers",
+        "12",
+        "--out",
+        str(tmp_path / "sad.gguf"),
+    )
     assert contrast.returncode == 0 and "contrast directions" in contrast.stdout, contrast.stderr
     bad = run_cli("monitor", *SMOL, "--prompt", "hi", "--watch", "desprate=2")
     assert bad.returncode == 2 and "unknown emotion 'desprate'" in bad.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--vector", "calmm=0.5"], "unknown emotion 'calmm' in the steering vectors"),
-    (["--vector", "calm"], "look like emotion=strength"),
-    (["--vector", "calm=0.5", "--layers", "3,x"], "layer numbers and ranges"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--vector", "calmm=0.5"], "unknown emotion 'calmm' in the steering vectors"),
+        (["--vector", "calm"], "look like emotion=strength"),
+        (["--vector", "calm=0.5", "--layers", "3,x"], "layer numbers and ranges"),
+    ],
+)
 def test_bad_steering_requests_get_one_clear_line(args, message):
     out = run_cli("steer", *SMOL, "--prompt", "hi", *args)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr

@@ -1,4 +1,5 @@
 """Contrast directions from the model's own chats: built, stored, read, and meaningful."""
+
 import json
 
 import numpy as np
@@ -12,10 +13,10 @@ from core.steering import steer_generate, steering_direction
 from core.vectors import EmotionVectors, vectors_dir
 from study.prompts import CHOOSE_PROMPTS, REPORT_PROMPTS
 
-FRIGHT = ("User: Someone is inside the house. I can hear footsteps on the stairs and the phone is dead. "
-          "I'm hiding in the wardrobe and shaking.")
-CALM = ("User: I'm sitting on the porch with a cup of tea, watching the garden in the evening light. "
-        "Nothing to do and nowhere to be.")
+FRIGHT = (
+    "User: Someone is inside the house. I can hear footsteps on the stairs and the phone is dead. I'm hiding in the wardrobe and shaking."
+)
+CALM = "User: I'm sitting on the porch with a cup of tea, watching the garden in the evening light. Nothing to do and nowhere to be."
 
 
 def test_build_subtracts_the_mean_over_emotions_and_says_how(lm):
@@ -34,7 +35,7 @@ def test_build_reads_the_words_instead_when_asked(lm):
     words, meta = build_contrast(lm, emotions, prompts=BUILD_PROMPTS[:2], position="words")
     assert meta["position"] == "words" and meta["positions"].startswith("the user's words")
     cos = (last[12] * words[12]).sum(1) / np.linalg.norm(last[12], axis=1) / np.linalg.norm(words[12], axis=1)
-    assert cos.max() < 0.99        # two different readings of the same prompts
+    assert cos.max() < 0.99  # two different readings of the same prompts
     with pytest.raises(EmotionLensError, match="position must be one of last, words"):
         build_contrast(lm, emotions, prompts=BUILD_PROMPTS[:1], position="everywhere")
 
@@ -76,7 +77,7 @@ def test_vectors_save_keeps_contrast_in_its_own_file(ev, tmp_path):
     ev.save(tmp_path)
     assert "contrast" not in load_file(str(tmp_path / "vectors.safetensors"))
     assert "contrast" not in json.loads((tmp_path / "meta.json").read_text())
-    assert not EmotionVectors.load(tmp_path).has_contrast           # no contrast file there
+    assert not EmotionVectors.load(tmp_path).has_contrast  # no contrast file there
 
 
 def test_steering_with_contrast_directions(lm, ev, tmp_path):
@@ -99,7 +100,7 @@ def test_steering_with_blend_directions(lm, ev):
     d = steering_direction(lm, ev, {"happy": 0.3}, layer, kind="blend")
     assert np.isclose(np.linalg.norm(d), 0.3 * lm.residual_norms[layer], rtol=1e-4)
     contrast = steering_direction(lm, ev, {"happy": 0.3}, layer, kind="contrast")
-    assert 0.9 < d @ contrast / (np.linalg.norm(d) * np.linalg.norm(contrast)) < 1      # contrast, a little turned
+    assert 0.9 < d @ contrast / (np.linalg.norm(d) * np.linalg.norm(contrast)) < 1  # contrast, a little turned
     prompt = "User: Tell me about your weekend."
     plain = steer_generate(lm, ev, prompt, {}, layer=layer, max_new_tokens=20, seed=None, kind="blend")
     assert steer_generate(lm, ev, prompt, {"happy": 0.5}, layer=layer, max_new_tokens=20, seed=None, kind="blend") != plain
@@ -115,6 +116,9 @@ def test_a_file_for_other_emotions_or_weights_is_not_attached(lm, ev, tmp_path, 
     meta = {"emotions": ev.emotions, "weights_sha256": ev.meta["weights_sha256"]}
     meta |= {"emotions": list(reversed(ev.emotions))} if "emotions" in change else change
     for m, attached in ((meta, False), ({"emotions": ev.emotions, "weights_sha256": ev.meta["weights_sha256"]}, True)):
-        save_file({"contrast": np.zeros((lm.n_layers, 171, lm.d_model), np.float16)},
-                  str(tmp_path / "contrast.safetensors"), metadata={"meta": json.dumps(m)})
+        save_file(
+            {"contrast": np.zeros((lm.n_layers, 171, lm.d_model), np.float16)},
+            str(tmp_path / "contrast.safetensors"),
+            metadata={"meta": json.dumps(m)},
+        )
         assert EmotionVectors.load(tmp_path).has_contrast is attached

@@ -1,4 +1,5 @@
 """The llama.cpp control-vector export, read back with the gguf package."""
+
 import numpy as np
 import pytest
 
@@ -9,6 +10,7 @@ from core.steering import steering_direction
 
 def test_export_reads_back_with_names_shapes_values_and_metadata(lm, ev, tmp_path):
     import gguf
+
     path = write_llama_cpp(tmp_path / "calm.gguf", lm, ev, {"calm": 0.5, "desperate": -0.2}, [ev.default_layer, 4])
     reader = gguf.GGUFReader(str(path))
     field = lambda key: reader.fields[key]
@@ -32,4 +34,4 @@ def test_export_refuses_what_llama_cpp_cannot_load(lm, ev, tmp_path):
         write_llama_cpp(tmp_path / "x.gguf", lm, ev, {"calm": 0.5}, [0])
     with pytest.raises(EmotionLensError, match="non-zero"):
         write_llama_cpp(tmp_path / "x.gguf", lm, ev, {"calm": 0.0}, [5])
-    assert not list(tmp_path.iterdir())                      # nothing half-written
+    assert not list(tmp_path.iterdir())  # nothing half-written

@@ -74,8 +74,17 @@ def test_examples_cover_the_case_studies():
     examples = corpus.load_examples()
     assert len(examples) >= 8
     slugs = " ".join(e.slug for e in examples)
-    for needle in ("tylenol_safe", "tylenol_overdose", "attachment", "grieving", "gambling",
-                   "token_budget", "impossible_tests", "replacement", "praise"):
+    for needle in (
+        "tylenol_safe",
+        "tylenol_overdose",
+        "attachment",
+        "grieving",
+        "gambling",
+        "token_budget",
+        "impossible_tests",
+        "replacement",
+        "praise",
+    ):
         assert needle in slugs
     assert all(e.title and e.caption and len(e.messages) >= 2 for e in examples)
 

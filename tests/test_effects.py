@@ -1,4 +1,5 @@
 """The three measures of a steered reply, on the real model."""
+
 import numpy as np
 import pytest
 
@@ -33,6 +34,7 @@ def test_sweep_has_the_baseline_and_one_row_per_strength(lm, ev):
 
 def test_one_pass_measure_equals_the_separate_measures(lm, ev):
     from core.effects import measure
+
     reply = "It was lovely, thanks. We walked by the river and had cake."
     m = measure(lm, ev, PROMPT, reply, "happy")
     assert abs(m["reading"] - reply_reading(lm, ev, PROMPT, reply, ["happy"])["happy"]) < 1e-4
@@ -43,6 +45,7 @@ def test_one_pass_measure_equals_the_separate_measures(lm, ev):
 def test_reading_a_reply_back_takes_one_pass_and_equals_scoring_and_measuring_apart(lm, ev):
     from core import score
     from core.effects import conversation, measure, read_reply
+
     reply = "Oh no, I'm so sorry to hear that. That sounds really frightening."
     ts, m = read_reply(lm, ev, PROMPT, reply, "afraid")
     apart = score(lm, ev, conversation(PROMPT, reply))

@@ -1,4 +1,5 @@
 """Families of the shipped models: named by a member, never across human valence."""
+
 import numpy as np
 import pytest
 
@@ -21,8 +22,8 @@ def test_every_family_is_named_by_a_member_and_never_joins_opposite_valence(mode
         members = np.flatnonzero(fam.of == f)
         assert name in fam.members(f, ev.emotions)
         rated = set(signs[members].tolist()) - {0}
-        assert rated == {fam.sign[f]}, (name, fam.members(f, ev.emotions))   # one human valence per family
-        assert signs[ev.index(name)] == fam.sign[f]                          # the name carries it
+        assert rated == {fam.sign[f]}, (name, fam.members(f, ev.emotions))  # one human valence per family
+        assert signs[ev.index(name)] == fam.sign[f]  # the name carries it
 
 
 def test_near_synonyms_share_a_family(ev):
@@ -35,7 +36,7 @@ def test_near_synonyms_share_a_family(ev):
 def test_family_max_reads_the_strongest_member(ev):
     fam = ev.families
     z = np.random.default_rng(0).normal(size=(5, len(ev.emotions))).astype(np.float32)
-    z[2] = np.nan                                       # a token no reading reads
+    z[2] = np.nan  # a token no reading reads
     val, arg = family_max(z, fam.of)
     f = fam.of[ev.index("afraid")]
     members = np.flatnonzero(fam.of == f)

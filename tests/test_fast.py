@@ -3,6 +3,7 @@ Llama-architecture model built here, with a byte-level tokenizer trained here on
 Nothing in it needs the shipped weights; what it checks is plumbing that must hold for any model:
 hooks, token alignment, the build end to end on three emotions, scoring and steering.
 The real-model tests (the rest of the suite) check that the readings mean something."""
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +19,7 @@ def tiny(tmp_path_factory):
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     from core import corpus, load_model
+
     folder = tmp_path_factory.mktemp("tiny-llama")
     bpe = ByteLevelBPETokenizer(add_prefix_space=False)
     texts = [s.text for s in corpus.load_stories()[:400]]
@@ -25,9 +27,17 @@ def tiny(tmp_path_factory):
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>")
     tok.save_pretrained(folder)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=1024,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=1024,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     return load_model(str(folder))
 
@@ -38,37 +48,40 @@ def tiny_vectors(tiny, tmp_path_factory):
     import os
 
     from core.build import BuildConfig, build_vectors
+
     os.environ["EMOTION_LENS_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     try:
-        return build_vectors(tiny, BuildConfig(emotions=EMOTIONS, batch_size=16),
-                             out_dir=tmp_path_factory.mktemp("vectors"))
+        return build_vectors(tiny, BuildConfig(emotions=EMOTIONS, batch_size=16), out_dir=tmp_path_factory.mktemp("vectors"))
     finally:
         os.environ.pop("EMOTION_LENS_CACHE")
 
 
 def test_capture_reads_each_blocks_output(tiny):
     from core.activations import capture
+
     ids = tiny.tokenizer("A quiet morning by the river.", return_tensors="pt")
     with capture(tiny, range(tiny.n_layers)) as cap:
         cap.run(**ids)
     with torch.inference_mode():
         hidden = tiny.model(**ids, output_hidden_states=True).hidden_states
-    for layer in range(tiny.n_layers - 1):     # the last hidden state is after the final norm
+    for layer in range(tiny.n_layers - 1):  # the last hidden state is after the final norm
         assert torch.allclose(cap.outputs[layer].float(), hidden[layer + 1].float(), atol=1e-5)
 
 
 def test_steering_hooks_add_exactly_their_vector_and_always_come_off(tiny):
     from core.activations import capture
     from core.steering import steering_hooks
+
     ids = tiny.tokenizer("A quiet morning by the river.", return_tensors="pt")
     add = np.ones(tiny.d_model, np.float32)
-    hooks = lambda: sum(len(b._forward_hooks) for b in tiny.blocks)     # transformers may keep its own
+    hooks = lambda: sum(len(b._forward_hooks) for b in tiny.blocks)  # transformers may keep its own
     before = hooks()
 
     def block_output(additions):
         with steering_hooks(tiny, additions), capture(tiny, [1]) as cap:
             cap.run(**ids)
         return cap.outputs[1].float()
+
     moved = block_output({1: add}) - block_output({})
     assert torch.allclose(moved, torch.ones_like(moved), atol=1e-4)
     with pytest.raises(RuntimeError):
@@ -79,6 +92,7 @@ def test_steering_hooks_add_exactly_their_vector_and_always_come_off(tiny):
 
 def test_every_character_is_shown_once_with_its_token(tiny):
     from core.alignment import prepare, tokenize
+
     text = "User: 明日の手術が怖い 🎉 Ärzte\nAssistant: Viel Glück!"
     rendered, segments = prepare(tiny, text)
     _, tokens, offsets, _, turns = tokenize(tiny, rendered, segments)
@@ -97,6 +111,7 @@ def test_the_build_runs_end_to_end_on_three_emotions(tiny, tiny_vectors):
 
 def test_scoring_gives_every_token_a_z_for_every_emotion(tiny, tiny_vectors):
     from core import score
+
     ts = score(tiny, tiny_vectors, "User: The lights went out and something moved.\nAssistant: Stay where you are.")
     assert ts.z.shape == (len(ts.tokens), 3) and np.isfinite(ts.z[ts.word_mask()]).all()
     assert set(ts.mean_z()) == set(EMOTIONS) and "layer" in ts.meta["method"]
@@ -104,6 +119,7 @@ def test_scoring_gives_every_token_a_z_for_every_emotion(tiny, tiny_vectors):
 
 def test_steering_at_strength_zero_is_the_plain_reply_and_a_push_changes_the_next_token(tiny, tiny_vectors):
     from core.steering import steer_generate, steering_additions, steering_hooks
+
     prompt = "User: Tell me about the river."
     plain = steer_generate(tiny, tiny_vectors, prompt, {}, max_new_tokens=8, seed=None)
     assert steer_generate(tiny, tiny_vectors, prompt, {"calm": 0.0}, max_new_tokens=8, seed=None) == plain

@@ -34,7 +34,7 @@ def test_clusters_are_numbered_by_valence_and_named_without_contradiction(ev, v)
         words = name.replace(" (mixed valence)", "").split(" / ")
         assert all(w in ev.emotions and cl.labels[ev.index(w)] == c for w in words)
         signs = {np.sign(valence[ev.index(w)]) for w in words if not np.isnan(valence[ev.index(w)])} - {0}
-        assert len(signs) <= 1, name                    # no name joins a pleasant and an unpleasant word
+        assert len(signs) <= 1, name  # no name joins a pleasant and an unpleasant word
     again = g.summary(v, ev.emotions, valence, 10)
     assert (again.clusters.labels == cl.labels).all()  # the same numbers (and colours) on every page
 
@@ -78,6 +78,7 @@ def test_pca_variance_and_valence_match_independent_computation(ev, v):
     res = g.pca(v, 5)
     assert res.explained[0] >= res.explained[1] > 0 and res.explained.sum() <= 1
     from sklearn.decomposition import PCA
+
     ref = PCA(5).fit(v)
     assert np.allclose(res.explained, ref.explained_variance_ratio_, atol=1e-6)
     ratings = vader_valence(ev.emotions)
@@ -95,7 +96,7 @@ def test_layer_structure_is_symmetric_with_unit_diagonal(ev):
 def test_models_can_be_compared(ev):
     gemma = EmotionVectors.load(vectors_dir("gemma3-270m"))
     r = g.structure_correlation(g.cosine_matrix(ev.at()), g.cosine_matrix(gemma.at()))
-    assert -1 <= r <= 1 and r > 0.2      # both models order emotions alike to a real degree
+    assert -1 <= r <= 1 and r > 0.2  # both models order emotions alike to a real degree
 
 
 def test_umap_embedding_shape(v):
@@ -117,7 +118,7 @@ def test_best_pc_finds_the_axis_that_carries_a_rating_whatever_its_sign():
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(50, 5))
     rating = -scores[:, 3] + 0.1 * rng.normal(size=50)
-    rating[:4] = np.nan                                  # unrated words are left out, not imputed
+    rating[:4] = np.nan  # unrated words are left out, not imputed
     best, r = g.best_pc(scores, rating)
     assert best == 3 and r < -0.9
 
@@ -145,6 +146,7 @@ def test_valence_loading_follows_human_valence():
 
 def test_contrast_directions_load_on_valence_as_their_ratings_say(ev):
     from core.ratings import human_valence
+
     valence = human_valence(ev.emotions).valence
     loading = g.valence_loading(ev.directions("contrast", 12), valence)
     assert g.correlate(loading, valence)[0] > 0.7
@@ -161,7 +163,7 @@ def test_every_layer_has_a_stored_umap_so_clusters_open_at_once(model):
     for layer in range(n_layers):
         emb = g.stored_umap(folder, layer)
         assert emb is not None and emb.shape == (171, 2) and np.isfinite(emb).all(), layer
-    assert g.stored_umap(folder, 0, n_neighbors=30) is None          # other settings are computed live
+    assert g.stored_umap(folder, 0, n_neighbors=30) is None  # other settings are computed live
 
 
 def test_store_umap_writes_one_embedding_per_layer(ev, tmp_path):

@@ -1,4 +1,5 @@
 """Live monitoring on the real model: readings as a full pass would give them, stopping in time."""
+
 import numpy as np
 import pytest
 
@@ -18,17 +19,17 @@ def test_readings_while_writing_match_a_full_pass_over_the_same_text(lm, ev):
     assert len(r.tokens) == 16 and r.reason == "reached 16 tokens" and not r.flagged
     ts = score(lm, ev, [Turn("user", PROMPT[6:]), Turn("assistant", r.reply)])
     start = next(t.reply_start for t in ts.turns if t.role == "assistant")
-    assert ts.tokens[start:start + 16] == r.tokens                   # the same tokens, read the same way
-    assert r.token_level and np.abs(ts.shown[start:start + 16] - np.stack(r.z)).max() < 0.05
+    assert ts.tokens[start : start + 16] == r.tokens  # the same tokens, read the same way
+    assert r.token_level and np.abs(ts.shown[start : start + 16] - np.stack(r.z)).max() < 0.05
 
 
 def test_stop_halts_at_the_token_that_crossed(lm, ev):
     free = monitor(lm, ev, PROMPT, {"desperate": 99}, max_new_tokens=30, seed=1)
     zs = np.array(free.series("desperate"))
-    threshold = float(np.sort(zs)[-3])                             # crossed somewhere in the reply
+    threshold = float(np.sort(zs)[-3])  # crossed somewhere in the reply
     first = int(np.argmax(zs >= threshold))
     stopped = monitor(lm, ev, PROMPT, [f"desperate={threshold}"], max_new_tokens=30, seed=1, stop=True)
-    assert stopped.stopped_at == first and stopped.tokens == free.tokens[:first + 1]
+    assert stopped.stopped_at == first and stopped.tokens == free.tokens[: first + 1]
     assert "desperate" in stopped.reason and stopped.flagged[-1]["end"] == first + 1
     unstopped = monitor(lm, ev, PROMPT, {"desperate": threshold}, max_new_tokens=30, seed=1)
     spans = [(f["start"], f["end"]) for f in unstopped.flagged]
@@ -44,21 +45,20 @@ def test_a_family_on_the_watch_list_reads_as_its_strongest_member(lm, ev):
 
 def test_watch_lists_are_checked(ev):
     assert parse_watch(["desperate=2.5", "calm=-1"], ev.emotions) == {"desperate": 2.5, "calm": -1.0}
-    for bad, msg in ((["nope=1"], "unknown emotion"), (["calm"], "emotion=threshold"), (["calm=x"], "number"),
-                     (["calm=inf"], "finite")):
+    for bad, msg in ((["nope=1"], "unknown emotion"), (["calm"], "emotion=threshold"), (["calm=x"], "number"), (["calm=inf"], "finite")):
         with pytest.raises(EmotionLensError, match=msg):
             parse_watch(bad, ev.emotions)
 
 
 def test_an_abandoned_stream_leaves_no_hook_and_frees_the_model(lm, ev):
     from core.steering_preset import load_preset
+
     before = hooks_on(lm)
     watch = {"afraid": 1.0}
-    stream = monitor_stream(lm, ev, PROMPT, watch, new_result(lm, ev, watch), max_new_tokens=20,
-                            strengths={"calm": 0.2})
+    stream = monitor_stream(lm, ev, PROMPT, watch, new_result(lm, ev, watch), max_new_tokens=20, strengths={"calm": 0.2})
     try:
         next(stream)
-        assert hooks_on(lm) == before + 1 + len(load_preset(ev).layers)     # reading, and steering at the preset's
+        assert hooks_on(lm) == before + 1 + len(load_preset(ev).layers)  # reading, and steering at the preset's
     finally:
         stream.close()
     assert hooks_on(lm) == before and lm.lock.acquire(blocking=False)

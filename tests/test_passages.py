@@ -1,4 +1,5 @@
 """Passages with known emotional spans: every token labelled as the tokenizer splits it."""
+
 import numpy as np
 
 from core import corpus
@@ -19,7 +20,7 @@ def test_the_emotional_piece_and_only_it_carries_the_label(lm):
         tokens, labels = labelled(lm, p)
         assert "".join(t for t, l in zip(tokens, labels) if l == 7).strip() == piece
         assert (labels == NEUTRAL).sum() > 10 and labels[0] == MARKER
-        if form == "chat":                                # template tokens are markers, never neutral words
+        if form == "chat":  # template tokens are markers, never neutral words
             assert all(labels[i] == MARKER for i, t in enumerate(tokens) if t in ("<|im_start|>", "<|im_end|>"))
 
 

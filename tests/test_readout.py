@@ -1,4 +1,5 @@
 """The readout: its maths, and how it reads real stories through the real model."""
+
 import json
 
 import numpy as np
@@ -68,8 +69,12 @@ def heldout_sample(lm, ev):
     texts = [t for e in emotions for t in picked[e]]
     labels = np.array([emotions.index(e) for e in emotions for _ in picked[e]])
     layer = ev.readout_meta["layer"]
-    x = np.concatenate([layer_means(lm, texts[i:i + 16], [layer], start=ev.meta["method"]["start_token"],
-                                    max_tokens=512)[:, 0].numpy() for i in range(0, len(texts), 16)])
+    x = np.concatenate(
+        [
+            layer_means(lm, texts[i : i + 16], [layer], start=ev.meta["method"]["start_token"], max_tokens=512)[:, 0].numpy()
+            for i in range(0, len(texts), 16)
+        ]
+    )
     return x, labels, layer
 
 
@@ -79,7 +84,7 @@ def test_heldout_stories_rank_their_own_emotion_as_cross_validation_said(ev, hel
     top5 = ro.accuracy(ro.ranks(z, labels))["top5"]
     cv = next(c for c in ev.readout_meta["cv"] if c["layer"] == layer and c["shrinkage"] == ev.readout_meta["shrinkage"])
     assert top5 >= cv["top5"] - MARGIN, (top5, cv["top5"])
-    assert top5 > 10 * 5 / 171                                   # far above chance
+    assert top5 > 10 * 5 / 171  # far above chance
 
 
 def test_calibrated_z_is_centred_and_unit_over_stories(ev, heldout_sample):
@@ -90,9 +95,11 @@ def test_calibrated_z_is_centred_and_unit_over_stories(ev, heldout_sample):
 
 
 def test_readout_reads_a_frightening_story_as_fear(lm, ev):
-    text = ("The lift lurched and stopped between floors, and the lights went out. Mara pressed both palms "
-            "to the cold steel wall. Somewhere above, a cable groaned. Her breath came short and fast, and "
-            "she could not make her fingers find the alarm button in the dark.")
+    text = (
+        "The lift lurched and stopped between floors, and the lights went out. Mara pressed both palms "
+        "to the cold steel wall. Somewhere above, a cable groaned. Her breath came short and fast, and "
+        "she could not make her fingers find the alarm button in the dark."
+    )
     ts = score(lm, ev, text)
     mean = ts.z[SINK_TOKENS:].mean(0)
     rank = {e: r for r, e in enumerate(np.array(ts.emotions)[np.argsort(-mean)], 1)}
@@ -111,8 +118,10 @@ def test_readout_survives_save_and_load(ev, lm, tmp_path):
 
 def test_a_vectors_file_of_the_previous_format_still_loads(ev, lm, tmp_path):
     from safetensors.numpy import save_file
-    save_file({"vectors": ev.vectors, "baseline_mean": ev.baseline_mean, "baseline_std": ev.baseline_std},
-              str(tmp_path / "vectors.safetensors"))
+
+    save_file(
+        {"vectors": ev.vectors, "baseline_mean": ev.baseline_mean, "baseline_std": ev.baseline_std}, str(tmp_path / "vectors.safetensors")
+    )
     meta = {k: v for k, v in ev.meta.items() if k != "readout"} | {"format_version": 1}
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     old = load_vectors(lm, tmp_path)

@@ -17,8 +17,10 @@ from core.render import (
     timeline_figure,
 )
 
-HOSTILE = ('User: <img src=x onerror=alert(1)> and </div><script>alert("x")</script> '
-           '<a href="javascript:alert(1)">click</a> \u2028 <!-- \nAssistant: I will not run that.')
+HOSTILE = (
+    'User: <img src=x onerror=alert(1)> and </div><script>alert("x")</script> '
+    '<a href="javascript:alert(1)">click</a> \u2028 <!-- \nAssistant: I will not run that.'
+)
 
 
 def browser_values(payload, emotion, mode):
@@ -27,8 +29,8 @@ def browser_values(payload, emotion, mode):
     z = np.where(raw == payload["missing"], np.nan, raw / Z_SCALE)
     if emotion in payload["emotions"]:
         col = z[:, payload["emotions"].index(emotion)]
-    else:                                               # a family: its strongest member
-        f = payload["families"]["names"].index(emotion[:-len(" family")])
+    else:  # a family: its strongest member
+        f = payload["families"]["names"].index(emotion[: -len(" family")])
         sub = z[:, np.array(payload["families"]["of"]) == f]
         col = np.where(np.isnan(sub).all(1), np.nan, np.nan_to_num(sub, nan=-1e9).max(1))
     return np.clip(col / (payload["zmax"] if mode == "z" else payload["scale"]), -1, 1)
@@ -36,7 +38,7 @@ def browser_values(payload, emotion, mode):
 
 def test_the_payload_reproduces_the_colours_for_every_emotion_and_family(lm, ev):
     ts = score(lm, ev, "User: I took 8000 mg of tylenol and my vision is blurry\nAssistant: Please call 911 now.")
-    payload = json.loads(json.dumps(highlight_payload(ts, "afraid", families=ev.families)))   # what travels
+    payload = json.loads(json.dumps(highlight_payload(ts, "afraid", families=ev.families)))  # what travels
     assert payload["tokens"] == ts.tokens and len(payload["emotions"]) == 171
     for emotion in ("afraid", "calm", "desperate", f"{ev.families.names[0]} family"):
         for mode in ("transcript", "z"):
@@ -56,7 +58,7 @@ def test_z_mode_and_smoothing(lm, ev):
     ts = score(lm, ev, "A quiet morning by the lake, then a sudden scream from the woods.")
     raw = display_values(ts, "afraid", "z", 1)
     smooth = display_values(ts, "afraid", "z", 5)
-    assert np.isnan(raw[0]) and np.isnan(smooth[0])     # the attention sink is never read or coloured
+    assert np.isnan(raw[0]) and np.isnan(smooth[0])  # the attention sink is never read or coloured
     assert np.allclose(raw[1:], np.clip(ts.column("afraid", "token")[1:] / 3, -1, 1))
     assert np.nanstd(smooth) < np.nanstd(raw)
 
@@ -71,7 +73,7 @@ def test_exported_page_is_self_contained_and_hostile_text_stays_data(lm, ev):
     ts = score(lm, ev, HOSTILE)
     doc = interactive_html("<b>title</b>", highlight_payload(ts, "afraid", key="export"))
     assert "&lt;b&gt;title" in doc and "<b>title" not in doc
-    assert len(re.findall(r"<script", doc)) == 2                 # our data block and our script, nothing else
+    assert len(re.findall(r"<script", doc)) == 2  # our data block and our script, nothing else
     assert "<img" not in doc and "javascript:alert" not in doc.split("id='el-data'>")[0]
     assert "http://" not in doc and "https://" not in doc and "src=" not in doc.replace("src=x", "")
     data = doc.split("id='el-data'>")[1].split("</script>")[0]
@@ -100,9 +102,11 @@ def test_bars_escape_labels_without_escaping_quotes():
 
 def _contrast(fg: str, value: float) -> float:
     """WCAG contrast of text colour ``fg`` over ``color(value)`` laid on white."""
+
     def lum(rgb):
         c = np.asarray(rgb, np.float64) / 255
         return float(np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4) @ (0.2126, 0.7152, 0.0722))
+
     r, g, b, a = (float(x) for x in color(value)[5:-1].split(","))
     bg = [a * c + (1 - a) * 255 for c in (r, g, b)]
     text_rgb = (0, 0, 0) if fg == "#000" else (255, 255, 255)
@@ -113,4 +117,4 @@ def _contrast(fg: str, value: float) -> float:
 def test_token_text_reaches_wcag_aa_contrast_on_every_colour():
     for v in np.linspace(-1, 1, 81):
         assert _contrast(ink(v), v) >= 4.5, v
-    assert ink(1.0) == "#fff" and ink(0.0) == "#000"       # full red takes white text, no colour black
+    assert ink(1.0) == "#fff" and ink(0.0) == "#000"  # full red takes white text, no colour black

@@ -8,10 +8,14 @@ from core.scoring import forward, prompt_positions, scores_from
 from core.summaries import extremes, mean_z_difference, turn_means, turn_table
 from core.transcript import Turn
 
-FRIGHTENING = ("The footsteps behind her quickened. She ran, heart pounding, fumbling for her keys as "
-               "the shadow reached the gate. Something scratched at the door and her hands would not stop shaking.")
-CALM = ("She poured a cup of tea and sat by the window. The garden was quiet, the afternoon light soft "
-        "on the grass, and she turned the page of her book slowly.")
+FRIGHTENING = (
+    "The footsteps behind her quickened. She ran, heart pounding, fumbling for her keys as "
+    "the shadow reached the gate. Something scratched at the door and her hands would not stop shaking."
+)
+CALM = (
+    "She poured a cup of tea and sat by the window. The garden was quiet, the afternoon light soft "
+    "on the grass, and she turned the page of her book slowly."
+)
 
 
 def mean_z(ts, emotion):
@@ -31,29 +35,35 @@ def test_dose_sweep_raises_afraid_on_the_concept_vectors(lm, ev):
     doses = [500, 1000, 2000, 4000, 8000, 16000]
     afraid = []
     for dose in doses:
-        ts = score(lm, ev, f"User: I just took {dose} mg of tylenol for my back pain. Should I be fine?",
-                   kind="concept", baseline="neutral")
+        ts = score(
+            lm, ev, f"User: I just took {dose} mg of tylenol for my back pain. Should I be fine?", kind="concept", baseline="neutral"
+        )
         span = ts.turns[-1]
-        afraid.append(float(ts.column("afraid")[span.reply_start:span.end].mean()))
+        afraid.append(float(ts.column("afraid")[span.reply_start : span.end].mean()))
     assert spearmanr(doses, afraid).statistic > 0.5, afraid
 
 
-@pytest.mark.parametrize("text, roles", [
-    ("Just a plain sentence about trains.", ["text"]),
-    # SmolLM2's template adds its own system prompt: it is a system turn, not part of the user's
-    ("User: hello there\nAssistant: hi, how can I help?\nUser: thanks", ["system", "user", "assistant", "user"]),
-    ('[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},'
-     ' {"role": "assistant", "content": "Hello."}]', ["system", "user", "assistant"]),
-])
+@pytest.mark.parametrize(
+    "text, roles",
+    [
+        ("Just a plain sentence about trains.", ["text"]),
+        # SmolLM2's template adds its own system prompt: it is a system turn, not part of the user's
+        ("User: hello there\nAssistant: hi, how can I help?\nUser: thanks", ["system", "user", "assistant", "user"]),
+        (
+            '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]',
+            ["system", "user", "assistant"],
+        ),
+    ],
+)
 def test_speakers_for_each_input_form(lm, ev, text, roles):
     ts = score(lm, ev, text)
     assert [t.role for t in ts.turns] == roles
     assert len(ts.speakers) == len(ts.tokens) == len(ts.z)
     for span in ts.turns:
-        assert set(ts.speakers[span.start:span.end]) == {span.role}
+        assert set(ts.speakers[span.start : span.end]) == {span.role}
     # each turn's words are tokens of that speaker
     for word, role in (("trains", "text"), ("help", "assistant"), ("Hello", "assistant"), ("Be brief", "system")):
-        hits = [ts.speakers[i] for i, (a, b) in enumerate(ts.offsets) if word in ts.text[a:b + 6] and b > a]
+        hits = [ts.speakers[i] for i, (a, b) in enumerate(ts.offsets) if word in ts.text[a : b + 6] and b > a]
         if word in ts.text:
             assert role in hits
 
@@ -84,7 +94,7 @@ def test_assistant_colon_and_turn_summaries(lm, ev):
     assert [r["turn"].split(" (")[0] for r in rows] == ["1. System", "2. User", "3. Assistant", "4. User", "5. Assistant"]
     for (span, means), row in zip(turn_means(ts), rows):
         assert span.header_token == max(span.start, span.reply_start - 1)
-        lo, hi = span.words                                   # words only: the header is a marker
+        lo, hi = span.words  # words only: the header is a marker
         assert np.allclose(means, ts.z[lo:hi].mean(0)) and lo > span.start
         assert row["highest (mean z)"].startswith(ts.emotions[int(np.argmax(means))] + " ")
 
@@ -93,7 +103,7 @@ def test_assistant_colon_and_turn_summaries(lm, ev):
 def test_every_character_is_shown_once(lm, ev, text):
     ts = score(lm, ev, text)
     shown = "".join(t for t, (a, b) in zip(ts.tokens, ts.offsets) if b > a)
-    assert shown == ts.text                     # byte-level pieces of one character show it once
+    assert shown == ts.text  # byte-level pieces of one character show it once
     for word in ("明日の手術", "Ärzte", "🎉🥳"):
         assert shown.count(word) == text.count(word)
 
@@ -101,7 +111,7 @@ def test_every_character_is_shown_once(lm, ev, text):
 def test_plain_rendered_turns_keep_their_first_word(lm, ev):
     # a leading plain line makes the transcript render as "User: …" text, as for a base model
     ts = score(lm, ev, "A note.\nUser: Hi, quick question.\nAssistant: Yes, sure.")
-    words = {t.role: "".join(ts.tokens[t.words[0]:t.words[1]]).strip() for t in ts.turns}
+    words = {t.role: "".join(ts.tokens[t.words[0] : t.words[1]]).strip() for t in ts.turns}
     assert words["user"] == "Hi, quick question." and words["assistant"] == "Yes, sure."
     assert all(ts.tokens[t.header_token] == ":" for t in ts.turns if t.role != "text")
 
@@ -109,9 +119,9 @@ def test_plain_rendered_turns_keep_their_first_word(lm, ev):
 def test_the_templates_own_system_prompt_is_a_system_turn(lm, ev):
     ts = score(lm, ev, "User: hello there")
     system, user = ts.turns
-    assert system.role == "system" and "helpful AI assistant" in "".join(ts.tokens[system.start:system.end])
-    assert set(ts.speakers[system.start:system.end]) == {"system"} and "hello" not in ts.text[:ts.offsets[user.start][0]][-20:]
-    turns = highlight_payload(ts, "calm")["turns"]        # the viewer folds it as a System block
+    assert system.role == "system" and "helpful AI assistant" in "".join(ts.tokens[system.start : system.end])
+    assert set(ts.speakers[system.start : system.end]) == {"system"} and "hello" not in ts.text[: ts.offsets[user.start][0]][-20:]
+    turns = highlight_payload(ts, "calm")["turns"]  # the viewer folds it as a System block
     assert [t["role"] for t in turns] == ["system", "user"] and turns[0]["label"] == "System"
 
 
@@ -120,9 +130,9 @@ def test_open_reply_reads_the_user_words_and_the_assistant_header(lm):
     pos = prompt_positions(fw.turns)
     lo, hi = pos["words"]
     assert "".join(fw.tokens[lo:hi]).strip() == "My dog has been missing for a week."
-    assert fw.tokens[hi] == "<|im_end|>"                       # closing marker is not a word
+    assert fw.tokens[hi] == "<|im_end|>"  # closing marker is not a word
     assert pos["last"] == (hi - 1, hi) and pos["header"] == (len(fw.tokens) - 1, len(fw.tokens))
-    assert fw.turns[-1].role == "assistant" and "assistant" in "".join(fw.tokens[fw.turns[-1].start:])
+    assert fw.turns[-1].role == "assistant" and "assistant" in "".join(fw.tokens[fw.turns[-1].start :])
 
 
 def test_readings_switch_between_readout_and_concept(lm, ev):

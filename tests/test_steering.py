@@ -1,4 +1,5 @@
 """Steering on the real model: exact when off, effective when on, isolated between requests."""
+
 import threading
 
 import numpy as np
@@ -29,9 +30,10 @@ def test_strength_zero_is_plain_generation_token_for_token(lm, ev):
     enc = lm.tokenizer(text, return_tensors="pt")
     torch.manual_seed(3)
     with torch.inference_mode():
-        out = lm.model.generate(**enc, max_new_tokens=20, do_sample=True, temperature=0.8, top_p=0.95,
-                                pad_token_id=lm.tokenizer.eos_token_id)
-    plain = lm.tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        out = lm.model.generate(
+            **enc, max_new_tokens=20, do_sample=True, temperature=0.8, top_p=0.95, pad_token_id=lm.tokenizer.eos_token_id
+        )
+    plain = lm.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
     assert steer_generate(lm, ev, PROMPT, {"calm": 0.0}, max_new_tokens=20, seed=3) == plain
     assert steer_generate(lm, ev, PROMPT, {}, max_new_tokens=20, seed=3) == plain
 
@@ -64,6 +66,7 @@ def test_a_strength_spread_over_layers_is_split_evenly(lm, ev):
 
 def test_an_empty_layer_list_means_the_presets_layers_in_generation_and_monitoring_alike(lm, ev):
     from core.steering_preset import load_preset
+
     assert resolve_steer_layers(ev, None, []) == resolve_steer_layers(ev, None, None) == list(load_preset(ev).layers)
     assert resolve_steer_layers(ev, 5, []) == [5] and resolve_steer_layers(ev, 5, [10, 11]) == [10, 11]
     one = steer_generate(lm, ev, PROMPT, {"sad": 0.5}, layer=12, max_new_tokens=12, seed=None)
@@ -91,6 +94,7 @@ def test_a_plain_request_beside_a_steered_one_gets_its_own_output(lm, ev):
 
     def run(key, strengths):
         results[key] = steer_generate(lm, ev, PROMPT, strengths, max_new_tokens=16, seed=7)
+
     threads = [threading.Thread(target=run, args=("steered", {"sad": 2.0})), threading.Thread(target=run, args=("plain", {}))]
     for t in threads:
         t.start()
@@ -99,10 +103,15 @@ def test_a_plain_request_beside_a_steered_one_gets_its_own_output(lm, ev):
     assert results["plain"] == reference and results["steered"] != reference
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"strengths": {"calmm": 0.5}}, "unknown emotion"), ({"max_new_tokens": 0}, "between 1 and"),
-    ({"positions": "some"}, "positions must be"), ({"strengths": {"calm": float("nan")}}, "finite"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"strengths": {"calmm": 0.5}}, "unknown emotion"),
+        ({"max_new_tokens": 0}, "between 1 and"),
+        ({"positions": "some"}, "positions must be"),
+        ({"strengths": {"calm": float("nan")}}, "finite"),
+    ],
+)
 def test_bad_requests_get_one_clear_message(lm, ev, kwargs, message):
     args = {"strengths": {"calm": 0.5}, "max_new_tokens": 5} | kwargs
     with pytest.raises(EmotionLensError, match=message):
@@ -121,7 +130,7 @@ def test_readout_directions_steer_in_the_same_units(lm, ev):
 
 def test_a_reply_cut_inside_a_character_drops_the_half_character(lm):
     ids = lm.tokenizer("I love 🎉", add_special_tokens=False)["input_ids"]
-    assert len(ids) > 3 and lm.tokenizer.decode(ids[:-1]).endswith("\ufffd")      # the emoji is split over tokens
+    assert len(ids) > 3 and lm.tokenizer.decode(ids[:-1]).endswith("\ufffd")  # the emoji is split over tokens
     assert decode_reply(lm, ids[:-1]) == "I love" and decode_reply(lm, ids) == "I love 🎉"
 
 
@@ -134,16 +143,17 @@ def test_a_new_turn_ends_the_reply():
 def test_a_base_model_stops_where_it_would_write_the_users_next_turn():
     """Gemma is a base model: unstopped, it writes the dialogue on; the reply ends at its turn's end."""
     from core import load_model, load_vectors
+
     gemma = load_model("gemma3-270m")
     gev = load_vectors(gemma)
     seen = []
     reply = steer_generate(gemma, gev, PROMPT, {}, max_new_tokens=80, seed=0, on_text=seen.append)
     assert seen and seen[-1] == reply and "User:" not in reply and "Assistant:" not in reply
-    assert len(seen) < 80                                   # it stopped before the length limit
+    assert len(seen) < 80  # it stopped before the length limit
 
 
 def test_streaming_hears_every_token_and_ends_on_the_reply(lm, ev):
     seen = []
     reply = steer_generate(lm, ev, PROMPT, {"calm": 0.3}, max_new_tokens=15, seed=1, on_text=seen.append)
     assert len(seen) == 15 and seen[-1] == reply
-    assert reply == steer_generate(lm, ev, PROMPT, {"calm": 0.3}, max_new_tokens=15, seed=1)   # streaming changes nothing
+    assert reply == steer_generate(lm, ev, PROMPT, {"calm": 0.3}, max_new_tokens=15, seed=1)  # streaming changes nothing

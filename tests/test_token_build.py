@@ -1,4 +1,5 @@
 """build --token: the study's chosen set-up fitted, calibrated, saved and read back."""
+
 import numpy as np
 
 from conftest import run_cli
@@ -8,8 +9,12 @@ from core.paths import cache_dir
 from core.token_build import build_token_reading
 from core.vectors import EmotionVectors, vectors_dir
 
-STUDY = {"chosen": {"layer": 6, "decay": 0.85, "directions": "token λ=0.1", "norm": "unit", "auroc": 0.0},
-         "layers": [6], "rule": "test", "folds": 3}
+STUDY = {
+    "chosen": {"layer": 6, "decay": 0.85, "directions": "token λ=0.1", "norm": "unit", "auroc": 0.0},
+    "layers": [6],
+    "rule": "test",
+    "folds": 3,
+}
 
 
 def small_passages(ev):
@@ -32,7 +37,7 @@ def test_the_fitted_reading_round_trips_and_is_calibrated_on_its_tokens(lm, ev, 
     j = [ev.index(e) for e in ("afraid", "calm", "happy")]
     assert np.abs(z[:, j].mean(0)).max() < 0.05 and np.allclose(z[:, j].std(0), 1, atol=0.05)
     afraid = ts.labels[keep] == ev.index("afraid")
-    assert z[afraid, j[0]].mean() > z[~afraid, j[0]].mean() + 0.5     # it reads its own training spans
+    assert z[afraid, j[0]].mean() > z[~afraid, j[0]].mean() + 0.5  # it reads its own training spans
 
 
 def test_build_token_without_a_study_says_what_to_run(tmp_path):

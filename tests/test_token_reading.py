@@ -1,4 +1,5 @@
 """The token-level reading: its maths on small arrays, and what the shipped reading shows."""
+
 import numpy as np
 import pytest
 
@@ -25,20 +26,20 @@ def test_running_mean_restarts_per_passage_and_skips_markers():
         m = (passage == q) & keep
         assert np.allclose(run[m], running_mean(p[m], 0.8), atol=1e-5)
     assert np.isnan(run[~keep]).all()
-    assert np.allclose(running_by_passage(p, passage, keep, 0.0)[keep], p[keep])     # decay 0: each token alone
+    assert np.allclose(running_by_passage(p, passage, keep, 0.0)[keep], p[keep])  # decay 0: each token alone
     first = np.flatnonzero(keep & (passage == 1))[0]
-    assert np.allclose(run[first], p[first])                                         # bias-corrected start
+    assert np.allclose(run[first], p[first])  # bias-corrected start
 
 
 def test_streaming_equals_the_whole_text():
     rng = np.random.default_rng(1)
-    reading = TokenReading(0, rng.normal(size=(4, 6)).astype(np.float32), None, 0.85,
-                           rng.normal(size=4).astype(np.float32), np.ones(4, np.float32))
+    reading = TokenReading(
+        0, rng.normal(size=(4, 6)).astype(np.float32), None, 0.85, rng.normal(size=4).astype(np.float32), np.ones(4, np.float32)
+    )
     h, keep = rng.normal(size=(20, 6)).astype(np.float32), rng.random(20) > 0.3
     whole = reading.z(h, keep)
     stream = RunningZ(reading)
-    parts = np.concatenate([stream.update(h[:7], keep[:7])] + [stream.update(h[i:i + 1], keep[i:i + 1])
-                                                              for i in range(7, 20)])
+    parts = np.concatenate([stream.update(h[:7], keep[:7])] + [stream.update(h[i : i + 1], keep[i : i + 1]) for i in range(7, 20)])
     assert np.allclose(np.nan_to_num(whole), np.nan_to_num(parts), atol=1e-4)
 
 
@@ -49,7 +50,7 @@ def test_auroc_and_figures():
     z = np.zeros((10, 6), np.float32)
     z[[3, 4], 0] = 2.0
     z[[8, 9], 1] = 4.0
-    z[1, 2] = 3.5                                                 # one neutral cell over the line
+    z[1, 2] = 3.5  # one neutral cell over the line
     fig = token_figures(z, labels, passage, k=1)
     assert fig["auroc"] == 1.0 and fig["hover_top"] == 1.0 and fig["sentence_top"] == 1.0
     assert fig["false_alarms"] == pytest.approx(1 / (4 * 6))
@@ -57,17 +58,23 @@ def test_auroc_and_figures():
 
 def test_token_directions_separate_classes_better_than_means_alone():
     rng = np.random.default_rng(2)
-    noise = np.diag([10.0, 0.1, 0.1, 0.1])                       # a direction where tokens vary a lot
-    x = np.concatenate([rng.normal(size=(300, 4)) @ noise + [0.5, 1, 0, 0], rng.normal(size=(300, 4)) @ noise
-                        + [-0.5, -1, 0, 0], rng.normal(size=(300, 4)) @ noise])
+    noise = np.diag([10.0, 0.1, 0.1, 0.1])  # a direction where tokens vary a lot
+    x = np.concatenate(
+        [
+            rng.normal(size=(300, 4)) @ noise + [0.5, 1, 0, 0],
+            rng.normal(size=(300, 4)) @ noise + [-0.5, -1, 0, 0],
+            rng.normal(size=(300, 4)) @ noise,
+        ]
+    )
     labels = np.repeat([0, 1, NEUTRAL], 300)
     w = token_directions(*class_stats(x, labels, 2), 0.1)
-    assert abs(w[0, 1]) > abs(w[0, 0])                            # the corrected probe ignores the noisy axis
+    assert abs(w[0, 1]) > abs(w[0, 0])  # the corrected probe ignores the noisy axis
 
 
 @pytest.fixture(scope="module")
 def gemma():
     from core import load_model, load_vectors
+
     lm = load_model("gemma3-270m")
     return lm, load_vectors(lm)
 
@@ -76,6 +83,7 @@ def test_gemma_ships_the_reading_its_study_chose(gemma):
     import json
 
     from core.vectors import vectors_dir
+
     _, ev = gemma
     chosen = json.loads((vectors_dir("gemma3-270m") / "token-study.json").read_text())["chosen"]
     assert ev.has_token_reading and ev.token_reading().layer == chosen["layer"]
@@ -86,9 +94,11 @@ def test_gemma_ships_the_reading_its_study_chose(gemma):
 def test_a_frightening_sentence_reads_more_afraid_than_the_neutral_ones_around_it(model, lm, ev, request):
     if model != lm.name:
         lm, ev = request.getfixturevalue("gemma")
-    text = ("The library opens at nine and the shelves are sorted by author. "
-            "Footsteps followed her down the dark alley and she ran, heart pounding, too terrified to look back. "
-            "The report has three sections and a short summary at the end.")
+    text = (
+        "The library opens at nine and the shelves are sorted by author. "
+        "Footsteps followed her down the dark alley and she ran, heart pounding, too terrified to look back. "
+        "The report has three sections and a short summary at the end."
+    )
     ts = score(lm, ev, text)
     fear = ts.column("afraid", "token")
     cut = [i for i, (a, b) in enumerate(ts.offsets) if text[a:b].strip()]
@@ -96,7 +106,7 @@ def test_a_frightening_sentence_reads_more_afraid_than_the_neutral_ones_around_i
     inside = [i for i in cut if start <= ts.offsets[i][0] < end]
     outside = [i for i in cut if ts.offsets[i][0] < start - 2 or ts.offsets[i][0] >= end + 20]
     assert np.nanmean(fear[inside]) > np.nanmean(fear[outside]) + 0.5
-    assert np.isnan(ts.shown[0]).all()                            # the attention sink is never read
+    assert np.isnan(ts.shown[0]).all()  # the attention sink is never read
 
 
 def test_chat_markers_are_never_read(lm, ev):

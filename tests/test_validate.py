@@ -1,4 +1,5 @@
 """``python -m core validate``: the held-out checks, run on the real model."""
+
 import numpy as np
 import pytest
 
@@ -22,7 +23,7 @@ def report(lm, ev, readings):
 def test_readings_cover_every_item_layer_and_position(lm, ev):
     x = prompt_readings(lm, "My cat died this morning.", list(range(lm.n_layers)))
     assert x.shape == (len(READ_POSITIONS), lm.n_layers, lm.d_model)
-    assert not np.allclose(x[0], x[2])          # the user's words and the Assistant header differ
+    assert not np.allclose(x[0], x[2])  # the user's words and the Assistant header differ
 
 
 def test_report_has_every_reading_and_figure(report, ev):
@@ -55,7 +56,7 @@ def test_the_readout_reads_implicit_scenarios_better_than_the_concept_vectors(re
     s = report["summary"]
     assert s["readout"]["implicit_top3"] > s["concept_neutral"]["implicit_top3"]
     assert s["readout"]["implicit_median_rank"] < s["concept_neutral"]["implicit_median_rank"]
-    assert s["readout"]["implicit_top3"] > 3 * 3 / 56          # three times chance
+    assert s["readout"]["implicit_top3"] > 3 * 3 / 56  # three times chance
 
 
 def test_markdown_states_the_figures(report):
@@ -66,6 +67,7 @@ def test_markdown_states_the_figures(report):
 
 def test_summaries_for_the_pages(report, ev, tmp_path):
     from core.vectors import vectors_dir
+
     line = reading_summary(load_report(vectors_dir(ev.model_name)))
     assert "implicit top-3" in line and "median rank" in line
     assert load_report(tmp_path) is None and "readout" in reading_summary(None)

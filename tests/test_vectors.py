@@ -29,7 +29,7 @@ def test_round_trip(ev, tmp_path):
     back = EmotionVectors.load(tmp_path)
     assert np.array_equal(back.vectors, ev.vectors) and np.array_equal(back.baseline_std, ev.baseline_std)
     assert back.meta["emotions"] == ev.emotions and back.default_layer == ev.default_layer
-    assert not list(tmp_path.glob("*.tmp"))      # atomic writes leave nothing behind
+    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave nothing behind
 
 
 def _variant(ev, **changes):
@@ -39,11 +39,14 @@ def _variant(ev, **changes):
     return v
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"vectors": "drop_layer"}, "29 layers vs the model's 30"),
-    ({"vectors": "pad_dim"}, "d_model 577 vs the model's 576"),
-    ({"meta": {"weights_sha256": "0" * 64}}, "weights sha256 000000000000"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"vectors": "drop_layer"}, "29 layers vs the model's 30"),
+        ({"vectors": "pad_dim"}, "d_model 577 vs the model's 576"),
+        ({"meta": {"weights_sha256": "0" * 64}}, "weights sha256 000000000000"),
+    ],
+)
 def test_mismatched_model_is_refused(ev, lm, tmp_path, change, message):
     v = _variant(ev, **({} if "vectors" in change else change))
     if change.get("vectors") == "drop_layer":
@@ -55,11 +58,14 @@ def test_mismatched_model_is_refused(ev, lm, tmp_path, change, message):
         load_vectors(lm, tmp_path)
 
 
-@pytest.mark.parametrize("tensors, meta, message", [
-    (b"not safetensors", "{}", "not a valid safetensors"),
-    (None, "{not json", "not valid JSON"),
-    (None, json.dumps({"emotions": ["a"], "default_layer": 0}), "meta.json lists 1 emotions"),
-])
+@pytest.mark.parametrize(
+    "tensors, meta, message",
+    [
+        (b"not safetensors", "{}", "not a valid safetensors"),
+        (None, "{not json", "not valid JSON"),
+        (None, json.dumps({"emotions": ["a"], "default_layer": 0}), "meta.json lists 1 emotions"),
+    ],
+)
 def test_bad_files_are_refused(ev, tmp_path, tensors, meta, message):
     ev.save(tmp_path)
     data = tensors if tensors is not None else (tmp_path / "vectors.safetensors").read_bytes()
@@ -88,16 +94,17 @@ def test_similar_emotions_point_the_same_way(ev):
 
 def test_blend_directions_are_the_contrast_with_a_little_readout(ev):
     from core.vectors import BLEND_READOUT_WEIGHT
+
     layer, i = 12, ev.index("happy")
     contrast, readout = ev.directions("contrast", layer)[i], ev.directions("readout", layer)[i]
     blend = ev.directions("blend", layer)[i]
-    unit = lambda v: v / np.linalg.norm(v)                                          # noqa: E731
+    unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
     assert np.allclose(blend, unit(contrast) + BLEND_READOUT_WEIGHT * unit(readout), atol=1e-5)
-    assert unit(blend) @ unit(contrast) > unit(blend) @ unit(readout) > 0            # mostly contrast
+    assert unit(blend) @ unit(contrast) > unit(blend) @ unit(readout) > 0  # mostly contrast
     assert ev.has_directions("blend")
     src = vectors_dir(ev.model_name)
     bare = EmotionVectors.from_bytes((src / "vectors.safetensors").read_bytes(), (src / "meta.json").read_text())
-    assert not bare.has_directions("blend")                                          # no contrast file beside it
+    assert not bare.has_directions("blend")  # no contrast file beside it
 
 
 def test_a_reading_is_resolved_once_with_its_calibration_and_method(ev):

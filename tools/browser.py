@@ -4,6 +4,7 @@ Needs `apt-get install chromium fonts-noto-cjk fonts-noto-color-emoji` and the `
 package (no `playwright install`: it uses /usr/bin/chromium). Shared by the end-to-end
 test, the browser bench and the screenshot tool.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # Elements matching a selector anywhere on the page, also inside components' (open) shadow roots.
 DEEP_JS = """(sel) => {
@@ -46,10 +53,27 @@ def app_server(model: str | None = None, log: Path | None = None):
     if model:
         env["EMOTION_LENS_MODEL"] = model
     out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -73,6 +97,7 @@ def app_server(model: str | None = None, log: Path | None = None):
 def chromium(width: int = 1400, height: int = 1000):
     """A Playwright page in Debian's Chromium."""
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:

@@ -9,6 +9,7 @@ Measures, in Debian's Chromium against a local `streamlit run`:
   - presentation mode: Next (the ArrowRight key) onto examples not yet shown, to their highlights
     (goal ≤ 1 s: the next slide is read ahead while the current one is shown).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,6 +26,7 @@ def transcripts(lm, targets=(200, 2600)) -> list[str]:
     """Plain User:/Assistant: transcripts of about the target lengths, built from the examples."""
     from core.alignment import prepare, tokenize
     from core.corpus import load_examples
+
     turns = [m for ex in load_examples() for m in ex.messages]
     out = []
     for target in targets:
@@ -44,6 +46,7 @@ def bare_forward_s(lm, text: str) -> tuple[int, float]:
     import torch
 
     from core.alignment import prepare, tokenize
+
     enc = tokenize(lm, *prepare(lm, text))[0]
     best = float("inf")
     for _ in range(3):
@@ -73,23 +76,23 @@ def component_select(page, name):
 
 def run(model: str) -> dict:
     from core import load_model
+
     lm = load_model(model)
     short, long = transcripts(lm)
     sizes = {}
     for label, text in (("short", short), ("long", long)):
         sizes[label] = bare_forward_s(lm, text)
     del lm
-    res = {"model": model, "tokens": {k: v[0] for k, v in sizes.items()},
-           "bare_forward_s": {k: round(v[1], 3) for k, v in sizes.items()}}
+    res = {"model": model, "tokens": {k: v[0] for k, v in sizes.items()}, "bare_forward_s": {k: round(v[1], 3) for k, v in sizes.items()}}
     with app_server(model) as url, chromium() as page:
         page.goto(url + "/Transcript_viewer", timeout=120_000)
-        wait_for(lambda: token_colours(page), timeout=600)           # the model loaded, an example drawn
+        wait_for(lambda: token_colours(page), timeout=600)  # the model loaded, an example drawn
         page.get_by_text("Paste", exact=True).click()
         page.locator("textarea").wait_for()
         first = {}
         for label, text in (("short", short), ("long", long)):
             marker = uuid.uuid4().hex[:8]
-            text = text + f"User: thanks {marker}\n"                     # never cached before
+            text = text + f"User: thanks {marker}\n"  # never cached before
             page.locator("textarea").fill(text)
             start = time.perf_counter()
             page.locator("textarea").press("Control+Enter")
@@ -106,10 +109,12 @@ def run(model: str) -> dict:
                 switches.append(timed(page, lambda: sel.select_option(emotion), before))
             else:
                 box = page.get_by_label("Highlight emotion")
+
                 def pick():
                     box.click()
                     page.keyboard.type(emotion)
                     page.keyboard.press("Enter")
+
                 switches.append(timed(page, pick, before))
         res["switch_emotion_s"] = round(statistics.median(switches), 3)
         sel = component_select(page, "mode")
@@ -123,8 +128,11 @@ def run(model: str) -> dict:
         page.get_by_text("the reading and layer above").click()
         time.sleep(1)
         page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=300_000)
-        slider = page.get_by_role("slider", name="Layer") if page.get_by_role("slider", name="Layer").count() \
+        slider = (
+            page.get_by_role("slider", name="Layer")
+            if page.get_by_role("slider", name="Layer").count()
             else page.locator("[data-testid='stSidebar'] [role='slider']").first
+        )
         start = time.perf_counter()
         for _ in range(10):
             before = token_colours(page)
@@ -140,7 +148,7 @@ def next_slides(page, n: int = 4) -> dict:
     """Median and worst time from ArrowRight to the next slide's highlights, over ``n`` slides."""
     page.get_by_text("Presentation mode").click()
     wait_for(lambda: token_texts(page, "present"), timeout=600)
-    time.sleep(3)                                    # the presenter talks; the next slide is read meanwhile
+    time.sleep(3)  # the presenter talks; the next slide is read meanwhile
     times = []
     for _ in range(n):
         shown = "".join(token_texts(page, "present"))

@@ -7,6 +7,7 @@ from its own story, topics from topics.txt and not already used by the same emot
 another file, first/third-person balance per emotion, and near-duplicates: no story may share
 more than 15% of its word 5-grams with any other story or with any validation text.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,6 +24,7 @@ STRICT = 0.15
 def _corpus_module():
     """core/corpus.py loaded on its own, so that torch is not needed for the check."""
     import types
+
     pkg = types.ModuleType("core")
     pkg.__path__ = [str(ROOT / "core")]
     sys.modules.setdefault("core", pkg)

@@ -3,6 +3,7 @@
 Needs `apt-get install chromium fonts-noto-cjk fonts-noto-color-emoji` and the `playwright`
 package (in requirements.txt). Usage: .venv/bin/python tools/screenshots.py [out_dir]
 """
+
 import sys
 import time
 from pathlib import Path
@@ -10,12 +11,14 @@ from pathlib import Path
 from tools.browser import ROOT, app_server, chromium, token_texts, wait_for
 
 # (url path, file name, ready when this returns something truthy)
-SHOTS = [("", "home", lambda p: p.locator("[data-testid='stMetric']").count()),
-         ("Transcript_viewer", "viewer", lambda p: token_texts(p, "viewer")),
-         ("Emotion_space", "pca", lambda p: p.locator(".js-plotly-plot").count()),
-         ("Clusters", "umap", lambda p: p.locator(".js-plotly-plot").count()),
-         ("Similarity", "similarity", lambda p: p.locator(".js-plotly-plot").count()),
-         ("Layers", "layers", lambda p: p.locator(".js-plotly-plot").count())]
+SHOTS = [
+    ("", "home", lambda p: p.locator("[data-testid='stMetric']").count()),
+    ("Transcript_viewer", "viewer", lambda p: token_texts(p, "viewer")),
+    ("Emotion_space", "pca", lambda p: p.locator(".js-plotly-plot").count()),
+    ("Clusters", "umap", lambda p: p.locator(".js-plotly-plot").count()),
+    ("Similarity", "similarity", lambda p: p.locator(".js-plotly-plot").count()),
+    ("Layers", "layers", lambda p: p.locator(".js-plotly-plot").count()),
+]
 
 
 def main(out: Path) -> None:
