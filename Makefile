@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MODEL ?= smollm2-135m-instruct
 PORT ?= 8501
+# The app listens on this machine only; HOST=0.0.0.0 serves the local network.
+HOST ?= 127.0.0.1
 
 .PHONY: setup run test test-fast lint bench clean
 
@@ -19,7 +21,7 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	EMOTION_LENS_MODEL=$(MODEL) $(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	EMOTION_LENS_MODEL=$(MODEL) $(VENV)/bin/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
 
 test: setup lint
 	$(PY) -m pytest -q tests
