@@ -114,3 +114,18 @@ def test_chat_markers_are_never_read(lm, ev):
     read = ts.word_mask()
     assert np.isnan(ts.shown[~read]).all() and not np.isnan(ts.shown[read]).any()
     assert "<|im_start|>" in [ts.tokens[i] for i in np.flatnonzero(~read)]
+
+
+@pytest.mark.fast
+def test_a_corpus_taken_in_slices_of_whole_passages_reads_as_taken_whole():
+    """The study's 626k tokens go through in slices (whole at once, its float64 ran out of 24 GB)."""
+    rng = np.random.default_rng(1)
+    passage = np.repeat(np.arange(60), rng.integers(3, 40, 60))
+    x = rng.normal(size=(len(passage), 5)).astype(np.float32)
+    keep = rng.random(len(passage)) > 0.1
+    whole = running_by_passage(x, passage, keep, 0.85, slice_tokens=10**9)
+    for size in (1, 7, 100):
+        assert np.allclose(running_by_passage(x, passage, keep, 0.85, slice_tokens=size), whole, atol=1e-5, equal_nan=True)
+    for q in (0, 17, 59):
+        rows = np.flatnonzero((passage == q) & keep)
+        assert np.allclose(whole[rows], running_mean(x[rows].astype(np.float64), 0.85), atol=1e-5)
