@@ -297,9 +297,12 @@ def test_geometry_layer_and_k_follow_you_between_pages(page):
     idle(page)
     k.focus()
     page.keyboard.press("ArrowLeft")
-    idle(page)
     chosen = sliders(page)[:2]
     assert chosen != ["0", "2"]
+    # the app has the new values once the heatmap's caption names them (a slider sends after a pause)
+    title = lambda: page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(g => g.layout.title.text).join(' ')")
+    wait_for(lambda: f"layer {chosen[0]}/" in title() and f"(k={chosen[1]})" in title(), timeout=120)
+    idle(page)
     for path, title in (("Clusters", "Clusters (UMAP + k-means)"), ("Logit_lens", "Logit lens")):
         page.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").click()
         wait_for(lambda: page.get_by_role("heading", name=title).count(), timeout=120)
