@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .ratings import word_valence
-from .scoring import TokenScores, forward, scores_from
+from .scoring import TokenScores, forward, score_layers, scores_from
 from .transcript import Turn, parse_transcript
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ def vader_compound(text: str) -> float:
     return float(_vader().polarity_scores(text)["compound"])
 
 
-def _reading(ev: EmotionVectors, fw, emotions: list[str]) -> dict[str, float]:
-    ts = scores_from(fw, ev)
+def _reading(ts: TokenScores, emotions: list[str]) -> dict[str, float]:
+    """Mean z of each emotion over the last turn's words (the reply's)."""
     lo, hi = ts.turns[-1].words
     return {e: float(ts.z[lo:hi, ts.emotions.index(e)].mean()) if hi > lo else float("nan") for e in emotions}
 
@@ -61,7 +61,7 @@ def _perplexity(fw) -> float:
 
 def reply_reading(lm: LoadedModel, ev: EmotionVectors, prompt, reply: str, emotions: list[str]) -> dict[str, float]:
     """Mean z (the default reading) of each emotion over the reply's own words."""
-    return _reading(ev, forward(lm, conversation(prompt, reply), [ev.reading_layer()]), emotions)
+    return _reading(scores_from(forward(lm, conversation(prompt, reply), [ev.reading_layer()]), ev), emotions)
 
 
 def reply_perplexity(lm: LoadedModel, prompt, reply: str) -> float:
@@ -69,24 +69,28 @@ def reply_perplexity(lm: LoadedModel, prompt, reply: str) -> float:
     return _perplexity(forward(lm, conversation(prompt, reply), [0], logits=True))
 
 
+def _measures(ts: TokenScores, fw, reply: str, emotion: str) -> dict:
+    return {
+        "reading": _reading(ts, [emotion])[emotion],
+        "vader": vader_compound(reply),
+        "valence": word_valence(reply),
+        "perplexity": _perplexity(fw),
+    }
+
+
 def measure(lm: LoadedModel, ev: EmotionVectors, prompt, reply: str, emotion: str) -> dict:
-    """The measures of one reply, for one steered emotion, from one forward pass."""
-    return read_reply(lm, ev, prompt, reply, emotion)[1]
+    """The measures of one reply, for one steered emotion, from one forward pass (the summary
+    reading's layer only: the study measures thousands of replies and never shows their tokens)."""
+    fw = forward(lm, conversation(prompt, reply), [ev.reading_layer()], logits=True)
+    return _measures(scores_from(fw, ev), fw, reply, emotion)
 
 
 def read_reply(lm: LoadedModel, ev: EmotionVectors, prompt, reply: str, emotion: str) -> tuple[TokenScores, dict]:
     """The conversation with the reply read back (what its highlights show) and the reply's measures,
     from one forward pass: the Steering page shows both for every reply."""
-    reading = ev.token_reading()
-    layers = [ev.reading_layer()] + ([reading.layer] if reading is not None else [])
-    fw = forward(lm, conversation(prompt, reply), layers, logits=True)
-    measures = {
-        "reading": _reading(ev, fw, [emotion])[emotion],
-        "vader": vader_compound(reply),
-        "valence": word_valence(reply),
-        "perplexity": _perplexity(fw),
-    }
-    return scores_from(fw, ev), measures
+    fw = forward(lm, conversation(prompt, reply), score_layers(ev, ev.reading_layer()), logits=True)
+    ts = scores_from(fw, ev)
+    return ts, _measures(ts, fw, reply, emotion)
 
 
 def sweep(

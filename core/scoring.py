@@ -198,6 +198,10 @@ def score(
     if problem:
         raise EmotionLensError(problem)
     layer = ev.layer(ev.reading_layer(kind) if layer is None else layer)
+    return scores_from(forward(lm, text_or_transcript, score_layers(ev, layer)), ev, layer, kind, baseline)
+
+
+def score_layers(ev: EmotionVectors, layer: int) -> list[int]:
+    """The layers a forward pass must capture for ``scores_from``: the summary reading's, and the token reading's."""
     reading = ev.token_reading()
-    layers = [layer] + ([reading.layer] if reading is not None else [])
-    return scores_from(forward(lm, text_or_transcript, layers), ev, layer, kind, baseline)
+    return [layer] + ([reading.layer] if reading is not None else [])

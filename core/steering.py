@@ -18,7 +18,7 @@ import torch
 from .alignment import prepare
 from .errors import EmotionLensError
 from .hooks import block_hooks
-from .steering_preset import load_preset
+from .steering_preset import SteeringPreset, load_preset
 
 if TYPE_CHECKING:
     from .models import LoadedModel
@@ -80,12 +80,14 @@ def steering_additions(
     return {layer: steering_direction(lm, ev, share, layer, kind) for layer in layers}
 
 
-def resolve_steer_layers(ev: EmotionVectors, layer: int | None, layers: list[int] | None) -> list[int]:
+def resolve_steer_layers(
+    ev: EmotionVectors, layer: int | None, layers: list[int] | None, preset: SteeringPreset | None = None
+) -> list[int]:
     """The layers a request steers at: ``layers`` when given (empty counts as not given), else
-    the one ``layer``, else the model's steering preset's."""
+    the one ``layer``, else the model's steering preset's (``preset``, when already loaded)."""
     if layers:
         return [ev.layer(l) for l in layers]
-    return [ev.layer(layer)] if layer is not None else list(load_preset(ev).layers)
+    return [ev.layer(layer)] if layer is not None else list((preset or load_preset(ev)).layers)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def resolve_request(
         raise EmotionLensError(f"positions must be one of {', '.join(STEER_POSITIONS)}")
     share = preset.against if against is None else float(against)
     pushed = replace(preset, against=share).expand(strengths) if share else dict(strengths)
-    return SteeringRequest(pushed, kind or preset.kind, resolve_steer_layers(ev, layer, layers), positions)
+    return SteeringRequest(pushed, kind or preset.kind, resolve_steer_layers(ev, layer, layers, preset), positions)
 
 
 def steering_hooks(lm: LoadedModel, additions: dict[int, np.ndarray], start: int = 0):
@@ -164,8 +166,8 @@ class _ReplyWatch:
     """A generation streamer and stopping criterion in one: it decodes the reply as it grows,
     tells ``on_text`` (the reply so far, one call per token) and ends generation at a turn boundary."""
 
-    def __init__(self, lm: LoadedModel, on_text: Callable[[str], None] | None):
-        self.lm, self.on_text, self.prompt_seen = lm, on_text, False
+    def __init__(self, lm: LoadedModel, n_prompt: int, on_text: Callable[[str], None] | None):
+        self.lm, self.n_prompt, self.on_text, self.prompt_seen = lm, n_prompt, on_text, False
         self.ids: list[int] = []
 
     def put(self, value: torch.Tensor) -> None:
@@ -183,7 +185,8 @@ class _ReplyWatch:
         return decode_reply(self.lm, self.ids)
 
     def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
-        done = turn_end(decode_reply(self.lm, self.ids, trim=False)) is not None
+        # the reply as generate has it now (it may stop before or after streaming the newest token)
+        done = turn_end(decode_reply(self.lm, input_ids[0, self.n_prompt :].tolist(), trim=False)) is not None
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
 
 
@@ -218,7 +221,7 @@ def steer_generate(
     n_prompt = enc["input_ids"].shape[1]
     additions = steering_additions(lm, ev, req.strengths, req.layers, req.kind)
     sampling = {"do_sample": False} if seed is None else {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
-    watch = _ReplyWatch(lm, on_text)
+    watch = _ReplyWatch(lm, n_prompt, on_text)
     with steering_hooks(lm, additions, start=n_prompt if req.positions == "generated" else 0):
         if seed is not None:
             torch.manual_seed(int(seed))

@@ -262,13 +262,13 @@ with tab_exp:
         f"Downloads are made when you click, from the reading shown above; the page opens on "
         f"**{look['emotion']}**, as the highlights do now."
     )
-    export_payload = highlight_payload(
-        ts, look["emotion"], look["mode"], look["window"], key="export", families=ev.families, source=colour_by
-    )
     title = f"Emotion Lens · {name} · {label}"
     st.download_button(
         "Highlighted transcript (HTML: all 171 emotions, works offline)",
-        lambda: interactive_html(title, export_payload),
+        lambda: interactive_html(  # made on click, not on every run: it encodes every emotion's z again
+            title,
+            highlight_payload(ts, look["emotion"], look["mode"], look["window"], key="export", families=ev.families, source=colour_by),
+        ),
         f"{stem}.html",
         "text/html",
         on_click="ignore",
