@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 
 from core import load_vectors
 from core.models import load_model
 from core.paths import write_text_atomic
-from core.steering_preset import DEFAULT_STRENGTH, PRESET_FILE
+from core.steering_preset import PRESET_FILE, fallback
 from core.vectors import vectors_dir
 
 from .setups import EXPECTED, OPPOSITE, SETUPS, setup_layers, study_strength, study_verdicts, verdict_settings
@@ -30,16 +31,8 @@ def resolve(ev) -> dict:
         name = study["chosen_setup"]
         setup = SETUPS[name]
     except (OSError, ValueError, KeyError):
-        return {
-            "kind": "concept",
-            "layers": [ev.default_layer],
-            "strength": DEFAULT_STRENGTH,
-            "against": 0.0,
-            "opposite": {},
-            "positions": "all",
-            "name": None,
-            "verdicts": [],
-        }
+        none = asdict(fallback(ev))  # what the product reads without a study
+        return {**none, "layers": list(none["layers"]), "verdicts": []}
     choose = [r for r in study.get("choose", []) if r.get("setup") == name]
     verdicts = [{**r, "expected": EXPECTED.get(r["emotion"], 1), "settings": verdict_settings(ev, r)} for r in study_verdicts(folder)]
     return {
