@@ -12,12 +12,16 @@ from contextlib import contextmanager
 import streamlit as st
 
 from core import DEFAULT_MODEL, PRESETS, EmotionLensError, load_model, load_vectors
+from core.byte_cache import ByteCache
+from core.errors import os_error_text
 from core.paths import ASSETS
 from core.render import CSS, HIGHLIGHT_JS
 from core.scoring import forward
 from core.vectors import vectors_dir
 
-MAX_FORWARD_CACHE = 24
+# What the viewer keeps of users' forward passes (every layer, per transcript), by bytes: 8 users
+# with 2,000-token transcripts on SmolLM2 fit (0.14 GB each); the oldest make room beyond it.
+FORWARD_CACHE_BYTES = int(float(os.environ.get("EMOTION_LENS_FORWARD_CACHE_GB", 1.5)) * 2**30)
 APP_CSS = (ASSETS / "app.css").read_text()  # read once, not on every rerun
 
 
@@ -65,11 +69,39 @@ def get_vectors(name: str):
     return load_vectors(get_model(name))
 
 
-@st.cache_resource(show_spinner=False, max_entries=MAX_FORWARD_CACHE)
+@st.cache_resource(show_spinner=False)
+def forward_cache() -> ByteCache:
+    return ByteCache(FORWARD_CACHE_BYTES, lambda f: sum(h.nbytes for h in f.hidden.values()))
+
+
 def get_forward(name: str, text: str):
     """All layers for one input, computed once: switching emotion or layer re-projects only."""
     lm = get_model(name)
-    return forward(lm, text, range(lm.n_layers))
+
+    def run():
+        with model_turn(lm):
+            return forward(lm, text, range(lm.n_layers))
+
+    return forward_cache().get((name, text), run)
+
+
+@contextmanager
+def model_turn(lm):
+    """Hold the model for one job; while others hold it, say so (and how many are ahead)."""
+    note = st.empty()
+
+    def waiting(ahead: int) -> None:
+        note.info(
+            f"⏳ Queued behind {ahead} other {'request' if ahead == 1 else 'requests'} for {lm.name} (readings or "
+            f"replies); yours starts when {'it finishes' if ahead == 1 else 'they finish'}.",
+        )
+
+    lm.lock.acquire(on_wait=waiting)
+    note.empty()
+    try:
+        yield
+    finally:
+        lm.lock.release()
 
 
 def load_with_spinner(name: str):
@@ -117,6 +149,9 @@ def user_errors():
         yield
     except EmotionLensError as exc:
         st.error(str(exc))
+        st.stop()
+    except OSError as exc:
+        st.error(os_error_text(exc))
         st.stop()
     except Exception as exc:  # a bug: still one line for the user
         st.error(f"Something went wrong: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")

@@ -66,26 +66,36 @@ def tokenize(lm: LoadedModel, text: str, segments: list[Segment]):
             f"input is {n:,} tokens; {lm.name} reads at most {lm.max_tokens:,} at once: shorten it or split it into parts"
         )
     ids = enc["input_ids"][0].tolist()
-    tokens, clipped, shown = [], [], 0
+    tokens, clipped, at, shown = [], [], [], 0
     for (a, b), tid in zip(offsets, ids):
         if b > a:
             # Byte-level tokens of one character (CJK, emoji, "Ä") all point at that whole
             # character: it is shown once, with the first of them, and the rest show nothing.
-            a = min(max(a, shown), b)
+            # Characters the tokenizer drops (some control characters) are shown with the token
+            # after them, so every character of the text is shown exactly once.
+            at.append(min(max(a, shown), b))
+            a = min(shown, b)
             tokens.append(text[a:b])
             shown = max(shown, b)
         else:
+            at.append(a)
             tokens.append(lm.tokenizer.convert_ids_to_tokens(tid))
         clipped.append((a, b))
+    last = max((i for i, (a, b) in enumerate(clipped) if b > a), default=None)
+    if last is None:
+        raise EmotionLensError("the input has no characters the model reads (only control characters?)")
+    if shown < len(text):  # dropped characters at the very end go with the last token
+        tokens[last] += text[shown:]
+        clipped[last] = (clipped[last][0], len(text))
     offsets = clipped
     starts = np.array([s.start for s in segments])
-    seg_of = [segments[max(0, int(np.searchsorted(starts, a, side="right")) - 1)] for a, _ in offsets]
+    seg_of = [segments[max(0, int(np.searchsorted(starts, a, side="right")) - 1)] for a in at]
     turns = []
     for seg in segments:
         idx = [i for i, s in enumerate(seg_of) if s is seg]
         if idx:
             # the first token that reaches into the words (" Hi" after "User:" carries its space)
             reply = next((i for i in idx if offsets[i][1] > seg.content_start), idx[-1] + 1)
-            words_end = next((i for i in idx if i >= reply and offsets[i][0] >= seg.words_end), idx[-1] + 1)
+            words_end = next((i for i in idx if i >= reply and at[i] >= seg.words_end), idx[-1] + 1)
             turns.append(TurnSpan(seg.role, idx[0], idx[-1] + 1, reply, words_end))
     return enc, tokens, offsets, [s.role for s in seg_of], turns

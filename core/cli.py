@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .contrast import CONTRAST_POSITIONS
-from .errors import EmotionLensError
+from .errors import EmotionLensError, os_error_text
 from .models import DEFAULT_MODEL, PRESETS
 from .steering import STEER_KINDS, STEER_POSITIONS
 from .vectors import BASELINES, READING_KINDS
@@ -83,8 +83,13 @@ def cmd_build(args) -> int:
         folder = save_token_reading(lm, args.out, progress=_Bars())
         print(f"built the token-level reading for {lm.name}; written to {folder}")
         return 0
+    subset = tuple(e.strip() for e in args.emotions.split(",") if e.strip()) if args.emotions else None
     config = BuildConfig(
-        start_token=args.start_token, neutral_variance=args.neutral_variance, batch_size=args.batch_size, default_layer=args.default_layer
+        start_token=args.start_token,
+        neutral_variance=args.neutral_variance,
+        batch_size=args.batch_size,
+        default_layer=args.default_layer,
+        emotions=subset,
     )
     ev = build_vectors(lm, config, out_dir=args.out, force=args.force, progress=_Bars())
     print(
@@ -110,7 +115,7 @@ def _build_contrast(lm: LoadedModel, out: str | None, position: str | None) -> i
 
 def read_input_file(path: str) -> str:
     """A user's text/JSON file, refused clearly if missing, huge, binary or not UTF-8."""
-    from .transcript import MAX_FILE_BYTES, decode_text_file
+    from .transcript import MAX_FILE_BYTES, read_transcript_file
 
     try:
         with open(path, "rb") as fh:
@@ -119,7 +124,7 @@ def read_input_file(path: str) -> str:
         raise EmotionLensError(f"no such file: {path}") from None
     except OSError as exc:
         raise EmotionLensError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return decode_text_file(data, path)
+    return read_transcript_file(data, path)
 
 
 def _emotion_list(ev: EmotionVectors, spec: str | None) -> list[str] | None:
@@ -327,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--default-layer", type=int, default=None)
     p.add_argument("--force", action="store_true", help="overwrite vectors from another corpus or model")
+    p.add_argument("--emotions", default=None, help="build only these (comma-separated, e.g. afraid,calm,happy): a quick trial")
     p.add_argument("--contrast", action="store_true", help="only build the contrast directions (steering) beside the existing vectors")
     p.add_argument(
         "--contrast-position",
@@ -443,6 +449,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, a file size limit, no permission
+        print(f"error: {os_error_text(exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug, still reported as one line
         if os.environ.get("EMOTION_LENS_DEBUG"):
             raise

@@ -7,6 +7,7 @@ block 0 cannot carry one), after every token, as ``steering_hooks`` does with po
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,4 +60,19 @@ def write_llama_cpp(
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
+        _check_written(tmp, vectors, path)
     return path
+
+
+def _check_written(tmp: Path, vectors: dict[int, np.ndarray], path: Path) -> None:
+    """Read the file back before it replaces anything: the GGUF writer does not notice a write cut
+    short by a full disk, and would otherwise leave a truncated control vector in place."""
+    import gguf
+
+    try:
+        back = {t.name: np.asarray(t.data) for t in gguf.GGUFReader(str(tmp)).tensors}
+        whole = all(np.array_equal(back[f"direction.{l}"].reshape(-1), v) for l, v in vectors.items())
+    except Exception:
+        whole = False
+    if not whole:
+        raise OSError(errno.EIO, "the file did not read back whole (is the disk full?)", str(path))

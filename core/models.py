@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import EmotionLensError
-from .paths import cache_dir, write_text_atomic
+from .model_lock import ModelLock
+from .paths import cache_dir, disk_errors, write_text_atomic
 
 # The default: SmolLM2, an instruct model, so Steering and Live get replies rather than a base
 # model's continued dialogue; it reads implicit scenarios a little better than Gemma
@@ -83,7 +83,7 @@ class LoadedModel:
     _norms: np.ndarray | None = field(default=None, repr=False)
     # Hooks are attached to shared modules, so one request at a time may hold them:
     # otherwise one user's capture (or steering) would see another's forward pass.
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    lock: ModelLock = field(default_factory=ModelLock, repr=False)
 
     @property
     def blocks(self) -> list:
@@ -197,28 +197,29 @@ def _convert_gguf(gguf: Path, sha: str, target: Path, progress: Callable[[str], 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        state = model.state_dict()
-        if getattr(model.config, "tie_word_embeddings", False):
-            state.pop("lm_head.weight", None)  # tied: safetensors refuses shared storage
-        save_file({k: v.contiguous() for k, v in state.items()}, tmp / "model.safetensors", metadata={"format": "pt"})
-        model.config.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        files = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(tmp.iterdir()) if p.is_file()}
-        (tmp / "manifest.json").write_text(
-            json.dumps(
-                {
-                    "format": CACHE_FORMAT,
-                    "gguf": gguf.name,
-                    "gguf_sha256": sha,
-                    "files": files,
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                },
-                indent=1,
+        with disk_errors(target):
+            state = model.state_dict()
+            if getattr(model.config, "tie_word_embeddings", False):
+                state.pop("lm_head.weight", None)  # tied: safetensors refuses shared storage
+            save_file({k: v.contiguous() for k, v in state.items()}, tmp / "model.safetensors", metadata={"format": "pt"})
+            model.config.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            files = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(tmp.iterdir()) if p.is_file()}
+            (tmp / "manifest.json").write_text(
+                json.dumps(
+                    {
+                        "format": CACHE_FORMAT,
+                        "gguf": gguf.name,
+                        "gguf_sha256": sha,
+                        "files": files,
+                        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    },
+                    indent=1,
+                )
             )
-        )
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

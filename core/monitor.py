@@ -10,6 +10,7 @@ are removed in ``finally``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -19,7 +20,7 @@ import torch
 from .activations import capture
 from .alignment import prepare, tokenize, word_mask
 from .errors import EmotionLensError
-from .steering import reply_prompt, resolve_request, steering_additions, steering_hooks, turn_end
+from .steering import MAX_SECONDS, reply_prompt, resolve_request, steering_additions, steering_hooks, turn_end
 from .token_reading import RunningZ
 
 if TYPE_CHECKING:
@@ -212,7 +213,11 @@ def monitor_stream(
             text, segments = prepare(lm, prompt, open_reply=True)
             turns = tokenize(lm, text, segments)[4]
             reader.update(cap.outputs[layer].numpy(), word_mask(turns, ids.shape[1]))
+        deadline = time.monotonic() + MAX_SECONDS
         for i in range(int(max_new_tokens)):
+            if time.monotonic() > deadline:  # a job holds the model (its lock) for a bounded time
+                result.reason = f"the reply reached the time limit ({MAX_SECONDS:.0f} s)"
+                break
             tid = _next_token(logits, gen)
             if tid in stop_ids:
                 result.reason = "the model ended its reply"

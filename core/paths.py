@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,22 @@ def cache_dir() -> Path:
 
 
 @contextmanager
+def disk_errors(target: Path):
+    """Writers in Rust (safetensors) report a full disk as their own error type ("I/O error: File
+    too large (os error 27)"): raise it as the OSError it is, naming the file, so every front end
+    says it in one line."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as exc:
+        code = re.search(r"os error (\d+)", str(exc))
+        if code is None:
+            raise
+        raise OSError(int(code[1]), os.strerror(int(code[1])), str(target)) from exc
+
+
+@contextmanager
 def atomic_path(target: Path):
     """Yield a temporary sibling path; rename it onto ``target`` only if the block succeeds.
 
@@ -35,7 +52,8 @@ def atomic_path(target: Path):
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
-        yield Path(tmp)
+        with disk_errors(target):
+            yield Path(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; built artifacts are shared files
         os.replace(tmp, target)
     finally:

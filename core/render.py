@@ -13,6 +13,7 @@ import json
 import numpy as np
 
 from .activations import SINK_TOKENS
+from .export import with_csp
 from .families import strongest
 from .paths import ASSETS
 from .plots import text, wrap
@@ -152,7 +153,7 @@ def script_json(data) -> str:
 
 def interactive_html(title: str, payload: dict) -> str:
     """A self-contained page that recolours like the app: inline CSS, script and data, nothing fetched."""
-    return (
+    return with_csp(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>body{{max-width:900px;margin:24px auto;padding:0 16px}}{CSS}</style></head><body>"
         f"<h2 style='font-family:ui-sans-serif,system-ui,sans-serif'>{html.escape(title)}</h2>"

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .vectors import EmotionVectors
 
 MAX_NEW_TOKENS = 400
+MAX_SECONDS = 120.0  # the longest one reply may run, whatever the machine (others queue behind it)
 STEER_POSITIONS = ("all", "generated")
 
 
@@ -232,6 +233,7 @@ def steer_generate(
                 pad_token_id=lm.tokenizer.eos_token_id,
                 streamer=watch,
                 stopping_criteria=StoppingCriteriaList([watch]),
+                max_time=MAX_SECONDS,  # a job holds the model (its lock) for a bounded time
                 **sampling,
             )
     return decode_reply(lm, out[0, n_prompt:].tolist())

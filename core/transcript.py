@@ -52,6 +52,25 @@ def decode_text_file(data: bytes, name: str, limit: int = MAX_FILE_BYTES) -> str
         raise EmotionLensError(f"{name} is not UTF-8 text") from None
 
 
+def read_transcript_file(data: bytes, name: str) -> str:
+    """An uploaded transcript's text, checked now: a .json/.jsonl file must hold a JSON chat."""
+    text = decode_text_file(data, name)
+    if name.lower().endswith((".json", ".jsonl")):
+        try:
+            parse_transcript(text, json_only=True)
+        except EmotionLensError as exc:
+            raise EmotionLensError(f"{name}: {exc}") from None
+    return text
+
+
+def _check_text(text: str, what: str = "input") -> None:
+    if "\x00" in text:
+        raise EmotionLensError(f"{what} looks binary (it contains NUL bytes): give text or JSON")
+    lone = next((c for c in text if "\ud800" <= c <= "\udfff"), None)
+    if lone is not None:
+        raise EmotionLensError(f"{what} is not valid text: it contains a lone surrogate (U+{ord(lone):04X})")
+
+
 def _messages(obj) -> list[Turn]:
     if isinstance(obj, dict) and "messages" in obj:
         obj = obj["messages"]
@@ -64,33 +83,48 @@ def _messages(obj) -> list[Turn]:
         role = ROLE_NAMES.get(str(m.get("role", "")).strip().lower())
         if role is None:
             raise EmotionLensError(f"JSON message {i + 1} has an unknown role {str(m.get('role'))[:30]!r} (use system, user or assistant)")
+        _check_text(m["content"], f"JSON message {i + 1}")
         turns.append(Turn(role, m["content"]))
+    total = sum(len(t.content) for t in turns)
+    if total > MAX_CHARS:
+        raise EmotionLensError(f"the messages hold {total:,} characters; the limit is {MAX_CHARS:,}")
     return turns
 
 
-def parse_transcript(data: str | list | dict) -> list[Turn]:
-    """Parse any accepted input form into turns. Plain text becomes one ``text`` turn."""
+def _json(text: str):
+    """The parsed JSON value, or the reason it is not JSON (nesting too deep counts as not JSON)."""
+    try:
+        return json.loads(text), None
+    except (ValueError, RecursionError) as exc:
+        return None, (str(exc) if isinstance(exc, ValueError) else "nested too deep")
+
+
+def parse_transcript(data: str | list | dict, json_only: bool = False) -> list[Turn]:
+    """Parse any accepted input form into turns. Plain text becomes one ``text`` turn; text that
+    is a JSON list or object is a chat, and so is text that starts like one (JSON lines).
+    ``json_only`` (a .json or .jsonl file) refuses text that is not a JSON chat."""
     if isinstance(data, (list, dict)):
         return _messages(data)
     if not isinstance(data, str):
         raise EmotionLensError("input must be text or a list of chat messages")
-    if "\x00" in data:
-        raise EmotionLensError("input looks binary (it contains NUL bytes): give text or JSON")
     if len(data) > MAX_CHARS:
         raise EmotionLensError(f"input is {len(data):,} characters; the limit is {MAX_CHARS:,}")
+    _check_text(data)
     text = data.strip()
     if not text:
         raise EmotionLensError("input is empty")
-    if text[:1] in "[{" and re.match(r"^[\[{]\s*[{\"\]]", text):
-        try:
-            return _messages(json.loads(text))
-        except ValueError as exc:
+    if text[:1] in "[{":
+        value, error = _json(text)
+        if isinstance(value, (list, dict)):
+            return _messages(value)
+        if error and (json_only or re.match(r"^[\[{]\s*[{\"\]]", text)):
             # Maybe JSON lines: one message per line.
-            lines = [l for l in text.splitlines() if l.strip()]
-            try:
-                return _messages([json.loads(l) for l in lines])
-            except ValueError:
-                raise EmotionLensError(f"invalid JSON transcript: {exc}") from None
+            lines = [_json(l) for l in text.splitlines() if l.strip()]
+            if all(e is None for _, e in lines):
+                return _messages([v for v, _ in lines])
+            raise EmotionLensError(f"invalid JSON transcript: {error}")
+    if json_only:
+        raise EmotionLensError('not a JSON chat: expected a list of {"role", "content"} messages, or one per line')
     markers = list(_MARKER.finditer(text))
     if not markers:
         return [Turn(TEXT, text)]

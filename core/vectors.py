@@ -7,6 +7,7 @@ provenance. Only safetensors and JSON are ever read, so a user's file cannot run
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -283,9 +284,12 @@ class EmotionVectors:
             arrays["neutral_pcs"] = self.neutral_pcs.astype(np.float32)
         # contrast directions live in their own file (core.contrast), beside this one
         arrays.update({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.extras.items() if k != "contrast"})
-        meta = {k: v for k, v in self.meta.items() if k != "contrast"} | {"format_version": FORMAT_VERSION}
+        meta = {k: v for k, v in self.meta.items() if k not in ("contrast", "tensors_sha256")} | {"format_version": FORMAT_VERSION}
+        # Two files cannot be replaced in one step: meta.json names the tensors it was written with,
+        # so a pair split by a crash between the two renames is caught on load, not read as one.
         with atomic_path(folder / "vectors.safetensors") as tmp:
             save_file(arrays, str(tmp))
+            meta["tensors_sha256"] = hashlib.sha256(tmp.read_bytes()).hexdigest()
         write_text_atomic(folder / "meta.json", json.dumps(meta, indent=1))
 
     @classmethod
@@ -295,9 +299,20 @@ class EmotionVectors:
         if not tensors.is_file() or not meta.is_file():
             raise EmotionLensError(
                 f"no emotion vectors in {folder} (need vectors.safetensors and meta.json): "
-                f"build them with `python -m core build --model NAME`"
+                f"build them with `python -m core build --model {folder.name}`"
             )
-        ev = cls.from_bytes(tensors.read_bytes(), meta.read_text(encoding="utf-8"))
+        data = tensors.read_bytes()
+        try:
+            ev = cls.from_bytes(data, meta.read_text(encoding="utf-8"))
+            sha = ev.meta.get("tensors_sha256")
+            if sha and sha != hashlib.sha256(data).hexdigest():
+                raise EmotionLensError("vectors.safetensors is not the file meta.json was written with (damaged, or a save was cut short)")
+        except EmotionLensError as exc:
+            name = folder.name
+            raise EmotionLensError(
+                f"the emotion vectors in {folder} cannot be used: {exc}. Restore the shipped copy with "
+                f"`git checkout -- cached_vectors/{name}` or rebuild them with `python -m core build --model {name}`"
+            ) from None
         from .contrast import load_contrast
 
         contrast = load_contrast(folder, ev.vectors.shape)

@@ -15,7 +15,7 @@ from core.export import scores_csv
 from core.render import bars_figure, caption_html, highlight_payload, interactive_html, timeline_figure
 from core.scoring import scores_from
 from core.summaries import extremes, mean_z_difference, named, turn_means, turn_table
-from core.transcript import decode_text_file
+from core.transcript import read_transcript_file
 from core.vectors import BASELINE_LABELS, BASELINES, KIND_LABELS, READING_KINDS
 
 CHART_EMOTIONS = ["afraid", "calm", "desperate", "happy"]
@@ -147,7 +147,7 @@ with user_errors():
     else:
         upload = st.file_uploader("Transcript file", type=["txt", "json", "jsonl"], key="upload")
         if upload:
-            st.session_state.viewer_upload = (upload.name, decode_text_file(upload.getvalue(), upload.name))
+            st.session_state.viewer_upload = (upload.name, read_transcript_file(upload.getvalue(), upload.name))
         elif st.session_state.get("viewer_upload"):
             st.caption(f"Showing {st.session_state.viewer_upload[0]}, uploaded earlier: upload another to replace it.")
         label, text = st.session_state.get("viewer_upload") or (None, None)

@@ -5,7 +5,7 @@ import math
 
 import streamlit as st
 
-from app_state import against_text, highlight_view, page_header, steering_preset, strengths_text, user_errors, what
+from app_state import against_text, highlight_view, model_turn, page_header, steering_preset, strengths_text, user_errors, what
 from core import plots
 from core.effects import read_reply, sweep
 from core.render import highlight_payload
@@ -177,7 +177,8 @@ def generate(slot, label: str, strengths: dict[str, float]) -> str:
         bar.progress(min(1.0, written[0] / n_tokens), f"{label}: {written[0]} of at most {n_tokens} tokens")
         box.text(text)  # model output: shown as plain text, never markdown or HTML
 
-    reply = steer_generate(lm, ev, prompt, strengths, on_text=on_text, **generation)
+    with model_turn(lm):
+        reply = steer_generate(lm, ev, prompt, strengths, on_text=on_text, **generation)
     bar.empty()
     box.empty()
     kept[key] = reply
@@ -189,7 +190,8 @@ def generate(slot, label: str, strengths: dict[str, float]) -> str:
 @st.cache_data(show_spinner=False, max_entries=64)
 def read_back(model: str, prompt: str, reply: str, emotion: str, key: str):
     """A reply read back once (its measures and its highlights, from one forward pass), not on every rerun."""
-    ts, measures = read_reply(lm, ev, prompt, reply, emotion)
+    with model_turn(lm):
+        ts, measures = read_reply(lm, ev, prompt, reply, emotion)
     return measures, highlight_payload(ts, emotion, "z", key=key, families=ev.families)
 
 
@@ -261,7 +263,8 @@ with tab_sweep:
     if st.button(f"Run the sweep ({len(grid)} replies)", type="primary", key="sweep_go") and prompt.strip():
         bar = st.progress(0.0, "Generating and measuring…")
         with user_errors():
-            rows = sweep(lm, ev, prompt, target, grid, progress=lambda k, n: bar.progress(k / n, f"{k} of {n}"), **generation)
+            with model_turn(lm):
+                rows = sweep(lm, ev, prompt, target, grid, progress=lambda k, n: bar.progress(k / n, f"{k} of {n}"), **generation)
             st.session_state.sweep_rows = (prompt, generation, target, rows)
         bar.empty()
     done = st.session_state.get("sweep_rows")

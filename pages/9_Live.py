@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_state import against_text, page_header, steering_preset, strength_text, user_errors, what
+from app_state import against_text, model_turn, page_header, steering_preset, strength_text, user_errors, what
 from core.monitor import DEFAULT_WATCH, default_threshold, monitor_stream, new_result, parse_watch
 from core.render import live_html
 from core.steering_preset import layers_label
@@ -89,25 +89,26 @@ if st.button("Start", type="primary", key="live_go") and prompt.strip():
         )
         area, alert = st.empty(), st.empty()
         flagged = set()
-        for step in monitor_stream(
-            lm,
-            ev,
-            prompt,
-            watch,
-            result,
-            stop=stop,
-            max_new_tokens=n_tokens,
-            seed=seed,
-            strengths={steer_emotion: steer_strength} if steer_strength else None,
-        ):
-            # the preset picks the directions and layers and pushes the opposite, as the caption says
-            if step.crossed:
-                flagged.add(step.index)
-                alert.warning(
-                    f"⚑ token {step.index} ({step.token!r}) crossed: "
-                    + ", ".join(f"{e} z {result.series(e)[-1]:+.2f}" for e in step.crossed)
-                )
-            area.markdown(live_html(result.tokens, result.series(colour), flagged), unsafe_allow_html=True)
+        with model_turn(lm):
+            for step in monitor_stream(
+                lm,
+                ev,
+                prompt,
+                watch,
+                result,
+                stop=stop,
+                max_new_tokens=n_tokens,
+                seed=seed,
+                strengths={steer_emotion: steer_strength} if steer_strength else None,
+            ):
+                # the preset picks the directions and layers and pushes the opposite, as the caption says
+                if step.crossed:
+                    flagged.add(step.index)
+                    alert.warning(
+                        f"⚑ token {step.index} ({step.token!r}) crossed: "
+                        + ", ".join(f"{e} z {result.series(e)[-1]:+.2f}" for e in step.crossed)
+                    )
+                area.markdown(live_html(result.tokens, result.series(colour), flagged), unsafe_allow_html=True)
         st.session_state.live_last = (result, colour, flagged)
     outcome(result)
 elif st.session_state.get("live_last"):

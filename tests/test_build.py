@@ -61,3 +61,71 @@ def test_refuses_to_overwrite_vectors_from_another_corpus(lm, tmp_path):
 def test_rejects_unsupported_start_token(lm, tmp_path):
     with pytest.raises(EmotionLensError, match="start token"):
         build_vectors(lm, BuildConfig(start_token=7), out_dir=tmp_path)
+
+
+# --- faults: kill -9 and a full disk in the middle of a real `python -m core build` ------------
+
+
+def _arrays(folder):
+    from safetensors.numpy import load_file
+
+    return load_file(str(folder / "vectors.safetensors"))
+
+
+def _build_args(tiny, out):
+    return ["build", "--model", tiny.source, "--emotions", "afraid,calm,happy", "--batch-size", "2", "--out", str(out)]
+
+
+def _checkpoints(cache):
+    return [p for p in cache.rglob("*.safetensors") if not p.name.startswith(".")]
+
+
+def test_a_build_killed_mid_way_resumes_to_the_very_same_vectors(tiny, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, run_cli
+
+    whole = run_cli(*_build_args(tiny, tmp_path / "whole"), env={"EMOTION_LENS_CACHE": str(tmp_path / "cache-whole")})
+    assert whole.returncode == 0, whole.stderr
+    cache = tmp_path / "cache-killed"
+    env = dict(os.environ, EMOTION_LENS_CACHE=str(cache))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", *_build_args(tiny, tmp_path / "killed")], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.time() + 300
+        while not _checkpoints(cache) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)  # after its first checkpoint, before it finished
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL and _checkpoints(cache)
+    assert not (tmp_path / "killed" / "vectors.safetensors").exists()
+    resumed = run_cli(*_build_args(tiny, tmp_path / "killed"), env={"EMOTION_LENS_CACHE": str(cache)})
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = _arrays(tmp_path / "whole"), _arrays(tmp_path / "killed")
+    assert sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)  # identical, bit for bit
+
+
+def test_a_full_disk_during_a_build_gives_one_line_and_keeps_the_vectors_in_place(tiny, tmp_path):
+    import shutil
+
+    from conftest import run_cli
+
+    out, cache = tmp_path / "vectors", tmp_path / "cache"
+    assert run_cli(*_build_args(tiny, out), env={"EMOTION_LENS_CACHE": str(cache)}).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    for where, cache_now in [("checkpoints", tmp_path / "empty-cache"), ("the vectors", cache)]:
+        if where == "the vectors":  # the build's checkpoints all exist: only the final save writes
+            shutil.rmtree(tmp_path / "empty-cache")
+        full = run_cli(*_build_args(tiny, out), env={"EMOTION_LENS_CACHE": str(cache_now)}, max_file_bytes=1024)
+        assert full.returncode == 2, (where, full.stderr)
+        lines = [l for l in full.stderr.splitlines() if l.startswith("error:")]
+        assert len(lines) == 1 and "File too large" in lines[0] and "left as they were" in lines[0], full.stderr
+        assert "Traceback" not in full.stderr
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing half-written where a good file stood
+        assert not [p for p in tmp_path.rglob("*.tmp")]

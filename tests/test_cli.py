@@ -1,8 +1,14 @@
+import contextlib
+import io
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import run_cli
+from core.cli import main
+from strategies import hostile_text
 
 
 def test_score_json_has_the_documented_keys():
@@ -155,6 +161,10 @@ def test_export_writes_a_control_vector_and_refuses_bad_input(tmp_path):
         str(tmp_path / "sad.gguf"),
     )
     assert contrast.returncode == 0 and "contrast directions" in contrast.stdout, contrast.stderr
+    before = f.read_bytes()  # a full disk while exporting over it: one line, and the old file stays whole
+    full = run_cli("export", *SMOL, "--emotion", "sad", "--strength", "0.5", "--out", str(f), max_file_bytes=4096)
+    assert full.returncode == 2 and "is the disk full" in full.stderr and "Traceback" not in full.stderr, full.stderr
+    assert f.read_bytes() == before and not list(tmp_path.glob("*.tmp"))
     bad = run_cli("monitor", *SMOL, "--prompt", "hi", "--watch", "desprate=2")
     assert bad.returncode == 2 and "unknown emotion 'desprate'" in bad.stderr
 
@@ -175,3 +185,83 @@ def test_bad_steering_requests_get_one_clear_line(args, message):
 def test_a_contrast_position_outside_the_two_is_refused_before_any_work():
     out = run_cli("build", *SMOL, "--contrast", "--contrast-position", "everywhere")
     assert out.returncode == 2 and "invalid choice: 'everywhere'" in out.stderr and "Traceback" not in out.stderr
+
+
+# --- property: any command line gets a result or one clear line, never a traceback -------------
+
+_VALUES = st.one_of(
+    hostile_text.map(lambda s: s[:60]),
+    st.sampled_from(["", "-1", "0", "3", "nan", "inf", "1e400", "99", "afraid,calm", "happy=0.5", "sad=nan", "calm=1e9", "x=y=z", "="]),
+)
+_OPTIONS = {
+    "info": ["--model", "--json"],
+    "score": ["--model", "--text", "--file", "--layer", "--kind", "--baseline", "--emotions", "--json"],
+    "steer": [
+        "--model",
+        "--prompt",
+        "--file",
+        "--vector",
+        "--layer",
+        "--layers",
+        "--direction",
+        "--positions",
+        "--against",
+        "--seed",
+        "--json",
+    ],
+    "monitor": ["--model", "--prompt", "--file", "--watch", "--stop", "--layers", "--seed", "--json"],
+    "export": ["--model", "--emotion", "--strength", "--layers", "--direction", "--format", "--out"],
+}
+_FLAGS = {"--json", "--stop"}
+_MODELS = st.sampled_from(["smollm2-135m-instruct", "", "no-such-model", "../../etc", "/dev/null"])
+
+
+@st.composite
+def command_line(draw, out_dir):
+    cmd = draw(st.sampled_from(sorted(_OPTIONS)))
+    argv = [cmd, "--model", draw(_MODELS)] if draw(st.integers(0, 3)) == 0 else [cmd]
+    required = {"score": ["--text"], "steer": ["--prompt", "--vector"], "monitor": ["--prompt", "--watch"]}
+    required["export"] = ["--emotion", "--strength", "--out"]
+    chosen = required.get(cmd, []) if draw(st.integers(0, 4)) else []  # mostly well-formed, so the work runs
+    for opt in chosen + draw(st.lists(st.sampled_from(_OPTIONS[cmd]), max_size=4)):
+        if opt in _FLAGS:
+            argv.append(opt)
+        elif opt == "--out":
+            argv += [opt, draw(st.sampled_from([str(out_dir / "v.gguf"), str(out_dir), "/no/such/dir/v.gguf", ""]))]
+        elif opt == "--file":
+            argv += [opt, draw(st.sampled_from([str(out_dir / "chat.json"), str(out_dir / "bad.jsonl"), str(out_dir), "/no/such.txt"]))]
+        elif opt in ("--vector", "--watch"):
+            argv += [opt, draw(st.sampled_from(["happy", "calm", "afraid", "nosuch"])) + "=" + draw(_VALUES)]
+        elif opt in ("--text", "--prompt"):
+            argv += [opt, draw(hostile_text)]
+        else:
+            argv += [opt, draw(_VALUES)]
+    if cmd in ("steer", "monitor"):
+        argv += ["--max-new-tokens", draw(st.sampled_from(["2", "0", "-3", "100000"]))]
+    return argv
+
+
+def test_any_command_line_gets_a_result_or_one_clear_line(tmp_path_factory):
+    """In-process, so the model loads warm; build, validate and bench are left out (they write the
+    shipped vectors or run for minutes)."""
+    out = tmp_path_factory.mktemp("cli")
+    (out / "chat.json").write_text(json.dumps([{"role": "user", "content": "I lost my keys."}]))
+    (out / "bad.jsonl").write_text('{"role": "user", "content": "hi"}\n{"role": "wizard"')
+
+    @settings(max_examples=settings.default.max_examples // 2)
+    @given(command_line(out))
+    def run(argv):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(argv)
+            except SystemExit as exc:  # argparse: usage and one "error:" line, exit 2
+                code = exc.code
+        text = err.getvalue()
+        assert "Traceback" not in text and "internal error" not in text, (argv, text)
+        assert code == 0 or len([l for l in text.splitlines() if "error" in l]) == 1, (argv, text)
+        outcomes.append(code)
+
+    outcomes: list = []
+    run()
+    assert outcomes.count(0) >= len(outcomes) // 10  # the search reached real work, not only refusals

@@ -13,36 +13,6 @@ EMOTIONS = ("afraid", "calm", "happy")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A 4-block Llama (d_model 64) saved as a model directory and loaded the way a user's would be."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    from core import corpus, load_model
-
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    bpe = ByteLevelBPETokenizer(add_prefix_space=False)
-    texts = [s.text for s in corpus.load_stories()[:400]]
-    bpe.train_from_iterator(texts, vocab_size=600, min_frequency=2, special_tokens=["<s>", "</s>"])
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>")
-    tok.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=1024,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return load_model(str(folder))
-
-
-@pytest.fixture(scope="module")
 def tiny_vectors(tiny, tmp_path_factory):
     """The build, end to end (story means, neutral PCs, concept vectors, readout) on three emotions."""
     import os

@@ -1,10 +1,15 @@
 import base64
+import csv
+import io
 import json
 import re
+from html.parser import HTMLParser
 
 import numpy as np
+from hypothesis import given
 
-from core import score
+from core import EmotionLensError, score
+from core.export import scores_csv
 from core.render import (
     Z_SCALE,
     bars_figure,
@@ -16,6 +21,7 @@ from core.render import (
     script_json,
     timeline_figure,
 )
+from strategies import hostile_text
 
 HOSTILE = (
     'User: <img src=x onerror=alert(1)> and </div><script>alert("x")</script> '
@@ -118,3 +124,62 @@ def test_token_text_reaches_wcag_aa_contrast_on_every_colour():
     for v in np.linspace(-1, 1, 81):
         assert _contrast(ink(v), v) >= 4.5, v
     assert ink(1.0) == "#fff" and ink(0.0) == "#000"  # full red takes white text, no colour black
+
+
+class _Elements(HTMLParser):
+    """The elements a browser would build from a page, in order, and the text of its title."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.title, self._in = [], "", None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self._in = tag
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in == "title":
+            self.title += data
+
+
+def _elements(doc):
+    parser = _Elements()
+    parser.feed(doc)
+    parser.close()
+    return parser
+
+
+@given(text=hostile_text)
+def test_the_highlights_and_their_exports_show_every_character_once_and_inject_nothing(lm, ev, text):
+    try:
+        ts = score(lm, ev, text)
+    except EmotionLensError:
+        return
+    payload = highlight_payload(ts, "afraid", key="export")
+    shown = "".join(t for t, (a, b) in zip(payload["tokens"], ts.offsets) if b > a)
+    assert shown == ts.text  # every character of the transcript, once, in order
+    title = "Emotion Lens · " + text[:40]
+    page = _elements(interactive_html(title, payload))
+    benign = _elements(interactive_html("Emotion Lens", highlight_payload(score(lm, ev, "A calm lake."), "afraid", key="export")))
+    assert page.tags == benign.tags  # the input added no element
+    assert page.title == title.replace("\r\n", "\n").replace("\r", "\n") or page.title.replace("\r", "") == title.replace("\r", "")
+    doc = interactive_html(title, payload)
+    data = json.loads(doc.split("id='el-data'>")[1].split("</script>")[0])
+    assert data["tokens"] == payload["tokens"]
+    rows = list(csv.DictReader(io.StringIO(scores_csv(ts, ["afraid"]), newline="")))
+    for row, token in zip(rows, ts.tokens, strict=True):  # the CSV defuses formulas with one leading '
+        assert row["token"] == token or (row["token"] == "'" + token and token[:1] in "=+-@\t\r")
+
+
+def test_exports_carry_a_content_security_policy_that_runs_only_their_own_scripts(lm, ev):
+    from core.export import figure_html
+
+    doc = interactive_html("t", highlight_payload(score(lm, ev, "A calm lake."), "calm", key="export"))
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', doc)[1]
+    assert "default-src 'none'" in policy and "unsafe-eval" not in policy and "script-src 'sha256-" in policy
+    assert policy.count("sha256-") == 1  # the highlights script; the JSON data block never runs
+    fig = figure_html(bars_figure([("calm", 1.0)], "t"))
+    assert "default-src 'none'" in fig and fig.count("sha256-") == len(re.findall(r"<script>", fig)) == 3

@@ -1,9 +1,12 @@
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core import EmotionLensError
-from core.transcript import MAX_CHARS, Turn, parse_transcript, render
+from core.transcript import _MARKER, MAX_CHARS, Turn, decode_text_file, parse_transcript, read_transcript_file, render
+from strategies import hostile_text, json_upload, valid_text
 
 
 def test_plain_text_is_one_turn():
@@ -55,3 +58,73 @@ def test_render_without_template_uses_plain_labels():
     text, segments = render([Turn("user", "hi"), Turn("assistant", "hello")])
     assert text == "User: hi\nAssistant: hello"
     assert text[segments[1].content_start :] == "hello"
+
+
+# --- properties over hostile input (hypothesis; tests/strategies.py) -------------------------
+
+
+def _parsed_or_refused(data, json_only=False):
+    """Turns, or one clear EmotionLensError: anything else escaping is a bug."""
+    try:
+        return parse_transcript(data, json_only=json_only)
+    except EmotionLensError as exc:
+        assert str(exc) and "\n" not in str(exc).strip()
+        return None
+
+
+@given(hostile_text)
+def test_any_text_parses_into_turns_holding_every_character_once_in_order(text):
+    turns = _parsed_or_refused(text)
+    if turns is None or text.lstrip()[:1] in "[{":
+        return
+    at, gaps = 0, []
+    for turn in turns:  # each turn's words are the input's, in order, none repeated
+        found = text.find(turn.content, at)
+        assert found >= 0
+        gaps.append(text[at:found])
+        at = found + len(turn.content)
+    left = _MARKER.sub("", "".join(gaps) + text[at:])
+    assert not left.strip(), f"characters lost: {left!r}"  # only markers and spaces are not words
+
+
+@given(hostile_text)
+def test_rendered_text_holds_each_turns_words_where_its_segment_says(text):
+    turns = _parsed_or_refused(text)
+    if turns is None:
+        return
+    rendered, segments = render(turns)
+    content = {s.turn: t.content for s, t in zip(segments, turns)}
+    for seg in segments:
+        assert rendered[seg.content_start : seg.words_end] == content[seg.turn]
+    assert segments[0].start == 0 and segments[-1].end == len(rendered)
+    assert all(a.end == b.start for a, b in zip(segments, segments[1:]))
+
+
+@given(json_upload())
+def test_any_json_upload_parses_or_gets_one_clear_message(text):
+    turns = _parsed_or_refused(text, json_only=True)  # as a .json/.jsonl upload is read
+    assert turns is None or all(t.role in ("system", "user", "assistant") for t in turns)
+    try:
+        assert read_transcript_file(text.encode("utf-8", "surrogatepass"), "chat.jsonl") == text
+    except EmotionLensError as exc:
+        assert str(exc).startswith("chat.jsonl") and turns is None
+
+
+@given(st.binary(max_size=200) | valid_text.map(lambda s: s.encode("utf-8")))
+def test_any_bytes_decode_to_text_or_one_clear_message(data):
+    try:
+        text = decode_text_file(data, "upload.txt")
+    except EmotionLensError as exc:
+        assert "upload.txt" in str(exc)
+        return
+    assert text.encode("utf-8") in (data, data.removeprefix(b"\xef\xbb\xbf"))
+
+
+def test_a_megabyte_single_line_is_refused_with_its_size_not_read():
+    line = "é" * 600_000  # 1.2 MB of UTF-8 on one line
+    with pytest.raises(EmotionLensError, match="limit is 976 KB"):
+        decode_text_file(line.encode(), "long.txt")
+    with pytest.raises(EmotionLensError, match="limit is 200,000"):
+        parse_transcript(line)
+    with pytest.raises(EmotionLensError, match="limit is 200,000"):
+        parse_transcript([{"role": "user", "content": line}])

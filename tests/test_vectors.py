@@ -117,3 +117,23 @@ def test_a_reading_is_resolved_once_with_its_calibration_and_method(ev):
     assert np.allclose(z, (hidden @ r.directions.T - r.mean) / r.std, atol=1e-4)
     neutral = ev.reading("concept", "neutral", 5)
     assert (neutral.kind, neutral.baseline, neutral.layer) == ("concept", "neutral", 5) and neutral.note is None
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "split pair"])
+def test_a_damaged_vectors_file_is_refused_with_how_to_restore_it(ev, lm, tmp_path, damage):
+    folder = tmp_path / "smollm2-135m-instruct"
+    ev.save(folder)
+    tensors = folder / "vectors.safetensors"
+    data = tensors.read_bytes()
+    if damage == "truncate":
+        tensors.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":  # a flipped byte deep in the arrays: safetensors still parses it
+        tensors.write_bytes(data[:5_000_000] + bytes([data[5_000_000] ^ 0xFF]) + data[5_000_001:])
+    else:  # a save cut between its two renames: new tensors beside the old meta.json
+        _variant(ev, baseline_std=ev.baseline_std * 2).save(tmp_path / "newer")
+        tensors.write_bytes((tmp_path / "newer" / "vectors.safetensors").read_bytes())
+    with pytest.raises(EmotionLensError) as err:
+        load_vectors(lm, folder)
+    assert "git checkout -- cached_vectors/smollm2-135m-instruct" in str(err.value)
+    assert "python -m core build --model smollm2-135m-instruct" in str(err.value)
+    assert ("not a valid safetensors" if damage == "truncate" else "not the file meta.json was written with") in str(err.value)
