@@ -4,7 +4,7 @@ import streamlit as st
 
 st.session_state["_routed"] = True  # app_state.ROUTED: this run came through the router
 
-from app_state import configure, model_picker, open_wanted_page  # noqa: E402
+from app_state import configure, model_picker  # noqa: E402
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon="🔎", default=True),
@@ -21,6 +21,5 @@ PAGES = [
 
 configure()
 page = st.navigation(PAGES)
-open_wanted_page(PAGES)
 model_picker()
 page.run()

@@ -14,7 +14,7 @@ import streamlit as st
 from core import DEFAULT_MODEL, PRESETS, EmotionLensError, load_model, load_vectors
 from core.byte_cache import ByteCache
 from core.errors import os_error_text
-from core.paths import ASSETS
+from core.paths import ASSETS, ROOT
 from core.render import CSS, HIGHLIGHT_JS
 from core.scoring import forward
 from core.vectors import vectors_dir
@@ -26,33 +26,6 @@ APP_CSS = (ASSETS / "app.css").read_text()  # read once, not on every rerun
 
 
 ROUTED = "_routed"  # set by the router (app.py) before it imports this module
-
-
-def _route_through_app() -> None:
-    """Send a run that skipped the router (app.py) through it, to the page it asked for.
-
-    A server's very first run, while Streamlit has not yet seen ``st.navigation``, uses its old
-    mode for apps with a ``pages/`` folder: opened straight at a page's address, it runs that
-    page alone (no Home entry, no page config). Such a run has not been through the router, so it
-    notes the address and switches to the router, which calls ``st.navigation`` (ending that
-    mode) and then opens the page noted (``open_wanted_page``). Public API only.
-    """
-    if not st.session_state.get(ROUTED):
-        from urllib.parse import urlparse
-
-        st.session_state["_wanted_page"] = urlparse(st.context.url or "").path.strip("/").split("/")[-1]
-        st.switch_page("app.py")
-
-
-_route_through_app()
-
-
-def open_wanted_page(pages: list) -> None:
-    """After ``st.navigation``: open the page a run that skipped the router had asked for."""
-    wanted = st.session_state.pop("_wanted_page", None)
-    page = next((p for p in pages if wanted and p.url_path == wanted), None)
-    if page is not None:
-        st.switch_page(page)
 
 
 def available_models() -> list[str]:
@@ -113,10 +86,13 @@ def load_with_spinner(name: str):
 def model_picker() -> str:
     """The sidebar's model choice (drawn once per run by the router), defaulting to $EMOTION_LENS_MODEL."""
     models = available_models()
+    build = "`python -m core build --model {}` (or restore the shipped copy with `git checkout -- cached_vectors/`)"
     if not models:
-        st.error("No emotion vectors found in cached_vectors/. Build them with `python -m core build`.")
+        st.error(f"No emotion vectors found in cached_vectors/. Build them with {build.format(DEFAULT_MODEL)}.")
         st.stop()
     default = os.environ.get("EMOTION_LENS_MODEL", DEFAULT_MODEL)
+    if default not in models:
+        st.sidebar.warning(f"{default} has no emotion vectors in cached_vectors/{default}: build them with {build.format(default)}.")
     if "model" not in st.session_state:
         st.session_state.model = default if default in models else models[0]
     return st.sidebar.selectbox("Model", models, key="model", help="Shipped models with committed emotion vectors")
@@ -219,15 +195,20 @@ def reading_help(ev) -> str:
     return reading_summary(report(ev.model_name))
 
 
-def kept(key: str, default):
-    """A setting that survives moving between pages and modes.
+def kept(key: str, default, param: str | None = None) -> dict:
+    """Widget arguments (``**kept(...)``) for a setting that survives moving between pages and modes.
 
-    Streamlit drops the state of widgets a page does not draw, so a shadow copy restores it.
-    The value is assigned on every run, not only when missing: a widget drawn afresh on another
-    page shows its own default (a slider's minimum) unless its value came through the state API.
+    Streamlit drops the state of widgets a page does not draw, so a shadow copy restores it. The
+    value is assigned on every run, not only when missing: a widget drawn afresh on another page
+    shows its own default (a slider's minimum) unless its value came through the state API. A new
+    session (a first visit, or a page reconnecting after a server restart) has nothing to restore:
+    then nothing is assigned, so the values the browser sends (a paste still in its box) are kept,
+    and ``default`` goes in as the widget's own ``param`` (e.g. a slider's ``value``).
     """
-    st.session_state[key] = st.session_state.get(key, st.session_state.get(f"_kept_{key}", default))
-    return key
+    if key in st.session_state or f"_kept_{key}" in st.session_state:
+        st.session_state[key] = st.session_state.get(key, st.session_state.get(f"_kept_{key}", default))
+        return {"key": key}
+    return {"key": key} | ({param: default} if param else {})
 
 
 def keep(key: str):
@@ -240,7 +221,7 @@ def layer_picker(ev) -> int:
         "Layer",
         0,
         ev.n_layers - 1,
-        key=kept(f"layer-{ev.model_name}", ev.default_layer),
+        **kept(f"layer-{ev.model_name}", ev.default_layer, "value"),
         help=f"Default {ev.default_layer}: about two-thirds deep, as in the paper",
     )
     return keep(f"layer-{ev.model_name}")
@@ -252,7 +233,7 @@ def cluster_picker() -> int:
         "Clusters (k-means k)",
         2,
         20,
-        key=kept("clusters", 10),
+        **kept("clusters", 10, "value"),
         help="Clusters are numbered from the most negative mean human valence to the most "
         "positive; each number keeps its colour on every page",
     )
@@ -341,3 +322,23 @@ def against_text(preset) -> str:
         f"{', '.join(sorted(preset.opposite))} each against its opposite ({', '.join('–'.join(p) for p in pairs)}), "
         f"pushed the other way at {preset.against:g}× the strength"
     )
+
+
+def _route_through_app() -> None:
+    """Run the router (app.py) inside a run that skipped it, then end that run.
+
+    A server's very first run, while Streamlit has not yet seen ``st.navigation``, uses its old
+    mode for apps with a ``pages/`` folder: opened straight at a page's address (a bookmark, or a
+    page that reconnects after a server restart) it runs that page alone, without page config or
+    Home. Running the router here, in the same run, calls ``st.navigation`` (ending that mode) and
+    opens the page the address names with the widget values the browser sent, so a paste survives
+    a restart; switching pages instead would start a run without them. Public API only.
+    """
+    if not st.session_state.get(ROUTED):
+        import runpy
+
+        runpy.run_path(str(ROOT / "app.py"))
+        st.stop()
+
+
+_route_through_app()  # last: the router imports this module's functions

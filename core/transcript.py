@@ -43,7 +43,7 @@ class Segment:
 def decode_text_file(data: bytes, name: str, limit: int = MAX_FILE_BYTES) -> str:
     """Bytes a user supplied → text; refused clearly if too large, binary or not UTF-8."""
     if len(data) > limit:
-        raise EmotionLensError(f"{name} is {len(data) >> 10:,} KB; the limit is {limit >> 10:,} KB")
+        raise EmotionLensError(f"{name} is {len(data) // 1000:,} KB; the limit is {limit // 1000:,} KB")
     if b"\x00" in data:
         raise EmotionLensError(f"{name} is a binary file, not text")
     try:

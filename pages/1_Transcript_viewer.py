@@ -15,7 +15,7 @@ from core.export import scores_csv
 from core.render import bars_figure, caption_html, highlight_payload, interactive_html, timeline_figure
 from core.scoring import scores_from
 from core.summaries import extremes, mean_z_difference, named, turn_means, turn_table
-from core.transcript import read_transcript_file
+from core.transcript import MAX_CHARS, MAX_FILE_BYTES, read_transcript_file
 from core.vectors import BASELINE_LABELS, BASELINES, KIND_LABELS, READING_KINDS
 
 CHART_EMOTIONS = ["afraid", "calm", "desperate", "happy"]
@@ -123,29 +123,35 @@ if present:
 # --- input ----------------------------------------------------------------------------------
 st.title("Transcript viewer")
 # Every input survives presentation mode and other pages (kept): Streamlit forgets undrawn widgets.
-source = st.radio("Input", ["Example", "Paste", "Upload"], horizontal=True, key=kept("source", "Example"))
+source = st.radio("Input", ["Example", "Paste", "Upload"], horizontal=True, **kept("source", "Example"))
 keep("source")
 text, label = None, None
 with user_errors():
     if source == "Example":
-        pick = st.selectbox("Example transcript", range(len(gallery)), format_func=titles.__getitem__, key=kept("example", 0))
+        pick = st.selectbox("Example transcript", range(len(gallery)), format_func=titles.__getitem__, **kept("example", 0))
         keep("example")
         st.caption(gallery[pick][2])
         text, label = gallery[pick][3], gallery[pick][0]
     elif source == "Paste":
-        # What limits a transcript is the model's context, counted in tokens below; the parser
-        # refuses pastes over 200,000 characters with a message.
+        # What limits a transcript is the model's context, counted in tokens below.
         text = st.text_area(
             "Transcript",
             height=200,
-            key=kept("pasted", ""),
+            **kept("pasted", ""),
+            max_chars=MAX_CHARS,
             placeholder='Plain text, or turns starting with User: / Assistant:, or JSON chat messages [{"role": …, "content": …}]',
         )
         keep("pasted")
         st.button("Read the transcript", type="primary", key="read_paste", help="or press Ctrl+Enter in the box")
         label = "pasted"
     else:
-        upload = st.file_uploader("Transcript file", type=["txt", "json", "jsonl"], key="upload")
+        upload = st.file_uploader(
+            "Transcript file",
+            type=["txt", "json", "jsonl"],
+            key="upload",
+            help=f"Up to {MAX_FILE_BYTES // 1000:,} KB of UTF-8 text ({MAX_CHARS:,} characters). A .json or .jsonl "
+            'file holds chat messages: [{"role": "user", "content": …}, …], or one message per line.',
+        )
         if upload:
             st.session_state.viewer_upload = (upload.name, read_transcript_file(upload.getvalue(), upload.name))
         elif st.session_state.get("viewer_upload"):

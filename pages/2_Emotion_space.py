@@ -90,7 +90,9 @@ st.markdown(
     "never imputed. You can also upload a lexicon in NRC-VAD's format (term, valence, arousal, dominance, "
     "tab-separated)."
 )
-upload = st.file_uploader("Lexicon (.tsv/.txt, NRC-VAD format)", type=["tsv", "txt"], key="lexicon")
+upload = st.file_uploader(
+    "Lexicon (.tsv/.txt, NRC-VAD format)", type=["tsv", "txt"], key="lexicon", help="Up to 2 MB of UTF-8 text (the app's upload limit)"
+)
 sets = [human, ratings]
 with user_errors():
     if upload is not None:

@@ -272,3 +272,46 @@ def test_live_page_steers_with_the_studys_directions_and_says_so(model):
     assert any("against its opposite" in c.value for c in at.caption) == bool(study.against)
     steering = "calm +0.30" + (f", desperate {-0.3 * study.against:+.2f}" if study.against else "")
     assert any(f"steering {steering} ({study.kind} directions) at {layers_label(study.layers)}" in c.value for c in at.caption)
+
+
+def _vectors_folder(tmp_path, models):
+    """A cached_vectors/ holding only ``models`` (links to the shipped folders)."""
+    folder = tmp_path / "cached_vectors"
+    folder.mkdir(parents=True)
+    for m in models:
+        (folder / m).symlink_to(ROOT / "cached_vectors" / m)
+    return folder
+
+
+def test_a_model_without_vectors_says_how_to_build_them(tmp_path, monkeypatch):
+    import core.vectors
+
+    monkeypatch.setattr(core.vectors, "CACHED_VECTORS", _vectors_folder(tmp_path, [MODEL]))
+    monkeypatch.setenv("EMOTION_LENS_MODEL", "gemma3-270m")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    assert not at.exception
+    assert any("python -m core build --model gemma3-270m" in w.value for w in at.sidebar.warning)
+    monkeypatch.setattr(core.vectors, "CACHED_VECTORS", _vectors_folder(tmp_path / "none", []))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    assert not at.exception and "python -m core build" in at.error[0].value
+
+
+def test_damaged_vectors_give_one_message_with_how_to_restore_them(tmp_path, monkeypatch):
+    import shutil
+
+    import streamlit as st
+
+    import core.vectors
+
+    folder = tmp_path / "cached_vectors" / MODEL
+    shutil.copytree(ROOT / "cached_vectors" / MODEL, folder)
+    data = (folder / "vectors.safetensors").read_bytes()
+    (folder / "vectors.safetensors").write_bytes(data[: len(data) // 3])  # truncated
+    monkeypatch.setattr(core.vectors, "CACHED_VECTORS", folder.parent)
+    st.cache_resource.clear()  # vectors already loaded by other tests in this process would hide the damage
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["model"] = MODEL
+    at.run()
+    at.switch_page("pages/1_Transcript_viewer.py").run()
+    assert not at.exception
+    assert [e.value for e in at.error] and f"git checkout -- cached_vectors/{MODEL}" in at.error[0].value

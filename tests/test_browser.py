@@ -456,3 +456,45 @@ def test_a_fresh_servers_first_request_for_a_page_goes_through_the_router(page):
             assert pg.locator("[data-testid='stException']").count() == 0
         finally:
             pg.close()
+
+
+def test_xsrf_protection_stays_on_for_uploads(page):
+    """An upload without the XSRF cookie and header (a cross-site form post) is refused."""
+    import urllib.error
+    import urllib.request
+
+    for headers in ({}, {"X-Xsrftoken": "forged"}):
+        req = urllib.request.Request(
+            f"{page.base_url}/_stcore/upload_file/some-session/some-file", data=b"x", method="PUT", headers=headers
+        )
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 403
+
+
+def test_a_server_restart_mid_session_keeps_the_transcript_and_reads_on(page):
+    """The server stops and starts again on the same port: the page reconnects by itself with the
+    paste still in its box, and the new server reads it (a changed setting recolours it)."""
+    from tools.browser import free_port
+
+    text = "User: The ferry left without me and my passport was on it.\nAssistant: Stay calm and call the port office now."
+    port, pg = free_port(), page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        with app_server(MODEL, port=port, log=ARTIFACTS / "server-before-restart.log") as url:
+            pg.base_url = url
+            open_page(pg, "Transcript_viewer", lambda: token_texts(pg, "viewer"))
+            paste(pg, text)
+            wait_for(lambda: "ferry" in "".join(token_texts(pg, "viewer")), timeout=300)
+            idle(pg)
+            before = token_colours(pg, "viewer")
+        wait_for(lambda: pg.get_by_text("Connection error").count(), timeout=60)  # the user sees the server go
+        shot(pg, "server-restart-down")
+        with app_server(MODEL, port=port, log=ARTIFACTS / "server-after-restart.log"):
+            wait_for(lambda: not pg.get_by_text("Connection error").count() and pg.get_by_text("Read the transcript").count(), timeout=120)
+            assert pg.locator("textarea").input_value() == text  # nothing typed was lost
+            pg.get_by_text("the reading and layer above").click()  # a rerun on the new server, from the kept paste
+            wait_for(lambda: token_colours(pg, "viewer") != before and "ferry" in "".join(token_texts(pg, "viewer")), timeout=300)
+            idle(pg)
+            shot(pg, "server-restart-back")
+    finally:
+        pg.close()

@@ -46,9 +46,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def app_server(model: str | None = None, log: Path | None = None):
-    """A headless `streamlit run app.py` on a free port; yields its base URL."""
-    port = free_port()
+def app_server(model: str | None = None, log: Path | None = None, port: int | None = None, info: dict | None = None):
+    """A headless `streamlit run app.py` on a free port (or ``port``); yields its base URL.
+    ``info`` receives the server's process id (``pid``), for memory figures."""
+    port = port or free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     if model:
         env["EMOTION_LENS_MODEL"] = model
@@ -75,6 +76,8 @@ def app_server(model: str | None = None, log: Path | None = None):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    if info is not None:
+        info["pid"] = proc.pid
     try:
         for _ in range(120):
             try:
