@@ -60,17 +60,22 @@ def get_forward(name: str, text: str):
 
 @contextmanager
 def model_turn(lm):
-    """Hold the model for one job; while others hold it, say so (and how many are ahead)."""
-    note = st.empty()
+    """Hold the model for one job; while others hold it, say so (and how many are ahead). The
+    message's placeholder is made only when someone must wait, so an idle server's pages are unchanged."""
+    note = None
 
     def waiting(ahead: int) -> None:
+        nonlocal note
+        if note is None:
+            note = st.empty()
         note.info(
             f"⏳ Queued behind {ahead} other {'request' if ahead == 1 else 'requests'} for {lm.name} (readings or "
             f"replies); yours starts when {'it finishes' if ahead == 1 else 'they finish'}.",
         )
 
     lm.lock.acquire(on_wait=waiting)
-    note.empty()
+    if note is not None:
+        note.empty()
     try:
         yield
     finally:

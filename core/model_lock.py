@@ -42,14 +42,17 @@ class ModelLock:
         with self._cond:
             return time.monotonic() - self._since if self._owner is not None else 0.0
 
-    def acquire(self, on_wait: Callable[[int], None] | None = None, timeout: float | None = None) -> None:
-        """Take the model, in arrival order; ``on_wait(n)`` each time the number ahead changes."""
+    def acquire(self, on_wait: Callable[[int], None] | None = None, timeout: float | None = None, blocking: bool = True) -> bool:
+        """Take the model, in arrival order; ``on_wait(n)`` each time the number ahead changes.
+        ``blocking=False`` takes it only if it is free now (as ``threading.Lock``), returning whether it did."""
         me = threading.get_ident()
         timeout = self.timeout if timeout is None else timeout
         with self._cond:
             if self._owner == me:
                 self._depth += 1
-                return
+                return True
+            if not blocking and (self._owner is not None or self._queue):
+                return False
             self._queue.append(me)
             deadline, told = time.monotonic() + timeout, None
             try:
@@ -76,6 +79,7 @@ class ModelLock:
                 raise
             self._queue.popleft()
             self._owner, self._depth, self._since = me, 1, time.monotonic()
+            return True
 
     def release(self) -> None:
         with self._cond:

@@ -190,8 +190,7 @@ def generate(slot, label: str, strengths: dict[str, float]) -> str:
 @st.cache_data(show_spinner=False, max_entries=64)
 def read_back(model: str, prompt: str, reply: str, emotion: str, key: str):
     """A reply read back once (its measures and its highlights, from one forward pass), not on every rerun."""
-    with model_turn(lm):
-        ts, measures = read_reply(lm, ev, prompt, reply, emotion)
+    ts, measures = read_reply(lm, ev, prompt, reply, emotion)  # a cached function draws nothing: no queue message
     return measures, highlight_payload(ts, emotion, "z", key=key, families=ev.families)
 
 

@@ -76,11 +76,16 @@ class Session:
         else:
             self.page.get_by_role("button", name="Generate both" if self.kind == "steering" else "Start").click()
 
+    def look(self) -> None:
+        """Note whether the page tells its user they wait behind others (cheap: runs every round)."""
+        if self.latency is None and not self.queued:
+            self.queued = self.page.evaluate("document.body.innerText.includes('Queued behind')")
+
     def poll(self) -> bool:
         """True once the result is on the page (and recorded)."""
         if self.latency is not None:
             return True
-        self.queued = self.queued or self.page.evaluate("document.body.innerText.includes('Queued behind')")
+        self.look()
         if self.kind == "viewer":
             name = self.text.split("\n", 1)[0].split("User: ", 1)[1]
             done = name in "".join(token_texts(self.page, "viewer")[:40])
@@ -117,7 +122,11 @@ def phase(browser, model: str, specs: list[tuple[str, str | None]], together: bo
         if together:
             for s in sessions:
                 s.start()
-            while not all(s.poll() for s in sessions):
+            while True:
+                for s in sessions:
+                    s.look()
+                if all([s.poll() for s in sessions]):  # a list: every session is polled every round
+                    break
                 if time.perf_counter() > deadline:
                     raise TimeoutError("not every session finished in 15 minutes")
                 time.sleep(0.05)
