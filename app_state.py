@@ -60,22 +60,27 @@ def get_forward(name: str, text: str):
 
 @contextmanager
 def model_turn(lm):
-    """Hold the model for one job; while others hold it, say so (and how many are ahead). The
-    message's placeholder is made only when someone must wait, so an idle server's pages are unchanged."""
-    note = None
+    """Hold the model for one job; while others hold it, say so (and how many are ahead).
+
+    Said in a toast, which sits outside the page's element tree: a placeholder drawn only on runs
+    that wait would shift every element after it, and Streamlit would show two of each keyed view.
+    """
+    toast = None
 
     def waiting(ahead: int) -> None:
-        nonlocal note
-        if note is None:
-            note = st.empty()
-        note.info(
-            f"⏳ Queued behind {ahead} other {'request' if ahead == 1 else 'requests'} for {lm.name} (readings or "
-            f"replies); yours starts when {'it finishes' if ahead == 1 else 'they finish'}.",
+        nonlocal toast
+        text = (
+            f"Queued behind {ahead} other {'request' if ahead == 1 else 'requests'} for {lm.name} (readings or "
+            f"replies); yours starts when {'it finishes' if ahead == 1 else 'they finish'}."
         )
+        if toast is None:
+            toast = st.toast(text, icon="⏳", duration="infinite")
+        else:
+            toast.toast(text, icon="⏳", duration="infinite")
 
     lm.lock.acquire(on_wait=waiting)
-    if note is not None:
-        note.empty()
+    if toast is not None:
+        toast.toast(f"Your turn: {lm.name} is on your request now.", icon="▶️", duration="short")
     try:
         yield
     finally:

@@ -111,7 +111,9 @@ def peak_rss_mb(pid: int) -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status)[1]) / 1024
 
 
-def phase(browser, model: str, specs: list[tuple[str, str | None]], together: bool, log: Path | None) -> tuple[list[Session], float]:
+def phase(
+    browser, model: str, specs: list[tuple[str, str | None]], together: bool, log: Path | None, shot: Path | None = None
+) -> tuple[list[Session], float]:
     info: dict = {}
     with app_server(model, log=log, info=info) as url:
         sessions = [Session(kind, text) for kind, text in specs]
@@ -125,6 +127,8 @@ def phase(browser, model: str, specs: list[tuple[str, str | None]], together: bo
             while True:
                 for s in sessions:
                     s.look()
+                    if shot and s.queued and not shot.exists():  # what a waiting user sees
+                        s.page.screenshot(path=str(shot))
                 if all([s.poll() for s in sessions]):  # a list: every session is polled every round
                     break
                 if time.perf_counter() > deadline:
@@ -140,7 +144,9 @@ def phase(browser, model: str, specs: list[tuple[str, str | None]], together: bo
     return sessions, rss
 
 
-def run(model: str = "smollm2-135m-instruct", tokens: int = 2000, viewers: int = 6, log: Path | None = None) -> dict:
+def run(
+    model: str = "smollm2-135m-instruct", tokens: int = 2000, viewers: int = 6, log: Path | None = None, shot: Path | None = None
+) -> dict:
     from core import load_model
     from tools.browser import CHROMIUM, FLAGS
 
@@ -153,7 +159,7 @@ def run(model: str = "smollm2-135m-instruct", tokens: int = 2000, viewers: int =
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             alone, rss_alone = phase(browser, model, specs, together=False, log=log)
-            together, rss_together = phase(browser, model, specs, together=True, log=log)
+            together, rss_together = phase(browser, model, specs, together=True, log=log, shot=shot)
         finally:
             browser.close()
     single = [s.latency for s in alone if s.kind == "viewer"]
