@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tools.browser import app_server, deep, token_colours, token_texts, wait_for
 
-ENDED = re.compile("reached \\d+ tokens|ended its reply|began another turn|time limit")
+ENDED = re.compile("reached \\d+ tokens|ended its reply|began another turn|time limit", re.I)  # the page capitalises it
 
 
 def transcripts(lm, n: int, tokens: int) -> list[str]:
