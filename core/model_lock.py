@@ -27,7 +27,6 @@ class ModelLock:
         self._cond = threading.Condition(threading.Lock())
         self._owner: int | None = None
         self._depth = 0
-        self._since = 0.0
         self._queue: deque[int] = deque()
 
     def ahead(self) -> int:
@@ -36,11 +35,6 @@ class ModelLock:
             if self._owner == threading.get_ident():
                 return 0
             return (self._owner is not None) + len(self._queue)
-
-    def busy_for(self) -> float:
-        """Seconds the running job has held the model (0 when free)."""
-        with self._cond:
-            return time.monotonic() - self._since if self._owner is not None else 0.0
 
     def acquire(self, on_wait: Callable[[int], None] | None = None, timeout: float | None = None, blocking: bool = True) -> bool:
         """Take the model, in arrival order; ``on_wait(n)`` each time the number ahead changes.
@@ -78,7 +72,7 @@ class ModelLock:
                 self._cond.notify_all()
                 raise
             self._queue.popleft()
-            self._owner, self._depth, self._since = me, 1, time.monotonic()
+            self._owner, self._depth = me, 1
             return True
 
     def release(self) -> None:

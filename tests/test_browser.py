@@ -16,7 +16,7 @@ from conftest import ROOT
 
 if not os.environ.get("EMOTION_LENS_REQUIRE_BROWSER"):
     pytest.importorskip("playwright", reason="pip install playwright")
-from tools.browser import CHROMIUM, app_server, chromium, deep, token_colours, token_texts, wait_for  # noqa: E402
+from tools.browser import CHROMIUM, app_server, chromium, deep, idle, token_colours, token_texts, wait_for  # noqa: E402
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("EMOTION_LENS_REQUIRE_BROWSER"):
@@ -63,12 +63,6 @@ def shot(page, name):
 def open_page(page, path, ready):
     page.goto(f"{page.base_url}/{path}", timeout=120_000)
     wait_for(ready, timeout=600)
-
-
-def idle(page):
-    """Until Streamlit has finished running the script."""
-    page.wait_for_timeout(300)
-    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=300_000)
 
 
 def paste(page, text):

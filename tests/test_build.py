@@ -1,8 +1,16 @@
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file
 
+from conftest import ROOT, run_cli
 from core import EmotionLensError, corpus
 from core.build import BuildConfig, build_vectors, emotion_directions, neutral_pcs
 from core.collect import story_means
@@ -67,8 +75,6 @@ def test_rejects_unsupported_start_token(lm, tmp_path):
 
 
 def _arrays(folder):
-    from safetensors.numpy import load_file
-
     return load_file(str(folder / "vectors.safetensors"))
 
 
@@ -81,14 +87,6 @@ def _checkpoints(cache):
 
 
 def test_a_build_killed_mid_way_resumes_to_the_very_same_vectors(tiny, tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from conftest import ROOT, run_cli
-
     whole = run_cli(*_build_args(tiny, tmp_path / "whole"), env={"EMOTION_LENS_CACHE": str(tmp_path / "cache-whole")})
     assert whole.returncode == 0, whole.stderr
     cache = tmp_path / "cache-killed"
@@ -112,10 +110,6 @@ def test_a_build_killed_mid_way_resumes_to_the_very_same_vectors(tiny, tmp_path)
 
 
 def test_a_full_disk_during_a_build_gives_one_line_and_keeps_the_vectors_in_place(tiny, tmp_path):
-    import shutil
-
-    from conftest import run_cli
-
     out, cache = tmp_path / "vectors", tmp_path / "cache"
     assert run_cli(*_build_args(tiny, out), env={"EMOTION_LENS_CACHE": str(cache)}).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}

@@ -127,6 +127,12 @@ def token_texts(page, view: str | None = None) -> list[str]:
     return deep(page, _tokens(view), "e => e.textContent")
 
 
+def idle(page) -> None:
+    """Until Streamlit has finished running the script."""
+    page.wait_for_timeout(300)
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=300_000)
+
+
 def wait_for(predicate, timeout: float = 300, poll: float = 0.02):
     """Poll ``predicate`` until it returns something truthy; its value."""
     end = time.perf_counter() + timeout

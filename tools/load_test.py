@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools.browser import app_server, deep, token_colours, token_texts, wait_for
+from tools.browser import app_server, deep, idle, token_colours, token_texts, wait_for
 
 ENDED = re.compile("reached \\d+ tokens|ended its reply|began another turn|time limit", re.I)  # the page capitalises it
 
@@ -63,8 +63,7 @@ class Session:
         }[self.kind]
         self.page.goto(f"{url}/{path}", timeout=300_000)
         wait_for(ready, timeout=600)
-        self.page.wait_for_timeout(300)
-        self.page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=300_000)
+        idle(self.page)
         if self.kind == "viewer":
             self.page.get_by_text("Paste", exact=True).click()
             self.page.locator("textarea").fill(self.text)
@@ -85,7 +84,6 @@ class Session:
         """True once the result is on the page (and recorded)."""
         if self.latency is not None:
             return True
-        self.look()
         if self.kind == "viewer":
             name = self.text.split("\n", 1)[0].split("User: ", 1)[1]
             done = name in "".join(token_texts(self.page, "viewer")[:40])
