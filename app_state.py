@@ -100,7 +100,7 @@ def missing(name: str) -> str | None:
     """What a listed model lacks before it can be used, with the command that fixes it (None: ready)."""
     preset = PRESETS.get(name)
     if preset is not None and preset.parts is not None and not preset.installed():
-        return f"not installed: an optional model ({preset.parts.size / 1e9:.1f} GB); install it with `{preset.install_command}`"
+        return f"is not installed: an optional model ({preset.parts.size / 1e9:.1f} GB); install it with `{preset.install_command}`"
     if not (vectors_dir(name) / "meta.json").exists():
         slow = " (hours on 2 CPU cores)" if preset is not None and preset.optional else ""
         return f"has no emotion vectors yet: build them with `python -m core build --model {name}`{slow}"
@@ -111,23 +111,28 @@ def model_picker() -> str:
     """The sidebar's model choice (drawn once per run by the router), defaulting to $EMOTION_LENS_MODEL.
     Optional presets are listed too, marked with what they lack, so users find the install command."""
     models = available_models()
-    build = "`python -m core build --model {}` (or restore the shipped copy with `git checkout -- cached_vectors/`)"
     if not models:
-        st.error(f"No emotion vectors found in cached_vectors/. Build them with {build.format(DEFAULT_MODEL)}.")
+        st.error(
+            f"No emotion vectors found in cached_vectors/. Build them with `python -m core build --model {DEFAULT_MODEL}` "
+            "(or restore the shipped copy with `git checkout -- cached_vectors/`)."
+        )
         st.stop()
     default = os.environ.get("EMOTION_LENS_MODEL", DEFAULT_MODEL)
     if default not in models:
-        st.sidebar.warning(f"{default} has no emotion vectors in cached_vectors/{default}: build them with {build.format(default)}.")
+        shipped = default in PRESETS and not PRESETS[default].optional
+        restore = " (or restore the shipped copy with `git checkout -- cached_vectors/`)" if shipped else ""
+        st.sidebar.warning(f"{default} {missing(default)}{restore}.")
     if st.session_state.get("model") not in models + OPTIONAL:
         st.session_state.model = default if default in models else models[0]
     lacking = {name: missing(name) for name in OPTIONAL if name not in models}
-    labels = {name: f"{name} ({'no vectors' if PRESETS[name].installed() else 'not installed'})" for name in lacking}
+    state = {name: "no vectors" if PRESETS[name].installed() else "not installed" for name in lacking}
     name = st.sidebar.selectbox(
         "Model",
         models + list(lacking),
         key="model",
-        format_func=lambda n: labels.get(n, n),
-        help="Shipped models with committed emotion vectors, and optional models with what they still need",
+        format_func=lambda n: f"{n} ({state[n]})" if n in state else n,
+        help="Shipped models with committed emotion vectors"
+        + "".join(f"; {n}: optional, {what}, choose it to see how to add it" for n, what in state.items()),
     )
     if lacking.get(name):
         st.sidebar.info(f"{name} {lacking[name]}")

