@@ -7,6 +7,9 @@ MODEL ?= smollm2-135m-instruct
 PORT ?= 8501
 # The app listens on this machine only; HOST=0.0.0.0 serves the local network.
 HOST ?= 127.0.0.1
+# Where models run: cpu (default), cuda, mps or auto; float32 (default), bfloat16 or float16.
+DEVICE ?= cpu
+DTYPE ?= float32
 
 .PHONY: setup run test test-fast lint bench clean model-qwen
 
@@ -21,7 +24,7 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	EMOTION_LENS_MODEL=$(MODEL) $(VENV)/bin/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
+	EMOTION_LENS_MODEL=$(MODEL) EMOTION_LENS_DEVICE=$(DEVICE) EMOTION_LENS_DTYPE=$(DTYPE) $(VENV)/bin/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
 
 test: setup lint
 	$(PY) -m pytest -q tests

@@ -35,9 +35,14 @@ def available_models() -> list[str]:
     return [name for name in PRESETS if (vectors_dir(name) / "meta.json").exists()]
 
 
+# Where models run, for the whole server (one shared copy per model): `make run DEVICE=cuda DTYPE=bfloat16`.
+DEVICE = os.environ.get("EMOTION_LENS_DEVICE", "cpu")
+DTYPE = os.environ.get("EMOTION_LENS_DTYPE", "float32")
+
+
 @st.cache_resource(show_spinner=False)
 def get_model(name: str):
-    return load_model(name)
+    return load_model(name, device=DEVICE, dtype=DTYPE)
 
 
 @st.cache_resource(show_spinner=False)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import torch
 
+from .devices import to_cpu
 from .hooks import block_hooks, check_layers
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class ResidualCapture:
         last = self.layers[-1]
 
         def fn(hidden: torch.Tensor) -> None:
-            hidden = hidden.detach()
+            hidden = to_cpu(hidden)
             self.outputs[layer] = self.reduce(layer, hidden) if self.reduce else hidden
             if self.stop_early and layer == last:
                 raise _StopForward
@@ -55,7 +56,7 @@ class ResidualCapture:
         self.outputs = {}
         with torch.inference_mode():
             try:
-                return self.lm.model(**inputs, use_cache=False)
+                return self.lm.model(**on_device(self.lm, inputs), use_cache=False)
             except _StopForward:
                 return None
 
@@ -66,6 +67,11 @@ def capture(lm: LoadedModel, layers: Iterable[int], reduce: Reducer | None = Non
     cap = ResidualCapture(lm, layers, reduce, stop_early)
     with block_hooks(lm, {layer: cap.hook(layer) for layer in cap.layers}):
         yield cap
+
+
+def on_device(lm: LoadedModel, inputs) -> dict:
+    """The model's inputs on its (first) device; a no-op on the CPU."""
+    return {k: v.to(lm.device) if isinstance(v, torch.Tensor) else v for k, v in dict(inputs).items()}
 
 
 def encode_batch(lm: LoadedModel, texts: list[str], max_tokens: int | None = None) -> dict:

@@ -133,6 +133,7 @@ def _generation(lm: LoadedModel, ev: EmotionVectors, n: int = 48) -> dict:
 
 
 def run_bench(model: str, progress=print) -> dict:
+    from .activations import encode_batch, on_device
     from .collect import story_means
     from .models import load_model
     from .render import highlight_payload
@@ -156,7 +157,7 @@ def run_bench(model: str, progress=print) -> dict:
 
     def bare():
         with torch.inference_mode():
-            lm.model(**ids, use_cache=False)
+            lm.model(**on_device(lm, ids), use_cache=False)
 
     bare_s = _best(bare)
     score_s = _best(lambda: score(lm, ev, text))
@@ -181,12 +182,11 @@ def run_bench(model: str, progress=print) -> dict:
     n_tok = sum(len(lm.tokenizer(t).input_ids) for t in texts)
     with tempfile.TemporaryDirectory() as tmp:
         build_s = _best(lambda: story_means(lm, stories, Path(tmp) / str(time.time()), 8, lambda *a: None), 1)
-    from .activations import encode_batch
 
     def bare_batches():
         with torch.inference_mode():
             for b in range(0, len(texts), 8):
-                lm.model(**encode_batch(lm, texts[b : b + 8]), use_cache=False)
+                lm.model(**on_device(lm, encode_batch(lm, texts[b : b + 8])), use_cache=False)
 
     bare_b = _best(bare_batches, 1)
     all_stories = len(corpus.load_stories())

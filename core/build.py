@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import corpus
-from .collect import STARTS, Progress, chat_readings, heldout_key, neutral_moments, story_means, work_dir
+from .collect import MAX_STORY_TOKENS, STARTS, Progress, chat_readings, heldout_key, neutral_moments, story_means, work_dir
+from .devices import batch_size_for
 from .errors import EmotionLensError
 from .geometry import store_umap
 from .readout_fit import CHAT_PER_EMOTION, readout_stage
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 class BuildConfig:
     start_token: int = 10
     neutral_variance: float = 0.5
-    batch_size: int = 8
+    batch_size: int | None = None  # None: from free memory (core.devices.batch_size_for)
     default_layer: int | None = None  # None: about two-thirds deep
     emotions: tuple[str, ...] | None = None  # a subset of the corpus's emotions (None: all 171)
 
@@ -84,7 +85,8 @@ def build_vectors(
     chash = corpus.corpus_hash()
     _refuse_foreign(out_dir, lm, chash, force)
     work = work_dir(lm)
-    means = story_means(lm, stories, work, config.batch_size, progress)
+    batch = config.batch_size or batch_size_for(lm, MAX_STORY_TOKENS)
+    means = story_means(lm, stories, work, batch, progress)
     mean, cov = neutral_moments(lm, dialogues, work, progress)
     labels = np.array([emotions.index(s.emotion) for s in stories])
     present = np.bincount(labels, minlength=len(emotions))
@@ -129,7 +131,7 @@ def build_vectors(
 
     fold_of = folds(labels)
     chat_idx = np.concatenate([np.flatnonzero((labels == e) & (fold_of == 0))[:CHAT_PER_EMOTION] for e in range(E)])
-    chat = chat_readings(lm, [stories[i] for i in chat_idx], work, config.batch_size, progress)
+    chat = chat_readings(lm, [stories[i] for i in chat_idx], work, batch, progress)
     arrays, meta["readout"] = readout_stage(means, s, labels, E, pcs_all, vecs, mean, cov, chat, chat_idx, progress)
     meta["readout"]["heldout_keys"] = [heldout_key(stories[i].text) for i in np.flatnonzero(fold_of == 0)]
     ev = EmotionVectors(vecs, bmean, bstd, meta, padded, extras=arrays)

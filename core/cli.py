@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .contrast import CONTRAST_POSITIONS
+from .devices import DEVICES, DTYPES
 from .errors import EmotionLensError, os_error_text
 from .models import DEFAULT_MODEL, PRESETS
 from .steering import STEER_KINDS, STEER_POSITIONS
@@ -31,7 +32,7 @@ def _progress(msg: str) -> None:
 def _load(args):
     from .models import load_model
 
-    return load_model(args.model, progress=_progress)
+    return load_model(args.model, progress=_progress, device=getattr(args, "device", "cpu"), dtype=getattr(args, "dtype", "float32"))
 
 
 def cmd_info(args) -> int:
@@ -45,6 +46,8 @@ def cmd_info(args) -> int:
         "chat_template": lm.chat_template is not None,
         "max_tokens": lm.max_tokens,
         "cache": str(lm.cache_path) if lm.cache_path else None,
+        "device": str(lm.device),
+        "dtype": lm.placement.dtype,
     }
     if args.json:
         print(json.dumps(info, indent=1))
@@ -339,7 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
         return p
 
+    def placement_args(p):
+        p.add_argument("--device", choices=DEVICES, default="cpu", help="where the model runs (auto: every GPU there is, else cpu)")
+        p.add_argument("--dtype", choices=DTYPES, default="float32", help="precision of the weights and activations")
+
     p = add("info", cmd_info, "show a model's name, source, layers, d_model and cache location")
+    placement_args(p)
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"preset ({', '.join(PRESETS)}), directory or HF id")
     p.add_argument("--json", action="store_true")
 
@@ -347,11 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", choices=[n for n, p in PRESETS.items() if p.optional])
 
     p = add("build", cmd_build, "build emotion vectors from the corpus (resumable)")
+    placement_args(p)
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", default=None, help="output folder (default cached_vectors/<model>)")
     p.add_argument("--start-token", type=int, default=10, help="average story tokens from here (1, 10 or 25)")
     p.add_argument("--neutral-variance", type=float, default=0.5, help="project out neutral PCs explaining this share of variance")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=None, help="texts per forward pass (default: from free memory, at most 8 on a CPU)")
     p.add_argument("--default-layer", type=int, default=None)
     p.add_argument("--force", action="store_true", help="overwrite vectors from another corpus or model")
     p.add_argument("--emotions", default=None, help="build only these (comma-separated, e.g. afraid,calm,happy): a quick trial")
@@ -371,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("score", cmd_score, "score a text or transcript token by token")
+    placement_args(p)
     p.add_argument("--model", default=DEFAULT_MODEL)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the text (plain, User:/Assistant: turns, or JSON chat messages)")
@@ -389,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = add("validate", cmd_validate, "the paper's checks on the validation set, as a report")
+    placement_args(p)
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", default=None, help="report folder (default cached_vectors/<model>)")
     p.add_argument("--token", action="store_true", help="only (re)run the token-level checks and add them to the existing report")
@@ -422,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true")
 
     p = add("steer", cmd_steer, "the model's reply with and without steering, from the same seed")
+    placement_args(p)
     p.add_argument("--model", default=DEFAULT_MODEL)
     prompt_args(p)
     p.add_argument("--layers", default=None, help=LAYERS_HELP)
@@ -435,6 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("monitor", cmd_monitor, "watch emotions while the model writes; flag (and --stop at) crossings")
+    placement_args(p)
     p.add_argument("--model", default=DEFAULT_MODEL)
     prompt_args(p)
     p.add_argument(
@@ -444,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", default=None, help=LAYERS_HELP)
 
     p = add("export", cmd_export, "write steering as a llama.cpp control vector (GGUF)")
+    placement_args(p)
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--emotion", action="append", required=True)
     p.add_argument(

@@ -38,9 +38,10 @@ def logit_lens(lm: LoadedModel, direction: np.ndarray, k: int = 15) -> tuple[lis
     head = model.get_output_embeddings()
     with torch.inference_mode():
         x = torch.tensor(direction, dtype=torch.float32) * float(lm.residual_norms[-1])
+        x = x.to(lm.device, head.weight.dtype)
         if norm is not None:
             x = norm(x.unsqueeze(0))[0]
-        logits = head(x)
+        logits = head(x).float().cpu()
         logits = logits - logits.mean()
     pick = lambda ids: [LensToken(i, token_label(lm.tokenizer, i), float(logits[i])) for i in ids]
     return pick(torch.topk(logits, k).indices.tolist()), pick(torch.topk(-logits, k).indices.tolist())

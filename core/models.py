@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .devices import Placement, placement
 from .errors import EmotionLensError
 from .model_lock import ModelLock
 from .model_parts import GGUFParts
@@ -114,6 +115,7 @@ class LoadedModel:
     cache_path: Path | None  # converted cache directory, for presets
     n_layers: int
     d_model: int
+    placement: Placement = field(default_factory=lambda: Placement("cpu", "float32"))
     _norms: np.ndarray | None = field(default=None, repr=False)
     # Hooks are attached to shared modules, so one request at a time may hold them:
     # otherwise one user's capture (or steering) would see another's forward pass.
@@ -123,6 +125,11 @@ class LoadedModel:
     def blocks(self) -> list:
         """The decoder blocks, in order; block ``i`` writes residual-stream layer ``i``."""
         return _find_blocks(self.model)
+
+    @property
+    def device(self):
+        """Where inputs go: the device of the first weights (the embeddings, also under ``device_map``)."""
+        return next(self.model.parameters()).device
 
     @property
     def chat_template(self) -> str | None:
@@ -272,20 +279,22 @@ def _convert_gguf(gguf: Path, sha: str, target: Path, progress: Callable[[str], 
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _from_dir(path: Path | str, **kw):
+def _from_dir(path: Path | str, where: Placement = Placement("cpu", "float32"), **kw):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a seconds-long load needs no bar on stderr
     try:
         tok = AutoTokenizer.from_pretrained(path, **kw)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype="float32", **kw)
+        model = AutoModelForCausalLM.from_pretrained(path, **where.load_kwargs(), **kw)
+        if where.device in ("cuda", "mps"):
+            model = model.to(where.device)  # type: ignore[arg-type]
     finally:
         hf_logging.enable_progress_bar()
     return model, tok
 
 
-def _load_preset(preset: Preset, progress: Callable[[str], None]):
+def _load_preset(preset: Preset, progress: Callable[[str], None], where: Placement):
     gguf, sha = preset_gguf(preset, progress)
     target = cache_dir() / "models" / f"{preset.name}-{sha[:16]}"
     # The checksum runs on a second thread while the (import-bound) load runs on this one;
@@ -293,7 +302,7 @@ def _load_preset(preset: Preset, progress: Callable[[str], None]):
     with ThreadPoolExecutor(1) as pool:
         check = pool.submit(_verify_cache, target)
         try:
-            loaded = _from_dir(target) if (target / "manifest.json").exists() else None
+            loaded = _from_dir(target, where) if (target / "manifest.json").exists() else None
         except Exception:
             loaded = None
         ok = check.result()
@@ -301,22 +310,26 @@ def _load_preset(preset: Preset, progress: Callable[[str], None]):
         if target.exists():
             progress(f"converted cache at {target} is incomplete or corrupt: rebuilding it")
         _convert_gguf(gguf, sha, target, progress)
-        loaded = _from_dir(target)
+        loaded = _from_dir(target, where)
     model, tok = loaded
     return model, tok, str(gguf), sha, target
 
 
-def load_model(name: str = DEFAULT_MODEL, progress: Callable[[str], None] | None = None) -> LoadedModel:
-    """Load a preset, a local model directory, or a Hugging Face id (cached locally)."""
+def load_model(
+    name: str = DEFAULT_MODEL, progress: Callable[[str], None] | None = None, device: str = "cpu", dtype: str = "float32"
+) -> LoadedModel:
+    """Load a preset, a local model directory, or a Hugging Face id (cached locally), on ``device``
+    (cpu, cuda, mps, auto) in ``dtype`` (float32, bfloat16, float16); see ``core.devices``."""
     progress = progress or (lambda msg: None)
+    where = placement(device, dtype)
     name = (name or DEFAULT_MODEL).strip()
     if name in PRESETS:
-        model, tok, source, sha, cache = _load_preset(PRESETS[name], progress)
+        model, tok, source, sha, cache = _load_preset(PRESETS[name], progress, where)
     elif os.path.isdir(name):
         if not os.path.isfile(os.path.join(name, "config.json")):
             raise EmotionLensError(f"'{name}' is a directory but not a model (no config.json)")
         try:
-            model, tok = _from_dir(name)
+            model, tok = _from_dir(name, where)
         except Exception as exc:
             raise EmotionLensError(f"could not load the model in '{name}': {_one_line(exc)}") from None
         weights = next(iter(sorted(Path(name).glob("*.safetensors"))), None)
@@ -326,7 +339,7 @@ def load_model(name: str = DEFAULT_MODEL, progress: Callable[[str], None] | None
         # the user opts in to downloads with EMOTION_LENS_ALLOW_DOWNLOAD=1.
         offline = os.environ.get("EMOTION_LENS_ALLOW_DOWNLOAD") != "1"
         try:
-            model, tok = _from_dir(name, local_files_only=offline)
+            model, tok = _from_dir(name, where, local_files_only=offline)
         except Exception:
             raise EmotionLensError(
                 f"unknown model '{name}': not a preset ({', '.join(PRESETS)}), not a model "
@@ -344,6 +357,7 @@ def load_model(name: str = DEFAULT_MODEL, progress: Callable[[str], None] | None
         cache_path=cache,
         n_layers=len(_find_blocks(model)),
         d_model=int(cfg.hidden_size),
+        placement=where,
     )
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token

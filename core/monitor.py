@@ -156,9 +156,10 @@ def _stop_ids(lm: LoadedModel) -> set[int]:
 
 
 def _next_token(logits: torch.Tensor, gen: torch.Generator | None) -> int:
+    logits = logits.float().cpu()  # the seeded generator lives on the CPU, whatever the model's device
     if gen is None:
         return int(logits.argmax())
-    probs = torch.softmax(logits.float() / 0.8, -1)
+    probs = torch.softmax(logits / 0.8, -1)
     sorted_p, order = probs.sort(descending=True)
     keep = sorted_p.cumsum(-1) - sorted_p < 0.95  # top-p 0.95: the smallest set over 95%
     sorted_p = sorted_p * keep
@@ -207,7 +208,7 @@ def monitor_stream(
         result.flagged.append({"emotion": emotion, "start": start, "end": end, "peak_z": round(peak, 3)})
 
     with steering_hooks(lm, additions), capture(lm, [layer], reduce=lambda l, h: h[0].float()) as cap, torch.inference_mode():
-        out = lm.model(input_ids=ids, use_cache=True)
+        out = lm.model(input_ids=ids.to(lm.device), use_cache=True)
         cache, logits = out.cache, out.logits[0, -1]
         if isinstance(reader, RunningZ):  # the running impression starts from the prompt's own words
             text, segments = prepare(lm, prompt, open_reply=True)
@@ -222,7 +223,7 @@ def monitor_stream(
             if tid in stop_ids:
                 result.reason = "the model ended its reply"
                 break
-            out = lm.model(input_ids=torch.tensor([[tid]]), cache=cache, use_cache=True)
+            out = lm.model(input_ids=torch.tensor([[tid]], device=lm.device), cache=cache, use_cache=True)
             cache, logits = out.cache, out.logits[0, -1]
             hidden = cap.outputs[layer].numpy()[-1:]
             z = reader.update(hidden)[0] if isinstance(reader, RunningZ) else reader.project(hidden)[1][0]

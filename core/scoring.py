@@ -118,6 +118,7 @@ class Forward:
     hidden: dict[int, np.ndarray]  # layer -> [T, d_model]
     input_ids: list[int] = field(default_factory=list)
     logits: torch.Tensor | None = None  # [T, vocab], only when asked for (the full pass)
+    dtype: str = "float32"  # the precision the model ran in (vectors are always built in float32)
 
 
 def forward(lm: LoadedModel, text_or_transcript, layers, open_reply: bool = False, logits: bool = False) -> Forward:
@@ -128,7 +129,8 @@ def forward(lm: LoadedModel, text_or_transcript, layers, open_reply: bool = Fals
     with capture(lm, layers, stop_early=not logits) as cap:
         out = cap.run(**enc)
     hidden = {l: h[0].float().numpy() for l, h in cap.outputs.items()}
-    return Forward(text, tokens, offsets, speakers, turns, lm.name, hidden, enc["input_ids"][0].tolist(), out.logits[0] if logits else None)
+    next_logits = out.logits[0].float().cpu() if logits else None
+    return Forward(text, tokens, offsets, speakers, turns, lm.name, hidden, enc["input_ids"][0].tolist(), next_logits, lm.placement.dtype)
 
 
 READ_POSITIONS = ("words", "last", "header")
@@ -175,7 +177,12 @@ def scores_from(
         fw.turns,
         fw.model,
         r.layer,
-        meta={"method": r.method, "kind": r.kind, "baseline": r.baseline, "note": r.note},
+        meta={
+            "method": r.method + ("" if fw.dtype == "float32" else f" · model run in {fw.dtype}"),
+            "kind": r.kind,
+            "baseline": r.baseline,
+            "note": r.note,
+        },
         baseline_mean=r.mean,
         baseline_std=r.std,
     )

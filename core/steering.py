@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
+from .activations import on_device
 from .alignment import prepare
 from .errors import EmotionLensError
 from .hooks import block_hooks
@@ -139,7 +140,7 @@ def steering_hooks(lm: LoadedModel, additions: dict[int, np.ndarray], start: int
             if first >= n:
                 return None
             hidden = hidden.clone()
-            hidden[:, first:] += vec.to(hidden.dtype)
+            hidden[:, first:] += vec.to(hidden.device, hidden.dtype)
             return hidden
 
         return fn
@@ -188,7 +189,7 @@ class _ReplyWatch:
     def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
         # the reply as generate has it now (it may stop before or after streaming the newest token)
         done = turn_end(decode_reply(self.lm, input_ids[0, self.n_prompt :].tolist(), trim=False)) is not None
-        return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
 
 def steer_generate(
@@ -228,7 +229,7 @@ def steer_generate(
             torch.manual_seed(int(seed))
         with torch.inference_mode():
             out = lm.model.generate(
-                **enc,
+                **on_device(lm, enc),
                 max_new_tokens=int(max_new_tokens),
                 pad_token_id=lm.tokenizer.eos_token_id,
                 streamer=watch,

@@ -28,8 +28,9 @@ with st.container(horizontal=True):
     st.page_link("pages/8_Steering.py", label="Steering", icon="🎛️")
     st.page_link("pages/9_Live.py", label="Live", icon="📡")
 st.info(
-    "Everything runs on this machine's CPU, offline. These are small models (135M and 270M "
-    "parameters): where they do not reproduce a finding of the paper, the pages say so."
+    "Everything runs on this machine, offline (on its CPU unless the server was started with a GPU, "
+    "`make run DEVICE=cuda`). The shipped models are small (135M and 270M parameters): where they do "
+    "not reproduce a finding of the paper, the pages say so."
 )
 
 name, lm, ev = current_model()
@@ -45,7 +46,7 @@ c4.metric(
     help=f"Readout layer (chosen by story cross-validation); "
     f"the concept vectors' default is {ev.default_layer}, about two-thirds deep as in the paper",
 )
-st.caption(PRESETS[name].description)
+st.caption(f"{PRESETS[name].description if name in PRESETS else lm.source}; runs on {lm.device} in {lm.placement.dtype}.")
 st.caption(f"Concept vectors: {ev.describe()}; built {ev.meta.get('created', '?')}; corpus {ev.meta.get('corpus_hash', '')[:12]}.")
 st.caption(
     f"What tokens show: {ev.describe_token_reading()}. Families: {len(ev.families.names)} groups of "

@@ -57,6 +57,21 @@ def tiny(tmp_path_factory):
     return load_model(str(folder))
 
 
+@pytest.fixture(scope="session")
+def tiny_vectors(tiny, tmp_path_factory):
+    """The build, end to end (story means, neutral PCs, concept vectors, readout) on three emotions."""
+    import os
+
+    from core.build import BuildConfig, build_vectors
+
+    os.environ["EMOTION_LENS_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        config = BuildConfig(emotions=("afraid", "calm", "happy"), batch_size=16)
+        return build_vectors(tiny, config, out_dir=tmp_path_factory.mktemp("vectors"))
+    finally:
+        os.environ.pop("EMOTION_LENS_CACHE")
+
+
 def file_limit(max_bytes: int):
     """For a child process: no file may grow past ``max_bytes`` (a full disk, as a write sees it:
     EFBIG instead of the signal that would kill the process)."""

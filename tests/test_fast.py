@@ -12,20 +12,6 @@ pytestmark = pytest.mark.fast
 EMOTIONS = ("afraid", "calm", "happy")
 
 
-@pytest.fixture(scope="module")
-def tiny_vectors(tiny, tmp_path_factory):
-    """The build, end to end (story means, neutral PCs, concept vectors, readout) on three emotions."""
-    import os
-
-    from core.build import BuildConfig, build_vectors
-
-    os.environ["EMOTION_LENS_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    try:
-        return build_vectors(tiny, BuildConfig(emotions=EMOTIONS, batch_size=16), out_dir=tmp_path_factory.mktemp("vectors"))
-    finally:
-        os.environ.pop("EMOTION_LENS_CACHE")
-
-
 def test_capture_reads_each_blocks_output(tiny):
     from core.activations import capture
 
