@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/7_Compare_models.py", title="Compare models", icon="⚖️", url_path="Compare_models"),
     st.Page("pages/8_Steering.py", title="Steering", icon="🎛️", url_path="Steering"),
     st.Page("pages/9_Live.py", title="Live", icon="📡", url_path="Live"),
+    st.Page("pages/10_Corpus.py", title="Corpus", icon="🗂️", url_path="Corpus"),
 ]
 
 configure()

@@ -226,6 +226,13 @@ function mountHighlights(root, d, onChoice) {
   wSel.addEventListener("change", () => { st.window = +wSel.value; chosen(); });
   mBox.addEventListener("change", () => { st.markers = mBox.checked; draw(); });
   draw();
+  if (Number.isInteger(d.focus) && spans[d.focus]) {   // opened at a token (the Corpus page's peak)
+    const s = spans[d.focus];
+    s.classList.add("el-focus");
+    const folded = s.closest("details");
+    if (folded) folded.open = true;
+    s.scrollIntoView({block: "center"});
+  }
 }
 
 function elSlideKeys(doc) {

@@ -325,6 +325,42 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_scan(args) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from .scan import finish, scan_local
+    from .vectors import load_vectors
+
+    lm = _load(args)
+    ev = load_vectors(lm)
+    out = Path(args.out)
+    start = time.time()
+    if args.engine == "ray":
+        from .scan_ray import scan_ray
+
+        scan_ray(lm, ev, args.input, out, tokens=args.tokens, workers=args.workers)
+    else:
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=total, initial=done, desc="scan", unit="transcript", file=sys.stderr)
+            bar.update(done - bar.n)
+
+        scan_local(lm, ev, args.input, out, tokens=args.tokens, progress=progress, chunk=args.chunk)
+        if bar is not None:
+            bar.close()
+    meta = finish(ev, lm, out, args.engine, time.time() - start)
+    print(
+        f"scanned {meta['transcripts']:,} transcripts ({meta['tokens']:,} tokens) with {lm.name}; "
+        f"{meta['errors']} records could not be read (listed in {out / 'errors.jsonl'}); tables in {out}"
+    )
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import run_bench, to_table
 
@@ -467,6 +503,16 @@ def build_parser() -> argparse.ArgumentParser:
     direction_arg(p)
     p.add_argument("--format", choices=("llama-cpp",), default="llama-cpp")
     p.add_argument("--out", required=True, help="the .gguf file to write")
+
+    p = add("scan", cmd_scan, "read a corpus of transcripts into Parquet summaries (resumable; DuckDB reads the result)")
+    placement_args(p)
+    p.add_argument("input", help="a .jsonl file ({'messages': [...]} or {'text': ...} per line), .parquet, or a folder of .txt/.json")
+    p.add_argument("--out", required=True, help="output folder (rerun the same command to resume)")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--engine", choices=("local", "ray"), default="local", help="local: batched in this process; ray: Ray Data")
+    p.add_argument("--tokens", action="store_true", help="also keep every token's z (float16) in tokens.parquet")
+    p.add_argument("--workers", type=int, default=None, help="ray: model actors (default: one per GPU, else one per CPU core)")
+    p.add_argument("--chunk", type=int, default=32, help="local: transcripts per part file and batch")
 
     p = add("bench", cmd_bench, "performance figures as ratios measured in one run")
     p.add_argument("--model", default=DEFAULT_MODEL)

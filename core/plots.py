@@ -278,3 +278,15 @@ def sweep_figure(rows: list[dict], emotion: str, caption: str):
     fig.add_hline(y=2, line_dash="dash", line_color="#d95f02", row=2, col=2, annotation_text="2× baseline", annotation_position="top left")
     fig.update_layout(showlegend=False)
     return _title(fig, f"Steering '{emotion}': what moves, and where the text breaks", caption, 720)
+
+
+def histogram(values, title, caption, xlab, marked: float | None = None):
+    """How one value spreads over a corpus, with the chosen transcript's value marked."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Histogram(x=list(values), nbinsx=40, marker_color="#b2182b", hovertemplate="%{x}: %{y} transcripts<extra></extra>"))
+    if marked is not None:
+        fig.add_vline(x=float(marked), line_dash="dash", line_color="#222", annotation_text="chosen", annotation_position="top")
+    fig.update_xaxes(title=text(xlab))
+    fig.update_yaxes(title="transcripts")
+    return _title(fig, title, caption, 380)

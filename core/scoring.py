@@ -133,6 +133,39 @@ def forward(lm: LoadedModel, text_or_transcript, layers, open_reply: bool = Fals
     return Forward(text, tokens, offsets, speakers, turns, lm.name, hidden, enc["input_ids"][0].tolist(), next_logits, lm.placement.dtype)
 
 
+def forward_batch(lm: LoadedModel, inputs: list, layers) -> list[Forward | EmotionLensError]:
+    """``forward`` for many inputs in one padded pass (right padding: each text's tokens read as
+    they would alone). An input that cannot be read gets its error in its place, and the rest go on."""
+    import torch
+
+    prepared: list = []
+    for item in inputs:
+        try:
+            text, segments = prepare(lm, item)
+            prepared.append((text, *tokenize(lm, text, segments)))
+        except EmotionLensError as exc:
+            prepared.append(exc)
+    ok = [i for i, p in enumerate(prepared) if not isinstance(p, EmotionLensError)]
+    out: list = list(prepared)
+    if not ok:
+        return out
+    ids = [prepared[i][1]["input_ids"][0] for i in ok]
+    width = max(len(x) for x in ids)
+    pad = lm.tokenizer.pad_token_id or 0
+    input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, x in enumerate(ids):
+        input_ids[row, : len(x)], mask[row, : len(x)] = x, 1
+    with capture(lm, layers, stop_early=True) as cap:
+        cap.run(input_ids=input_ids, attention_mask=mask)
+    for row, i in enumerate(ok):
+        text, enc, tokens, offsets, speakers, turns = prepared[i]
+        n = len(ids[row])
+        hidden = {l: h[row, :n].float().numpy() for l, h in cap.outputs.items()}
+        out[i] = Forward(text, tokens, offsets, speakers, turns, lm.name, hidden, ids[row].tolist(), None, lm.placement.dtype)
+    return out
+
+
 READ_POSITIONS = ("words", "last", "header")
 
 

@@ -179,10 +179,12 @@ with tab_hl:
         "hover a token for its value and its five strongest emotions with their families. Small grey tokens "
         "are the chat template's markers: the model reads them, no reading colours them."
     )
-    look = looks("viewer")
-    highlight_view(
-        highlight_payload(ts, look["emotion"], look["mode"], look["window"], key="viewer", families=ev.families, source=colour_by)
-    )
+    # Opened from the Corpus page: that emotion, scrolled to the transcript's peak token.
+    focus = st.session_state.get("viewer_focus")
+    focus = focus if focus and focus.get("text") == text and 0 <= focus.get("token", -1) < len(ts.tokens) else None
+    look = looks("viewer", {"emotion": focus["emotion"]} if focus else None)
+    payload = highlight_payload(ts, look["emotion"], look["mode"], look["window"], key="viewer", families=ev.families, source=colour_by)
+    highlight_view(payload | ({"focus": focus["token"]} if focus else {}))
     st.caption(f"Colours: {ts.meta['token_method'] if colour_by == 'token' else ts.meta['method'] + ', per token'}")
 
 with tab_top:

@@ -72,6 +72,25 @@ def tiny_vectors(tiny, tmp_path_factory):
         os.environ.pop("EMOTION_LENS_CACHE")
 
 
+@pytest.fixture(scope="session")
+def scan_corpus(tmp_path_factory):
+    """A generated corpus to scan: 24 chat transcripts and 2 malformed records (tools/make_corpus.py)."""
+    from tools.make_corpus import write
+
+    path = tmp_path_factory.mktemp("corpus") / "chats.jsonl"
+    write(path, 24)
+    return path
+
+
+@pytest.fixture(scope="session")
+def scan_dir(scan_corpus, tmp_path_factory):
+    """That corpus scanned with the shipped model by ``python -m core scan`` (local engine)."""
+    out = tmp_path_factory.mktemp("scan-local")
+    result = run_cli("scan", str(scan_corpus), "--out", str(out), "--chunk", "8")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
 def file_limit(max_bytes: int):
     """For a child process: no file may grow past ``max_bytes`` (a full disk, as a write sees it:
     EFBIG instead of the signal that would kill the process)."""

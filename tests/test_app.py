@@ -22,6 +22,7 @@ PAGES = [
     "pages/7_Compare_models.py",
     "pages/8_Steering.py",
     "pages/9_Live.py",
+    "pages/10_Corpus.py",
 ]
 
 
@@ -61,7 +62,7 @@ def z_of(payload) -> np.ndarray:
 def test_page_runs_and_draws(path):
     at = run(path)
     assert not at.error, [e.value for e in at.error]
-    if path not in ("pages/home.py", "pages/8_Steering.py", "pages/9_Live.py"):  # these wait for a click
+    if path not in ("pages/home.py", "pages/8_Steering.py", "pages/9_Live.py", "pages/10_Corpus.py"):  # these wait for input
         assert at.get("plotly_chart") or payloads(at), f"{path} drew nothing"
 
 
@@ -336,3 +337,28 @@ def test_the_picker_lists_the_optional_model_as_not_installed_with_its_command(m
     assert not at.exception and at.sidebar.selectbox(key="model").value == qwen
     assert any(f"python -m core install {qwen}" in i.value and "not installed" in i.value for i in at.info)
     assert any(f"python -m core install {qwen}" in i.value for i in at.sidebar.info)
+
+
+def test_corpus_ranks_a_scan_and_opens_the_top_transcript_at_its_peak(scan_dir):
+    at = run("pages/10_Corpus.py", corpus_folder=str(scan_dir))
+    assert at.selectbox(key="corpus_name").value == "desperate"
+    table = at.dataframe[0].value
+    assert len(table) == 24 and table["peak z"].is_monotonic_decreasing
+    assert at.get("plotly_chart") and "smollm2-135m-instruct" in at.caption[1].value
+    top = table.iloc[0]
+    at.button(key="corpus_open").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    focus = at.session_state["viewer_focus"]
+    assert focus["emotion"] == "desperate" and focus["token"] == int(top["peak_token"])
+    viewer = payloads(at)["viewer"]
+    assert viewer["focus"] == focus["token"] and viewer["initial"]["emotion"] == "desperate"
+    # the focused token is the one whose shown value is the transcript's desperate peak
+    z = z_of(viewer)[:, viewer["emotions"].index("desperate")]
+    assert abs(z[focus["token"]] - top["peak z"]) < 0.01 and np.nanargmax(z) == focus["token"]
+
+
+def test_corpus_without_a_scan_says_how_to_make_one(tmp_path):
+    at = run("pages/10_Corpus.py")
+    assert "python -m core scan" in at.info[0].value
+    at = run("pages/10_Corpus.py", corpus_folder=str(tmp_path))
+    assert not at.exception and "not a finished scan" in at.error[0].value
