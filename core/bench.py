@@ -247,3 +247,91 @@ def to_table(r: dict) -> str:
     w = r["warm_load_from_process_start_s"]
     lines += ["", f"New process to model ready (converted cache): median {w['median']} s (min {w['min']}, max {w['max']}, 3 runs)."]
     return "\n".join(lines)
+
+
+def scan_bench(model: str, n: int = 1000, workers: int = 2, progress=print) -> dict:
+    """Scan throughput on a generated corpus of ``n`` chats, in one run: bare batched forward
+    passes over the same transcripts (the floor), the local engine end to end, and Ray Data
+    with ``workers`` model actors end to end (its start-up timed apart)."""
+    import shutil
+
+    from .activations import on_device
+    from .alignment import prepare, tokenize
+    from .models import load_model
+    from .scan import CHUNK, finish, scan_local
+    from .scan_input import read_records
+    from .vectors import load_vectors
+
+    lm = load_model(model)
+    ev = load_vectors(lm)
+    work = Path(tempfile.mkdtemp(prefix="scan-bench-"))
+    try:
+        src = work / "chats.jsonl"
+        corpus.write_chat_corpus(src, n)
+        records = [r for r in read_records(src) if not r.reason]
+        encoded = [tokenize(lm, *prepare(lm, list(r.turns)))[0]["input_ids"][0] for r in records]
+        tokens = sum(len(x) for x in encoded)
+        progress(f"bare forward passes over {len(records)} transcripts ({tokens:,} tokens)")
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for b in range(0, len(order), CHUNK):
+                batch = [encoded[i] for i in order[b : b + CHUNK]]
+                ids = torch.nn.utils.rnn.pad_sequence(batch, batch_first=True, padding_value=lm.tokenizer.pad_token_id or 0)
+                mask = torch.nn.utils.rnn.pad_sequence([torch.ones_like(x) for x in batch], batch_first=True)
+                lm.model(**on_device(lm, {"input_ids": ids, "attention_mask": mask}), use_cache=False)
+        bare = time.perf_counter() - start
+        progress("local engine")
+        start = time.perf_counter()
+        scan_local(lm, ev, src, work / "local")
+        finish(ev, lm, work / "local", "local", 0)
+        local = time.perf_counter() - start
+        progress(f"ray engine, {workers} actors")
+        import ray
+
+        from .scan_ray import scan_ray
+
+        start = time.perf_counter()
+        ray.init(num_cpus=workers + 1, include_dashboard=False, log_to_driver=False)
+        started = time.perf_counter() - start
+        try:
+            scan_ray(lm, ev, src, work / "ray", workers=workers)
+            finish(ev, lm, work / "ray", "ray", 0)
+        finally:
+            ray.shutdown()
+        ray_s = time.perf_counter() - start
+
+        def rate(seconds: float) -> dict:
+            return {"seconds": round(seconds, 1), "transcripts_s": round(len(records) / seconds, 2), "tokens_s": round(tokens / seconds)}
+
+        return {
+            "model": model,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+            "transcripts": len(records),
+            "tokens": tokens,
+            "bare_forward": rate(bare),
+            "local": rate(local),
+            "ray": rate(ray_s) | {"start_up_s": round(started, 1), "workers": workers},
+            "local_vs_bare": round(local / bare, 2),
+            "ray_vs_local": round(ray_s / local, 2),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def scan_table(r: dict) -> str:
+    lines = [
+        f"{r['model']} on {r['machine']}: {r['transcripts']:,} transcripts, {r['tokens']:,} tokens",
+        "",
+        "| run | seconds | transcripts/s | tokens/s |",
+        "|---|---|---|---|",
+    ]
+    for key, label in (("bare_forward", "bare forward passes (batches of 32)"), ("local", "scan, local engine"), ("ray", "scan, Ray Data")):
+        x = r[key]
+        lines.append(f"| {label} | {x['seconds']} | {x['transcripts_s']} | {x['tokens_s']:,} |")
+    lines += [
+        "",
+        f"Local scan vs bare forward: {r['local_vs_bare']}×; Ray ({r['ray']['workers']} actors, "
+        f"{r['ray']['start_up_s']} s of it starting Ray) vs local: {r['ray_vs_local']}×.",
+    ]
+    return "\n".join(lines)

@@ -362,8 +362,12 @@ def cmd_scan(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench, to_table
+    from .bench import run_bench, scan_bench, scan_table, to_table
 
+    if args.scan:
+        results = scan_bench(args.model, args.scan, args.workers, progress=_progress)
+        print(json.dumps(results, indent=1) if args.json else scan_table(results))
+        return 0
     results = run_bench(args.model, progress=_progress)
     print(json.dumps(results, indent=1) if args.json else to_table(results))
     return 0
@@ -517,6 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("bench", cmd_bench, "performance figures as ratios measured in one run")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--scan", type=int, default=0, metavar="N", help="instead: scan throughput on N generated chats, local vs Ray vs bare")
+    p.add_argument("--workers", type=int, default=2, help="--scan: Ray's model actors")
     return parser
 
 

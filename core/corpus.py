@@ -318,3 +318,28 @@ def corpus_hash(root: Path = CORPUS) -> str:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def chat_corpus(n: int) -> list[dict]:
+    """``n`` chat transcripts made from this corpus, for scanning: each is a neutral dialogue, then
+    a user telling one story and the assistant answering with another dialogue's neutral reply.
+    Stories are taken at a stride prime to their number, so every emotion comes up, mixed. Each
+    record carries its story's emotion as "label", which a scan ignores."""
+    stories, dialogues = load_stories(), load_neutral()
+    out = []
+    for i in range(n):
+        story = stories[(i * 7919) % len(stories)]
+        talk = dialogues[i % len(dialogues)]
+        reply = next(m["content"] for m in dialogues[(i + 1) % len(dialogues)] if m["role"] == "assistant")
+        messages = [dict(m) for m in talk] + [{"role": "user", "content": story.text}, {"role": "assistant", "content": reply}]
+        out.append({"id": f"t{i:05d}", "label": story.emotion, "messages": messages})
+    return out
+
+
+def write_chat_corpus(path: Path, n: int) -> None:
+    """``chat_corpus(n)`` as JSONL, with two malformed records mixed in as real logs have them:
+    a line cut short (a third of the way) and an unknown role (two thirds)."""
+    lines = [json.dumps(t, ensure_ascii=False) for t in chat_corpus(n)]
+    lines.insert(n // 3, '{"id": "bad-cut", "messages": [{"role": "user", "content": "the log was cut he')
+    lines.insert(2 * n // 3, json.dumps({"id": "bad-role", "messages": [{"role": "narrator", "content": "Once upon a time."}]}))
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

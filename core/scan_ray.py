@@ -9,6 +9,7 @@ Finished records are skipped on a rerun, as in the local engine.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -65,6 +66,7 @@ def scan_ray(lm, ev, input_path, out_dir: Path, tokens: bool = False, workers: i
     model, device, dtype = lm.name, lm.placement.device, lm.placement.dtype
     gpus = device in ("cuda", "auto") and _cuda_count() > 0
     workers = workers or (_cuda_count() if gpus else max(1, (os.cpu_count() or 1)))
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its progress bars stay; its per-stage log lines go
     if not ray.is_initialized():
         if os.environ.get("RAY_ADDRESS"):
             ray.init(log_to_driver=False)

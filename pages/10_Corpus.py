@@ -53,12 +53,19 @@ with user_errors():
     table = everything if at_least is None else everything[everything.value >= at_least]
 st.markdown(f"**{len(table):,}** of {meta['transcripts']:,} transcripts, highest {by} of **{name}** first.")
 picked = st.dataframe(
-    table.rename(columns={"value": f"{by} z"}),
+    table.drop(columns="value"),
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
     key="corpus_table",
-    column_config={"peak_token": "peak at token", "n_tokens": "tokens", "n_turns": "turns"},
+    column_config={
+        "peak_z": st.column_config.NumberColumn("peak z", format="%.2f"),
+        "mean_z": st.column_config.NumberColumn("mean z", format="%.2f"),
+        "peak_token": "peak at token",
+        "peak_speaker": "peak speaker",
+        "n_tokens": "tokens",
+        "n_turns": "turns",
+    },
 )
 rows = picked.selection.rows if picked else []
 chosen = table.iloc[rows[0]] if rows else (table.iloc[0] if len(table) else None)

@@ -74,11 +74,11 @@ def tiny_vectors(tiny, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def scan_corpus(tmp_path_factory):
-    """A generated corpus to scan: 24 chat transcripts and 2 malformed records (tools/make_corpus.py)."""
-    from tools.make_corpus import write
+    """A generated corpus to scan: 24 chat transcripts and 2 malformed records (``core.corpus.write_chat_corpus``)."""
+    from core.corpus import write_chat_corpus
 
     path = tmp_path_factory.mktemp("corpus") / "chats.jsonl"
-    write(path, 24)
+    write_chat_corpus(path, 24)
     return path
 
 

@@ -343,7 +343,7 @@ def test_corpus_ranks_a_scan_and_opens_the_top_transcript_at_its_peak(scan_dir):
     at = run("pages/10_Corpus.py", corpus_folder=str(scan_dir))
     assert at.selectbox(key="corpus_name").value == "desperate"
     table = at.dataframe[0].value
-    assert len(table) == 24 and table["peak z"].is_monotonic_decreasing
+    assert len(table) == 24 and table["peak_z"].is_monotonic_decreasing
     assert at.get("plotly_chart") and "smollm2-135m-instruct" in at.caption[1].value
     top = table.iloc[0]
     at.button(key="corpus_open").click().run()
@@ -354,7 +354,7 @@ def test_corpus_ranks_a_scan_and_opens_the_top_transcript_at_its_peak(scan_dir):
     assert viewer["focus"] == focus["token"] and viewer["initial"]["emotion"] == "desperate"
     # the focused token is the one whose shown value is the transcript's desperate peak
     z = z_of(viewer)[:, viewer["emotions"].index("desperate")]
-    assert abs(z[focus["token"]] - top["peak z"]) < 0.01 and np.nanargmax(z) == focus["token"]
+    assert abs(z[focus["token"]] - top["peak_z"]) < 0.01 and np.nanargmax(z) == focus["token"]
 
 
 def test_corpus_without_a_scan_says_how_to_make_one(tmp_path):

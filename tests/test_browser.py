@@ -36,6 +36,7 @@ PAGES = {
     "Compare_models": "Compare models",
     "Steering": "Steering",
     "Live": "Live monitoring",
+    "Corpus": "Corpus",
 }
 MIXED = "User: 明日の手術が怖い。Die Ärzte sagen, alles wird gut 🎉🥳\nAssistant: 大丈夫です。Viel Glück! 👍"
 HOSTILE = (
@@ -90,7 +91,7 @@ def test_every_page_opens_without_an_exception(page, path):
     idle(page)
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("[data-testid='stSidebarNav'] a").first.inner_text().split()[-1] == "Home"
-    if path not in ("", "Transcript_viewer", "Steering", "Live"):  # the last two wait for a click
+    if path not in ("", "Transcript_viewer", "Steering", "Live", "Corpus"):  # these wait for a click or a folder
         wait_for(lambda: page.locator(".js-plotly-plot").count(), timeout=300)
     shot(page, f"page-{path or 'home'}")
     assert not page.problems, page.problems
@@ -512,3 +513,31 @@ def test_an_exported_figure_draws_under_its_content_security_policy(page, tmp_pa
         assert not [m for m in console if "Content Security Policy" in m] and not dialogs
     finally:
         pg.close()
+
+
+def test_the_corpus_page_opens_the_most_desperate_transcript_at_its_peak(page, scan_dir):
+    """A scanned corpus (24 chats, 2 bad records): sort by desperate, open the top one in the
+    viewer, and see the peak token outlined, in view, coloured for desperate."""
+    box = page.get_by_role("textbox", name="Scan folder")
+    open_page(page, "Corpus", box.count)
+    box.fill(str(scan_dir))
+    box.press("Enter")
+    wait_for(lambda: page.get_by_text("highest peak of").count(), timeout=120)
+    idle(page)
+    wait_for(lambda: page.locator(".js-plotly-plot").count(), timeout=60)
+    assert page.get_by_text("2 records that could not be read").count()
+    button = page.locator(".st-key-corpus_open button")
+    label = button.inner_text()
+    top, token = re.search(r"Open (t\d+) .* \(token (\d+)\)", label).groups()
+    shot(page, "corpus")
+    button.click()
+    view = ".el-view[data-key='viewer']"
+    where = "e => [+e.dataset.i, e.getBoundingClientRect().top, innerHeight]"
+    focus = wait_for(lambda: deep(page, f"{view} .el-focus", where), timeout=300)
+    idle(page)
+    ((i, top_px, height),) = focus
+    assert i == int(token) and 0 <= top_px <= height  # scrolled into view
+    assert deep(page, view, "e => e.dataset.emotion") == ["desperate"]
+    assert page.locator("textarea").input_value().startswith("[{")  # the transcript, pasted for the viewer
+    shot(page, "corpus-opened-at-peak")
+    assert not page.problems, page.problems
