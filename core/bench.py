@@ -292,7 +292,7 @@ def scan_bench(model: str, n: int = 1000, workers: int = 2, progress=print) -> d
         from .scan_ray import scan_ray
 
         start = time.perf_counter()
-        ray.init(num_cpus=workers + 1, include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
         started = time.perf_counter() - start
         try:
             scan_ray(lm, ev, src, work / "ray", workers=workers)

@@ -42,8 +42,8 @@ Progress = Callable[[int, int], None]  # (records done, records in all)
 
 
 def names(ev: EmotionVectors) -> list[str]:
-    """What a scan reports on: the emotions, then the families (if the vectors have them)."""
-    return list(ev.emotions) + (list(ev.families.labels) if ev.families is not None else [])
+    """What a scan reports on: the emotions, then their families."""
+    return list(ev.emotions) + list(ev.families.labels)
 
 
 def _stats(ev: EmotionVectors, summary: np.ndarray, shown: np.ndarray, rows: np.ndarray):
@@ -58,12 +58,11 @@ def _stats(ev: EmotionVectors, summary: np.ndarray, shown: np.ndarray, rows: np.
     peak = sub[arg, np.arange(sub.shape[1])]
     peak = np.where(np.isfinite(peak), peak, np.nan)
     pos = np.where(np.isfinite(peak), rows[arg], -1)
-    if ev.families is not None:
-        of = ev.families.of
-        fam = range(int(of.max()) + 1)
-        mean = np.concatenate([mean, [np.nanmax(mean[of == f]) for f in fam]])
-        best = [np.flatnonzero(of == f)[np.nanargmax(np.where(np.isnan(peak[of == f]), -np.inf, peak[of == f]))] for f in fam]
-        peak, pos = np.concatenate([peak, peak[best]]), np.concatenate([pos, pos[best]])
+    of = ev.families.of
+    fam = range(int(of.max()) + 1)
+    mean = np.concatenate([mean, [np.nanmax(mean[of == f]) for f in fam]])
+    best = [np.flatnonzero(of == f)[np.nanargmax(np.where(np.isnan(peak[of == f]), -np.inf, peak[of == f]))] for f in fam]
+    peak, pos = np.concatenate([peak, peak[best]]), np.concatenate([pos, pos[best]])
     return mean.astype(np.float32), peak.astype(np.float32), pos.astype(np.int32)
 
 
@@ -214,10 +213,12 @@ def scan_local(lm, ev, input_path, out_dir: Path, tokens: bool = False, progress
     done = done_orders(parts)
     records = list(read_records(input_path))
     todo = [r for r in records if r.order not in done]
-    progress(len(records) - len(todo), len(records))
+    finished = len(records) - len(todo)
+    progress(finished, len(records))
     for c in _chunks(todo, chunk):
         write_part(to_arrow(summarise(lm, ev, c, tokens)), parts / f"local-{c[0].order:09d}.parquet")
-        progress(len(records) - len(todo) + sum(1 for r in todo if r.order <= c[-1].order), len(records))
+        finished += len(c)
+        progress(finished, len(records))
 
 
 def finish(ev: EmotionVectors, lm: LoadedModel, out_dir: Path, engine: str, seconds: float) -> dict:

@@ -71,8 +71,10 @@ def scan_ray(lm, ev, input_path, out_dir: Path, tokens: bool = False, workers: i
         if os.environ.get("RAY_ADDRESS"):
             ray.init(log_to_driver=False)
         else:
-            # One logical CPU more than the actors take, for Ray Data's read tasks (else they wait for ever).
-            ray.init(num_cpus=workers + 1, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    # The actors share all but one CPU, which Ray Data's read tasks need: actors holding every CPU
+    # would leave the reads waiting for ever.
+    share = max(0.1, (ray.cluster_resources().get("CPU", 1) - 1) / workers)
 
     def explode(row: dict) -> list[dict]:
         path = str(Path(row["path"]).resolve())
@@ -87,7 +89,7 @@ def scan_ray(lm, ev, input_path, out_dir: Path, tokens: bool = False, workers: i
         batch_format="numpy",
         concurrency=workers,
         num_gpus=1 if gpus else None,
-        num_cpus=None if gpus else 1,
+        num_cpus=None if gpus else share,
     )
     ds.write_parquet(str(parts))
 

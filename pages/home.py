@@ -90,6 +90,9 @@ for model in PRESETS:
             }
         )
 st.dataframe(rows, hide_index=True, width="stretch")
+for model, preset in PRESETS.items():
+    if preset.optional:
+        st.caption(f"**{model}** (optional, {preset.parts.size / 1e9:.1f} GB): {preset.gains} It {missing(model) or 'is ready'}.")
 st.markdown(
     "The other pages: **Emotion space**, **Clusters**, **Similarity**, **Layers** and **Compare models** "
     "show the geometry of the 171 directions; **Logit lens** shows which words each one pushes the model "
