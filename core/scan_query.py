@@ -88,7 +88,8 @@ def ranking(
 
 
 def token_range(scan: Scan) -> tuple[int, int]:
-    df = _query("SELECT min(n_tokens) AS lo, max(n_tokens) AS hi FROM read_parquet(?)", [scan.file("transcripts.parquet")])
+    sql = "SELECT coalesce(min(n_tokens), 0) AS lo, coalesce(max(n_tokens), 0) AS hi FROM read_parquet(?)"
+    df = _query(sql, [scan.file("transcripts.parquet")])
     return int(df.lo[0]), int(df.hi[0])
 
 

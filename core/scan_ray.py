@@ -66,12 +66,12 @@ def scan_ray(lm, ev, input_path, out_dir: Path, tokens: bool = False, workers: i
     model, device, dtype = lm.name, lm.placement.device, lm.placement.dtype
     gpus = device in ("cuda", "auto") and _cuda_count() > 0
     workers = workers or (_cuda_count() if gpus else max(1, (os.cpu_count() or 1)))
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its progress bars stay; its per-stage log lines go
     if not ray.is_initialized():
         if os.environ.get("RAY_ADDRESS"):
             ray.init(log_to_driver=False)
         else:
             ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # after init, which sets its own: no per-stage log lines
     # The actors share all but one CPU, which Ray Data's read tasks need: actors holding every CPU
     # would leave the reads waiting for ever.
     share = max(0.1, (ray.cluster_resources().get("CPU", 1) - 1) / workers)
@@ -82,6 +82,9 @@ def scan_ray(lm, ev, input_path, out_dir: Path, tokens: bool = False, workers: i
         return [_row(r) for r in file_records(row["bytes"], name, kind, index[path]) if r.order not in done]
 
     ds = ray.data.read_binary_files([str(f.resolve()) for f in files], include_paths=True).flat_map(explode)
+    # One .jsonl file reads as one block, and a block goes to one actor: blocks of CHUNK records
+    # let every actor work.
+    ds = ds.repartition(target_num_rows_per_block=CHUNK)
     ds = ds.map_batches(
         Scanner,
         fn_constructor_kwargs={"model": model, "device": device, "dtype": dtype, "tokens": tokens, "threads": 1 if not gpus else 4},

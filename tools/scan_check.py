@@ -35,6 +35,26 @@ def table(folder: Path):
     return df.sort_values(["id", "scope", "turn", "name"]).reset_index(drop=True)
 
 
+def compare(src: Path, local: Path, ray: Path) -> dict:
+    """The two engines' results side by side: same rows, values within float noise, same errors."""
+    a, b = table(local), table(ray)
+    keys = ["id", "scope", "turn", "speaker", "name", "peak_token", "peak_speaker", "n_tokens"]
+    meta = json.loads((local / "scan.json").read_text())
+    labels = {json.loads(l)["id"]: json.loads(l)["label"] for l in src.read_text().splitlines() if l.startswith('{"id": "t')}
+    top = a[(a.scope == "transcript") & (a.name == "desperate")].sort_values("peak_z", ascending=False).iloc[0]
+    return {
+        "transcripts": meta["transcripts"],
+        "tokens": meta["tokens"],
+        "errors": [json.loads(l) for l in (local / "errors.jsonl").read_text().splitlines()],
+        "errors_same_in_ray": (local / "errors.jsonl").read_text() == (ray / "errors.jsonl").read_text(),
+        "rows": len(a),
+        "same_keys": bool(a[keys].equals(b[keys])),
+        "max_abs_diff_mean_z": float(np.nanmax(np.abs(a.mean_z - b.mean_z))),
+        "max_abs_diff_peak_z": float(np.nanmax(np.abs(a.peak_z - b.peak_z))),
+        "most_desperate": {"id": top.id, "peak_z": round(float(top.peak_z), 3), "peak_token": int(top.peak_token), "story": labels[top.id]},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000)
@@ -59,25 +79,11 @@ def main() -> None:
     first = time.time() - start
     resumed = scan(str(src), "--out", str(local))
     ray_s = scan(str(src), "--out", str(ray), "--engine", "ray", "--workers", "2")
-    a, b = table(local), table(ray)
-    keys = ["id", "scope", "turn", "speaker", "name", "peak_token", "peak_speaker", "n_tokens"]
-    meta = json.loads((local / "scan.json").read_text())
-    labels = {json.loads(l)["id"]: json.loads(l)["label"] for l in src.read_text().splitlines() if l.startswith('{"id": "t')}
-    top = a[(a.scope == "transcript") & (a.name == "desperate")].sort_values("peak_z", ascending=False).iloc[0]
-    report = {
-        "transcripts": meta["transcripts"],
-        "tokens": meta["tokens"],
-        "errors": [json.loads(l) for l in (local / "errors.jsonl").read_text().splitlines()],
-        "errors_same_in_ray": (local / "errors.jsonl").read_text() == (ray / "errors.jsonl").read_text(),
+    report = compare(src, local, ray) | {
         "killed_after_parts": killed_at,
         "first_run_s_until_kill": round(first, 1),
         "resume_s": round(resumed, 1),
         "ray_s": round(ray_s, 1),
-        "rows": len(a),
-        "same_keys": bool(a[keys].equals(b[keys])),
-        "max_abs_diff_mean_z": float(np.nanmax(np.abs(a.mean_z - b.mean_z))),
-        "max_abs_diff_peak_z": float(np.nanmax(np.abs(a.peak_z - b.peak_z))),
-        "most_desperate": {"id": top.id, "peak_z": round(float(top.peak_z), 3), "peak_token": int(top.peak_token), "story": labels[top.id]},
     }
     args.out.write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
