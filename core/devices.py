@@ -33,9 +33,6 @@ class Placement:
             kw["device_map"] = "auto"
         return kw
 
-    def describe(self) -> str:
-        return f"{self.device}, {self.dtype}"
-
 
 def placement(device: str = "cpu", dtype: str = "float32") -> Placement:
     """Check what the user asked for against this machine; ``auto`` means every GPU there is
