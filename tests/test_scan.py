@@ -55,6 +55,7 @@ def test_the_scan_finds_each_transcripts_own_emotion_in_the_users_turn(local_sca
     labels = _labels(corpus_file)
     s = _table(local_scan)
     user = s[(s.scope == "turn") & (s.speaker == "user") & (s.kind == "emotion")]
+    user = user[user.turn == user.groupby("id").turn.transform("max")]  # the last user turn tells the story
     own, others = [], []
     for tid, label in labels.items():
         col = user[user.name == label].set_index("id").mean_z
