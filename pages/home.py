@@ -86,7 +86,7 @@ for model in PRESETS:
                 "readout layer": None,
                 "concept layer": None,
                 "stories": 0,
-                "built": missing(model),
+                "built": (missing(model) or "").replace("`", ""),
             }
         )
 st.dataframe(rows, hide_index=True, width="stretch")
