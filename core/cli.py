@@ -326,8 +326,6 @@ def cmd_export(args) -> int:
 def cmd_scan(args) -> int:
     import time
 
-    from tqdm import tqdm
-
     from .scan import finish, scan_local
     from .vectors import load_vectors
 
@@ -340,17 +338,8 @@ def cmd_scan(args) -> int:
 
         scan_ray(lm, ev, args.input, out, tokens=args.tokens, workers=args.workers)
     else:
-        bar = None
-
-        def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = tqdm(total=total, initial=done, desc="scan", unit="transcript", file=sys.stderr)
-            bar.update(done - bar.n)
-
-        scan_local(lm, ev, args.input, out, tokens=args.tokens, progress=progress, chunk=args.chunk)
-        if bar is not None:
-            bar.close()
+        bars = _Bars()
+        scan_local(lm, ev, args.input, out, tokens=args.tokens, progress=lambda done, total: bars("scan", done, total), chunk=args.chunk)
     meta = finish(ev, lm, out, args.engine, time.time() - start)
     print(
         f"scanned {meta['transcripts']:,} transcripts ({meta['tokens']:,} tokens) with {lm.name}; "

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 import numpy as np
 
 from .errors import EmotionLensError
+from .families import family_max
 from .paths import atomic_path, write_text_atomic
 from .scan_input import Record, read_records
 from .scoring import Forward, forward_batch, score_layers, scores_from
@@ -58,11 +59,9 @@ def _stats(ev: EmotionVectors, summary: np.ndarray, shown: np.ndarray, rows: np.
     peak = sub[arg, np.arange(sub.shape[1])]
     peak = np.where(np.isfinite(peak), peak, np.nan)
     pos = np.where(np.isfinite(peak), rows[arg], -1)
-    of = ev.families.of
-    fam = range(int(of.max()) + 1)
-    mean = np.concatenate([mean, [np.nanmax(mean[of == f]) for f in fam]])
-    best = [np.flatnonzero(of == f)[np.nanargmax(np.where(np.isnan(peak[of == f]), -np.inf, peak[of == f]))] for f in fam]
-    peak, pos = np.concatenate([peak, peak[best]]), np.concatenate([pos, pos[best]])
+    fam_mean = family_max(mean[None], ev.families.of)[0][0]
+    fam_peak, best = family_max(peak[None], ev.families.of)
+    mean, peak, pos = np.concatenate([mean, fam_mean]), np.concatenate([peak, fam_peak[0]]), np.concatenate([pos, pos[best[0]]])
     return mean.astype(np.float32), peak.astype(np.float32), pos.astype(np.int32)
 
 
@@ -85,7 +84,8 @@ def summarise(lm: LoadedModel, ev: EmotionVectors, records: list[Record], tokens
         mean, peak, pos = _stats(ev, ts.z, shown, words)
         turns = []
         for k, span in enumerate(ts.turns):
-            own = words[(words >= span.reply_start) & (words < (span.end if span.words_end < 0 else span.words_end))]
+            lo, hi = span.words
+            own = words[(words >= lo) & (words < hi)]
             t_mean, t_peak, t_pos = _stats(ev, ts.z, shown, own)
             turns.append({"turn": k, "speaker": span.role, "n_tokens": len(own), "mean": t_mean, "peak": t_peak, "peak_token": t_pos})
         row.update(

@@ -54,9 +54,7 @@ def _query(sql: str, params: list):
         con.close()
 
 
-def ranking(
-    scan: Scan, name: str, by: str = "peak", speaker: str = "any", min_tokens: int = 0, max_tokens: int | None = None, at_least=None
-):
+def ranking(scan: Scan, name: str, by: str = "peak", speaker: str = "any", min_tokens: int = 0, max_tokens: int | None = None):
     """Transcripts ordered by one emotion's (or family's) peak or mean, highest first, as a
     DataFrame: id, value, peak_z, mean_z, peak_token, peak_speaker, n_tokens, n_turns, source.
     With a speaker, only that speaker's turns count (peak: their highest token; mean: the
@@ -79,11 +77,10 @@ def ranking(
     sql = (
         f"SELECT r.id, {value} AS value, r.peak_z, r.mean_z, r.peak_token, r.peak_speaker, t.n_tokens, t.n_turns, t.source "
         f"FROM ({rows}) r JOIN read_parquet(?) t USING (id) "
-        f"WHERE t.n_tokens >= ? AND t.n_tokens <= ? AND {value} IS NOT NULL AND {value} >= ? "
+        f"WHERE t.n_tokens >= ? AND t.n_tokens <= ? AND {value} IS NOT NULL "
         f'ORDER BY value DESC, t."order"'
     )
     params += [scan.file("transcripts.parquet"), int(min_tokens), int(max_tokens if max_tokens is not None else 2**31 - 1)]
-    params.append(float(at_least) if at_least is not None else -1e30)
     return _query(sql, params)
 
 
