@@ -18,7 +18,7 @@ import torch
 from . import corpus
 from .activations import SINK_TOKENS, capture, encode_batch, mean_from
 from .alignment import tokenize
-from .paths import atomic_path, cache_dir
+from .paths import atomic_path, cache_dir, sweep_stale_temporaries
 from .scoring import READ_POSITIONS, prompt_positions
 from .transcript import Turn, render
 
@@ -34,6 +34,7 @@ def work_dir(lm: LoadedModel) -> Path:
     key = f"{lm.name.replace('/', '__')}-{(lm.sha256 or 'nosha')[:12]}"
     path = cache_dir() / "build" / key
     path.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temporaries(path)
     return path
 
 

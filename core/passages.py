@@ -146,26 +146,35 @@ class TokenSet:
 CHUNK = 128
 
 
-def token_activations(lm: LoadedModel, passages: list[Passage], layers, work, batch_size: int = 8, progress=None) -> TokenSet:
+def _subset(arrays: dict, load: list[int]) -> dict:
+    return {k: v for k, v in arrays.items() if not k.startswith("h") or int(k[1:]) in load}
+
+
+def token_activations(lm: LoadedModel, passages: list[Passage], layers, work, batch_size: int = 8, progress=None, load=None) -> TokenSet:
     """Hidden states of every token of every passage at ``layers``, in chunks checkpointed under
-    ``work`` (keyed by the passages, layers and weights), so an interrupted run resumes."""
+    ``work`` (keyed by the passages, layers and weights), so an interrupted run resumes. Only the
+    layers in ``load`` (default: all) are returned: a 1.5B model's tokens take ~4 GB a layer."""
     from safetensors.numpy import load_file, save_file
 
     from .activations import capture, encode_batch
     from .alignment import prepare, tokenize
-    from .paths import atomic_path
+    from .paths import atomic_path, sweep_stale_temporaries
 
     progress = progress or (lambda stage, done, total: None)
     layers = sorted(set(int(l) for l in layers))
+    load = layers if load is None else sorted(set(int(l) for l in load))
+    if not set(load) <= set(layers):
+        raise ValueError(f"layers {load} are not all in the token pass's {layers}")
     folder = work / f"tokens-{lm.sha256[:12] if lm.sha256 else 'nosha'}-L{'-'.join(map(str, layers))}"
     folder.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temporaries(folder)
     parts = []
     n_chunks = (len(passages) + CHUNK - 1) // CHUNK
     for c in range(n_chunks):
         chunk = passages[c * CHUNK : (c + 1) * CHUNK]
         path = folder / (hashlib.sha1("|".join(p.key for p in chunk).encode()).hexdigest()[:20] + ".safetensors")
         try:
-            parts.append(load_file(str(path)))
+            parts.append(_subset(load_file(str(path)), load))
             progress("tokens", c + 1, n_chunks)
             continue
         except Exception:
@@ -191,10 +200,15 @@ def token_activations(lm: LoadedModel, passages: list[Passage], layers, work, ba
         arrays["passage"] = np.concatenate([np.full(len(r[1]), i, np.int32) for i, r in enumerate(rendered)])
         with atomic_path(path) as tmp:
             save_file(arrays, str(tmp))
-        parts.append(arrays)
+        parts.append(_subset(arrays, load))
         progress("tokens", c + 1, n_chunks)
+    loaded = {}
+    for l in load:  # one layer at a time, dropping the chunks' copies as it goes
+        loaded[l] = np.concatenate([part[f"h{l}"] for part in parts])
+        for part in parts:
+            del part[f"h{l}"]
     return TokenSet(
-        {l: np.concatenate([p[f"h{l}"] for p in parts]) for l in layers},
+        loaded,
         np.concatenate([p["labels"] for p in parts]),
         np.concatenate([p["passage"] + c * CHUNK for c, p in enumerate(parts)]),
     )

@@ -61,6 +61,28 @@ def atomic_path(target: Path):
             os.unlink(tmp)
 
 
+STALE_AFTER = 3600.0  # seconds untouched: no live writer leaves a temporary that long
+
+
+def sweep_stale_temporaries(folder: Path, older_than: float = STALE_AFTER) -> None:
+    """Remove what a killed writer left in ``folder``: ``atomic_path``'s ``.NAME.*.tmp`` and the
+    ``.tmpXXXXXX`` safetensors writes through (a story checkpoint's is ~0.6 GB for a 1.5B model)."""
+    import time
+
+    for path in Path(folder).glob(".tmp*"):
+        _unlink_if_older(path, time.time() - older_than)
+    for path in Path(folder).glob(".*.tmp"):
+        _unlink_if_older(path, time.time() - older_than)
+
+
+def _unlink_if_older(path: Path, cutoff: float) -> None:
+    try:
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink()
+    except OSError:
+        pass  # gone already, or not ours to remove
+
+
 def write_text_atomic(target: Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -20,7 +20,7 @@ from . import corpus
 from .errors import EmotionLensError
 from .passages import MARKER, STORY_STRIDE, token_activations, training_passages
 from .paths import cache_dir
-from .token_reading import DIRECTION_KINDS, calibrate, fit_directions, normalise, running_by_passage
+from .token_reading import DIRECTION_KINDS, calibrate, fit_directions, normalise, row_mean, running_by_passage
 from .vectors import EmotionVectors, vectors_dir
 
 if TYPE_CHECKING:
@@ -65,10 +65,10 @@ def build_token_reading(lm: LoadedModel, ev: EmotionVectors, study: dict, progre
     passages = training_passages(ev.emotions) if passages is None else passages
     # the study's layers, so that its checkpointed token pass is reused when there is one
     layers = sorted(set(study.get("layers", [])) | {layer})
-    ts = token_activations(lm, passages, layers, cache_dir() / "study" / lm.name, progress=progress)
+    ts = token_activations(lm, passages, layers, cache_dir() / "study" / lm.name, progress=progress, load=[layer])
     keep = ts.labels != MARKER
     raw = np.asarray(ts.hidden[layer], np.float32)
-    centre = raw[keep].mean(0) if c["norm"] == "unit" else None
+    centre = row_mean(raw, keep).astype(np.float32) if c["norm"] == "unit" else None
     x = normalise(raw, centre)
     E = len(ev.emotions)
     pcs = ev.removed_pcs(layer)

@@ -73,13 +73,22 @@ def _running_slice(p: np.ndarray, pas: np.ndarray, decay: float) -> np.ndarray:
     return num / ((1 - decay ** (age + 1)) / (1 - decay))[:, None]
 
 
+def row_mean(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Mean of ``x[rows]`` without copying them (a 1.5B model's training tokens are ~4 GB)."""
+    idx = np.flatnonzero(rows)
+    return sum(x[p].sum(0, dtype=np.float64) for p in np.array_split(idx, max(1, len(idx) // 100_000))) / len(idx)
+
+
 def normalise(x: np.ndarray, centre: np.ndarray | None) -> np.ndarray:
     """Centre on the training tokens' mean and scale each token to norm √d (None: unchanged)."""
     x = np.asarray(x, np.float32)
     if centre is None:
         return x
     x = x - centre
-    return x * (np.sqrt(x.shape[1]) / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6))
+    for a in range(0, len(x), 100_000):  # in place and in slices: one copy of a corpus's tokens, not three
+        part = x[a : a + 100_000]
+        part *= np.sqrt(x.shape[1]) / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-6)
+    return x
 
 
 def class_stats(x: np.ndarray, labels: np.ndarray, n_classes: int):

@@ -36,7 +36,7 @@ from core import load_model, load_vectors
 from core.passages import MARKER, NEUTRAL, token_activations, training_passages
 from core.paths import cache_dir, write_text_atomic
 from core.readout import folds
-from core.token_reading import class_stats, fit_directions, normalise, running_by_passage, token_figures
+from core.token_reading import class_stats, fit_directions, normalise, row_mean, running_by_passage, token_figures
 from core.vectors import vectors_dir
 
 DECAYS = (0.0, 0.7, 0.85, 0.95)
@@ -59,10 +59,15 @@ def direction_sets(x, labels, passage, train_p, n_passages, pcs, E, shrink):
     return out
 
 
-def moments(x):
-    m = x.mean(0, dtype=np.float64)
-    xc = (x - m).astype(np.float32)
-    return m, (xc.T @ xc).astype(np.float64) / len(x)
+def moments(x, rows):
+    """Mean and covariance of ``x[rows]``, in slices (a copy of a 1.5B model's tokens is ~3 GB)."""
+    parts = np.array_split(np.flatnonzero(rows), max(1, int(rows.sum()) // 100_000))
+    m = sum(x[p].sum(0, dtype=np.float64) for p in parts) / rows.sum()
+    cov = np.zeros((x.shape[1], x.shape[1]))
+    for p in parts:
+        xc = (x[p] - m).astype(np.float32)
+        cov += (xc.T @ xc).astype(np.float64)
+    return m, cov / rows.sum()
 
 
 def fold_figures(z, labels, passage, chat, seed) -> dict:
@@ -106,9 +111,8 @@ def main(argv=None):
     E = len(ev.emotions)
     passages = training_passages(ev.emotions)
     t0 = time.time()
-    ts = token_activations(
-        lm, passages, layers, cache_dir() / "study" / lm.name, progress=lambda st, d, n: print(f"\r{st} {d}/{n}", end="", flush=True)
-    )
+    work = cache_dir() / "study" / lm.name
+    ts = token_activations(lm, passages, layers, work, progress=lambda st, d, n: print(f"\r{st} {d}/{n}", end="", flush=True), load=[])
     print(f"\n{len(ts.labels):,} tokens from {len(passages)} passages in {time.time() - t0:.0f} s", flush=True)
     n_p = len(passages)
     fold_of = folds(np.array([p.label for p in passages]), N_FOLDS)
@@ -119,9 +123,9 @@ def main(argv=None):
     path = vectors_dir(lm.name) / "token-study.json"
     for layer in [int(l) for l in args.evaluate.split(",")] if args.evaluate else layers:
         pcs = ev.removed_pcs(layer)
-        raw = np.asarray(ts.hidden[layer], np.float32)
+        raw = np.asarray(token_activations(lm, passages, layers, work, load=[layer]).hidden[layer], np.float32)
         for norm in args.norms.split(","):
-            centre = raw[keep].mean(0) if norm == "unit" else None
+            centre = row_mean(raw, keep).astype(np.float32) if norm == "unit" else None
             x = normalise(raw, centre)
             fits = []
             for f in range(N_FOLDS):
@@ -134,7 +138,7 @@ def main(argv=None):
                 for f, (train_t, dirs) in enumerate(fits):
                     test_t = ~train_t
                     # projections are linear: their mean and std follow from the tokens' mean and covariance
-                    m, cov = moments(rx[train_t & keep])
+                    m, cov = moments(rx, train_t & keep)
                     for name, w in dirs.items():
                         mean = w @ m
                         std = np.sqrt(np.maximum(np.einsum("ed,df,ef->e", w, cov, w), 1e-12))

@@ -47,3 +47,12 @@ def test_build_token_without_a_study_says_what_to_run(tmp_path):
         (tmp_path / "v" / name).write_bytes((src / name).read_bytes())
     r = run_cli("build", "--token", "--model", "smollm2-135m-instruct", "--out", str(tmp_path / "v"))
     assert r.returncode == 2 and "python -m study.token_study" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_token_pass_loads_only_the_layers_asked_for(lm, ev):
+    """A 1.5B model's tokens take ~4 GB a layer: the study reads its checkpointed pass one layer at a time."""
+    passages, work = small_passages(ev)[:6], cache_dir() / "study" / lm.name
+    both = token_activations(lm, passages, [4, 6], work)
+    none, six = (token_activations(lm, passages, [4, 6], work, load=load) for load in ([], [6]))
+    assert none.hidden == {} and list(six.hidden) == [6] and np.array_equal(six.hidden[6], both.hidden[6])
+    assert np.array_equal(none.labels, both.labels) and np.array_equal(six.passage, both.passage)

@@ -10,6 +10,8 @@ from core.token_reading import (
     TokenReading,
     auroc,
     class_stats,
+    normalise,
+    row_mean,
     running_by_passage,
     running_mean,
     token_directions,
@@ -129,3 +131,16 @@ def test_a_corpus_taken_in_slices_of_whole_passages_reads_as_taken_whole():
     for q in (0, 17, 59):
         rows = np.flatnonzero((passage == q) & keep)
         assert np.allclose(whole[rows], running_mean(x[rows].astype(np.float64), 0.85), atol=1e-5)
+
+
+def test_normalise_and_row_mean_in_slices_equal_the_plain_formulas():
+    """Qwen's training tokens are ~4 GB a layer, so these work in place and in slices."""
+    rng = np.random.default_rng(2)
+    x = (rng.normal(size=(250_001, 6)) * 3 + 5).astype(np.float32)
+    rows = rng.random(len(x)) > 0.3
+    assert np.allclose(row_mean(x, rows), x[rows].mean(0, dtype=np.float64), atol=1e-6)
+    centre = x.mean(0)
+    plain = (x - centre) / np.linalg.norm(x - centre, axis=1, keepdims=True) * np.sqrt(6)
+    before = x.copy()
+    assert np.allclose(normalise(x, centre), plain, atol=1e-5)
+    assert np.array_equal(x, before)  # the caller's array is untouched
