@@ -1,12 +1,14 @@
 """Questions to a finished scan, answered by DuckDB over its Parquet files in place.
 
 Values the user picks (an emotion, a speaker, bounds) travel as query parameters, never as SQL
-text; the folder must hold a scan (``scan.json``) and only its Parquet and JSON are read.
+text; the folder must hold a scan (``scan.json``) and only its Parquet and JSON are read, and a
+shared server can keep the folders it opens under one root (``scan_root``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +30,17 @@ class Scan:
         return str(self.folder / name)
 
 
-def open_scan(folder: str | Path) -> Scan:
+def scan_root() -> Path | None:
+    """``EMOTION_LENS_SCAN_ROOT``: on a shared server, the one folder whose scans may be opened."""
+    root = os.environ.get("EMOTION_LENS_SCAN_ROOT", "").strip()
+    return Path(root).expanduser().resolve() if root else None
+
+
+def open_scan(folder: str | Path, root: Path | None = None) -> Scan:
+    """The finished scan in ``folder``; with a ``root``, only one inside it (links followed)."""
     folder = Path(str(folder).strip()).expanduser()
+    if root is not None and not folder.resolve().is_relative_to(root):
+        raise EmotionLensError(f"this server opens only scans under {root}")
     meta_path = folder / "scan.json"
     if not folder.is_dir() or not meta_path.is_file():
         raise EmotionLensError(f"{folder} is not a finished scan (no scan.json): run `python -m core scan INPUT --out {folder}`")

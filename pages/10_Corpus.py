@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_state import available_models, downloads, keep, kept, user_errors, what
 from core.plots import histogram
-from core.scan_query import SPEAKERS, errors, open_scan, ranking, token_range, transcript_text
+from core.scan_query import SPEAKERS, errors, open_scan, ranking, scan_root, token_range, transcript_text
 
 st.title("Corpus")
 what(
@@ -28,7 +28,7 @@ if not folder.strip():
     )
     st.stop()
 with user_errors():
-    scan = open_scan(folder)
+    scan = open_scan(folder, scan_root())
 meta = scan.meta
 st.caption(
     f"{meta['transcripts']:,} transcripts ({meta['tokens']:,} tokens) scanned by {meta['model']} on {meta['engine']}, "

@@ -362,3 +362,16 @@ def test_corpus_without_a_scan_says_how_to_make_one(tmp_path):
     assert "python -m core scan" in at.info[0].value
     at = run("pages/10_Corpus.py", corpus_folder=str(tmp_path))
     assert not at.exception and "not a finished scan" in at.error[0].value
+
+
+def test_a_shared_server_opens_only_scans_under_its_root(scan_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOTION_LENS_SCAN_ROOT", str(tmp_path / "allowed"))
+    (tmp_path / "allowed").mkdir()
+    at = run("pages/10_Corpus.py", corpus_folder=str(scan_dir))
+    assert not at.exception and "only scans under" in at.error[0].value and not at.dataframe
+    (tmp_path / "allowed" / "link").symlink_to(scan_dir)  # a link out of the root is still outside it
+    at = run("pages/10_Corpus.py", corpus_folder=str(tmp_path / "allowed" / "link"))
+    assert "only scans under" in at.error[0].value
+    monkeypatch.setenv("EMOTION_LENS_SCAN_ROOT", str(scan_dir.parent))
+    at = run("pages/10_Corpus.py", corpus_folder=str(scan_dir))
+    assert not at.exception and not at.error and len(at.dataframe[0].value) == 24
