@@ -11,7 +11,7 @@ import json
 import numpy as np
 
 from core.effects import measure
-from core.steering import steer_generate
+from core.steering import steer_generate, steer_generate_batch
 from core.steering_preset import DEFAULT_STRENGTH
 from core.verdicts import FLUENT_PERPLEXITY_RATIO
 
@@ -159,27 +159,40 @@ def effect_cells(
     seeds=(0, 1, 2),
     max_new_tokens: int = 60,
     baselines: dict | None = None,
+    batch: int = 1,
 ) -> list[dict]:
     """Per strength: in how many (prompt, seed) pairs the judges and the readout moved the expected
     way against the unsteered reply, and the median perplexity ratio.
 
     ``baselines`` (shared between calls) keeps each unsteered reply and its measures, so a
-    (prompt, seed) pair is written unsteered once."""
+    (prompt, seed) pair is written unsteered once. ``batch`` > 1 writes that many prompts' replies
+    at once (``steer_generate_batch``; a 1.5B model on a CPU), each paired with its unsteered twin
+    from a batch of the same prompts and seed."""
     kw = _setup_kwargs(ev, setup)
     baselines = {} if baselines is None else baselines
     rows, sign = [], EXPECTED[emotion]
+    chunks = [(prompts[i : i + batch], seed) for seed in seeds for i in range(0, len(prompts), batch)]
+
+    def write(chunk: list[str], seed: int, strengths: dict, **more) -> list[str]:
+        asked = [f"User: {p}" for p in chunk]
+        if batch == 1:
+            return [steer_generate(lm, ev, asked[0], strengths, max_new_tokens=max_new_tokens, seed=seed, **more)]
+        return steer_generate_batch(lm, ev, asked, strengths, max_new_tokens=max_new_tokens, seed=seed, **more)
+
     for s in strengths:
         vader_up = valence_up = read_up = 0
         ratios, n = [], 0
-        for p in prompts:
-            for seed in seeds:
+        for chunk, seed in chunks:
+            # a batched reply's twin comes from a batch of the very same prompts
+            twin = (lambda p: (p, seed)) if batch == 1 else (lambda p: (p, seed, tuple(chunk)))
+            if any(twin(p) not in baselines for p in chunk):
+                baselines.update({twin(p): r for p, r in zip(chunk, write(chunk, seed, {}))})
+            replies = write(chunk, seed, setup_strengths(setup, emotion, s), **kw)
+            for p, reply in zip(chunk, replies):
                 prompt = f"User: {p}"
-                if (p, seed) not in baselines:
-                    baselines[(p, seed)] = steer_generate(lm, ev, prompt, {}, max_new_tokens=max_new_tokens, seed=seed)
-                if (p, seed, emotion) not in baselines:
-                    baselines[(p, seed, emotion)] = measure(lm, ev, prompt, baselines[(p, seed)], emotion)
-                base = baselines[(p, seed, emotion)]
-                reply = steer_generate(lm, ev, prompt, setup_strengths(setup, emotion, s), max_new_tokens=max_new_tokens, seed=seed, **kw)
+                if (*twin(p), emotion) not in baselines:
+                    baselines[(*twin(p), emotion)] = measure(lm, ev, prompt, baselines[twin(p)], emotion)
+                base = baselines[(*twin(p), emotion)]
                 m = measure(lm, ev, prompt, reply, emotion)
                 vader_up += np.sign(s) * sign * (m["vader"] - base["vader"]) > 0
                 valence_up += np.sign(s) * sign * (m["valence"] - base["valence"]) > 0

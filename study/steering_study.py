@@ -104,6 +104,12 @@ def main() -> None:
         help="the held-out prompt set of the verdict: " + "; ".join(f"'{k}': the {v}" for k, v in HELD_SET_LABELS.items()),
     )
     ap.add_argument("--jobs", type=int, default=1, help="processes running cells at once, one thread each (e.g. one per core)")
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="prompts written at once (a 1.5B model on a CPU: 8); each reply's twin is unsteered in a batch of the same prompts",
+    )
     args = ap.parse_args()
     if args.redraw:
         out = json.loads((vectors_dir(args.model) / f"{args.name}.json").read_text())
@@ -115,7 +121,7 @@ def main() -> None:
     ev = load_vectors(lm)
     start = time.time()
     made = directions_made(ev)
-    rows = {} if args.fresh else stored_rows(lm.name, args.name, args.tokens, made, args.held)
+    rows = {} if args.fresh else stored_rows(lm.name, args.name, args.tokens, made, args.held, args.batch)
     checkpoint = vectors_dir(lm.name) / f"{args.name}.partial.json"
     baselines, pool = {}, None
 
@@ -128,17 +134,17 @@ def main() -> None:
         print(f"{len(keys) - len(missing)} cells stored, {len(missing)} to run", flush=True)
         if missing and args.jobs > 1 and pool is None:
             pool = ProcessPoolExecutor(
-                args.jobs, mp_context=get_context("spawn"), initializer=worker_start, initargs=(args.model, args.held)
+                args.jobs, mp_context=get_context("spawn"), initializer=worker_start, initargs=(args.model, args.held, args.batch)
             )
         # all submitted at once, so every process is busy; without a pool each runs as it is reached
         done = (
             [(k, pool.submit(worker_cell, k, args.tokens)) for k in missing]
             if pool
-            else ((k, run_cell(lm, ev, k, args.tokens, baselines, args.held)) for k in missing)
+            else ((k, run_cell(lm, ev, k, args.tokens, baselines, args.held, args.batch)) for k in missing)
         )
         for n, (key, row) in enumerate(done, 1):
             rows[key] = row.result() if pool else row
-            write_text_atomic(checkpoint, json.dumps(dump(args.tokens, made, rows, args.held)))
+            write_text_atomic(checkpoint, json.dumps(dump(args.tokens, made, rows, args.held, args.batch)))
             r = rows[key]
             print(
                 f"  {n}/{len(missing)} {key[0]}: {key[1]}, {key[2]} {key[3]}: VADER {r['vader_moved']:.0%}, "
@@ -181,6 +187,7 @@ def main() -> None:
     out = {
         "model": lm.name,
         "tokens": args.tokens,
+        "batch": args.batch,
         "seeds": [0, 1, 2],
         "choose_strengths": coarse,
         "fine_strengths": fine,
@@ -209,27 +216,29 @@ def main() -> None:
     publish(out, args.name)
 
 
-def run_cell(lm, ev, key: tuple, tokens: int, baselines: dict, held: str) -> dict:
+def run_cell(lm, ev, key: tuple, tokens: int, baselines: dict, held: str, batch: int = 1) -> dict:
     """One row: the set-up's effect at one strength on the stage's prompts."""
     stage, name, emotion, strength = key
-    [row] = effect_cells(lm, ev, stage_prompts(held)[stage], emotion, [strength], SETUPS[name], max_new_tokens=tokens, baselines=baselines)
+    [row] = effect_cells(
+        lm, ev, stage_prompts(held)[stage], emotion, [strength], SETUPS[name], max_new_tokens=tokens, baselines=baselines, batch=batch
+    )
     return {"setup": name, **row}
 
 
 _worker: dict = {}
 
 
-def worker_start(model: str, held: str) -> None:
+def worker_start(model: str, held: str, batch: int = 1) -> None:
     """A worker process: one thread (the machine's cores are shared out between processes), its own model."""
     import torch
 
     torch.set_num_threads(1)
     lm = load_model(model)
-    _worker.update(lm=lm, ev=load_vectors(lm), baselines={}, held=held)
+    _worker.update(lm=lm, ev=load_vectors(lm), baselines={}, held=held, batch=batch)
 
 
 def worker_cell(key: tuple, tokens: int) -> dict:
-    return run_cell(_worker["lm"], _worker["ev"], key, tokens, _worker["baselines"], _worker["held"])
+    return run_cell(_worker["lm"], _worker["ev"], key, tokens, _worker["baselines"], _worker["held"], _worker["batch"])
 
 
 def rank(per_emotion: list[list[dict]]) -> tuple[float, float]:
@@ -238,10 +247,11 @@ def rank(per_emotion: list[list[dict]]) -> tuple[float, float]:
     return min(best), sum(best)
 
 
-def dump(tokens: int, made: dict, rows: dict, held: str) -> dict:
+def dump(tokens: int, made: dict, rows: dict, held: str, batch: int = 1) -> dict:
     """The rows run so far, in the stored study's shape, so an interrupted study resumes."""
     return {
         "tokens": tokens,
+        "batch": batch,
         "choose_prompts": CHOOSE_PROMPTS,
         "report_prompts": REPORT_PROMPTS,
         "check_prompts": CHECK_PROMPTS,
@@ -365,7 +375,7 @@ def directions_made(ev) -> dict:
 STORED = (("choose", "choose"), ("report", "report"), ("held", "held_out"), ("held", "own_held_out"))
 
 
-def stored_rows(model: str, name: str, tokens: int, made: dict, held: str) -> dict:
+def stored_rows(model: str, name: str, tokens: int, made: dict, held: str, batch: int = 1) -> dict:
     """{(stage, set-up, emotion, strength): row} from the stored study and any interrupted run,
     where made with the same prompts, reply length and directions (``directions_made``; concept
     and readout directions come with the vectors). Sampling is seeded, so a rerun would write
@@ -376,7 +386,7 @@ def stored_rows(model: str, name: str, tokens: int, made: dict, held: str) -> di
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if old.get("tokens") != tokens:
+        if old.get("tokens") != tokens or old.get("batch", 1) != batch:
             continue
         prompts = {"choose": old.get("choose_prompts"), "report": old.get("report_prompts"), "held": old.get("held_prompts")}
         for stage, key in STORED:

@@ -12,6 +12,7 @@ from core.steering import (
     decode_reply,
     resolve_steer_layers,
     steer_generate,
+    steer_generate_batch,
     steering_additions,
     steering_direction,
     steering_hooks,
@@ -43,6 +44,24 @@ def test_steering_changes_the_text(lm, ev):
     steered = steer_generate(lm, ev, PROMPT, {"sad": 1.0}, max_new_tokens=20, seed=None)
     only_new = steer_generate(lm, ev, PROMPT, {"sad": 1.0}, max_new_tokens=20, seed=None, positions="generated")
     assert steered != plain and only_new != plain
+
+
+BATCH = [PROMPT, "User: What should I cook tonight? I have rice, eggs and some spinach.", "User: Hi"]
+
+
+def test_a_batch_of_prompts_greedily_gets_each_prompts_own_reply(lm, ev):
+    """Left padding must not change what a prompt reads: greedy rows equal their replies alone."""
+    for strengths, kw in (({}, {}), ({"sad": 0.5}, {"layers": [8, 12]}), ({"happy": 0.4}, {"positions": "generated"})):
+        alone = [steer_generate(lm, ev, p, strengths, max_new_tokens=25, seed=None, **kw) for p in BATCH]
+        assert steer_generate_batch(lm, ev, BATCH, strengths, max_new_tokens=25, seed=None, **kw) == alone
+
+
+def test_a_sampled_batch_pairs_each_steered_reply_with_its_unsteered_twin(lm, ev):
+    plain = steer_generate_batch(lm, ev, BATCH, {}, max_new_tokens=25, seed=4)
+    assert steer_generate_batch(lm, ev, BATCH, {}, max_new_tokens=25, seed=4) == plain  # the same draws
+    assert steer_generate_batch(lm, ev, BATCH, {"happy": 0.0}, max_new_tokens=25, seed=4) == plain
+    steered = steer_generate_batch(lm, ev, BATCH, {"sad": 1.0}, max_new_tokens=25, seed=4)
+    assert len(steered) == 3 and sum(a != b for a, b in zip(steered, plain)) >= 2
 
 
 def test_direction_is_in_units_of_the_mean_residual_norm(lm, ev):

@@ -23,6 +23,7 @@ def test_a_rerun_of_each_shipped_study_finds_every_cell_stored(model):
     assert set(rows) == expected  # the documented command reruns nothing
     assert all(rows[k]["pairs"] == 96 for k in expected if k[0] == "held")
     assert stored_rows(model, "steering", study["tokens"] + 1, made, held) == {}  # another reply length: nothing
+    assert stored_rows(model, "steering", study["tokens"], made, held, batch=8) == {}  # batched replies pair otherwise
     other = next(h for h in HELD_SETS if h != held)
     assert set(stored_rows(model, "steering", study["tokens"], made, other)) == {k for k in expected if k[0] != "held"}
     rebuilt = stored_rows(model, "steering", study["tokens"], {kind: "rebuilt" for kind in made}, held)

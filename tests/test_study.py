@@ -39,6 +39,19 @@ def test_effect_cells_count_pairs_and_reuse_the_unsteered_replies(lm, ev):
     assert {k for k in baselines if len(k) == 2} == {("Tell me about your weekend.", 0), ("Tell me about your weekend.", 1)}
 
 
+def test_a_batched_cell_pairs_each_reply_with_its_unsteered_twin_from_the_same_batch(lm, ev):
+    from study.setups import SETUPS, effect_cells
+
+    prompts, baselines = ["Tell me about your weekend.", "What is a good name for a cat?", "Plan a short walk."], {}
+    setup = SETUPS["contrast, spread over layers at 27–53% depth"]
+    [off] = effect_cells(lm, ev, prompts, "happy", [0.0], setup, seeds=(0,), max_new_tokens=12, baselines=baselines, batch=3)
+    # strength 0 rewrites each twin exactly, so nothing moves and every perplexity ratio is 1
+    assert off["pairs"] == 3 and off["median_perplexity_ratio"] == 1.0 and off["vader_moved"] == off["reading_moved"] == 0
+    [on] = effect_cells(lm, ev, prompts, "happy", [0.5], setup, seeds=(0,), max_new_tokens=12, baselines=baselines, batch=3)
+    assert on["pairs"] == 3 and on["median_perplexity_ratio"] != 1.0
+    assert {k[:3] for k in baselines if len(k) == 3} == {(p, 0, tuple(prompts)) for p in prompts}
+
+
 def test_the_preset_is_what_the_study_chose_resolved_and_the_product_reads_it(ev):
     import json
     from dataclasses import replace
