@@ -1,6 +1,6 @@
 """Browser timings of the transcript viewer, each beside a bare forward pass timed in the same run.
 
-Usage: .venv/bin/python tools/browser_bench.py [--model M] [--out results.json]
+Usage: .venv/bin/python tools/browser_bench.py [--model M] [--out results.json] [--sizes 200,2600]
 Measures, in Debian's Chromium against a local `streamlit run`:
   - time to first highlights after pasting a ~200-token and a ~2,600-token transcript,
     against a bare forward pass of the same tokens (goal: ≤ 2× forward + 1 s);
@@ -74,11 +74,11 @@ def component_select(page, name):
     return loc if loc.count() else None
 
 
-def run(model: str) -> dict:
+def run(model: str, sizes=(200, 2600)) -> dict:
     from core import load_model
 
     lm = load_model(model)
-    short, long = transcripts(lm)
+    short, long = transcripts(lm, sizes)
     sizes = {}
     for label, text in (("short", short), ("long", long)):
         sizes[label] = bare_forward_s(lm, text)
@@ -164,8 +164,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="gemma3-270m")
     ap.add_argument("--out")
+    ap.add_argument("--sizes", default="200,2600", help="the short and the long transcript's tokens (the model issue's: 400,2000)")
     args = ap.parse_args()
-    res = run(args.model)
+    res = run(args.model, tuple(int(n) for n in args.sizes.split(",")))
     print(json.dumps(res, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=1))
