@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 MAX_NEW_TOKENS = 400
 MAX_SECONDS = 120.0  # the longest one reply may run, whatever the machine (others queue behind it)
+MAX_BATCH = 32  # prompts one batched generation takes
 STEER_POSITIONS = ("all", "generated")
 
 
@@ -237,6 +238,8 @@ def steer_generate_batch(
     CPU a 1.5B model's decoding is bound by reading its weights, so eight replies cost little more
     than one. Rows draw from one generator, so a reply is comparable with its unsteered twin from a
     batch of the same prompts and seed, not with ``steer_generate``'s for its prompt alone."""
+    if not 1 <= len(prompts) <= MAX_BATCH:
+        raise EmotionLensError(f"a batch holds 1 to {MAX_BATCH} prompts")
     req = resolve_request(ev, strengths, kind, layer, layers, positions, against)
     return _generate(lm, ev, list(prompts), req, max_new_tokens, seed, None, MAX_SECONDS * len(prompts))
 

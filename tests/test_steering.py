@@ -62,6 +62,9 @@ def test_a_sampled_batch_pairs_each_steered_reply_with_its_unsteered_twin(lm, ev
     assert steer_generate_batch(lm, ev, BATCH, {"happy": 0.0}, max_new_tokens=25, seed=4) == plain
     steered = steer_generate_batch(lm, ev, BATCH, {"sad": 1.0}, max_new_tokens=25, seed=4)
     assert len(steered) == 3 and sum(a != b for a, b in zip(steered, plain)) >= 2
+    for prompts in ([], [PROMPT] * 33):
+        with pytest.raises(EmotionLensError, match="1 to 32 prompts"):
+            steer_generate_batch(lm, ev, prompts, {})
 
 
 def test_direction_is_in_units_of_the_mean_residual_norm(lm, ev):
