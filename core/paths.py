@@ -69,10 +69,9 @@ def sweep_stale_temporaries(folder: Path, older_than: float = STALE_AFTER) -> No
     ``.tmpXXXXXX`` safetensors writes through (a story checkpoint's is ~0.6 GB for a 1.5B model)."""
     import time
 
-    for path in Path(folder).glob(".tmp*"):
-        _unlink_if_older(path, time.time() - older_than)
-    for path in Path(folder).glob(".*.tmp"):
-        _unlink_if_older(path, time.time() - older_than)
+    for pattern in (".tmp*", ".*.tmp"):
+        for path in Path(folder).glob(pattern):
+            _unlink_if_older(path, time.time() - older_than)
 
 
 def _unlink_if_older(path: Path, cutoff: float) -> None:

@@ -61,8 +61,8 @@ def direction_sets(x, labels, passage, train_p, n_passages, pcs, E, shrink):
 
 def moments(x, rows):
     """Mean and covariance of ``x[rows]``, in slices (a copy of a 1.5B model's tokens is ~3 GB)."""
+    m = row_mean(x, rows)
     parts = np.array_split(np.flatnonzero(rows), max(1, int(rows.sum()) // 100_000))
-    m = sum(x[p].sum(0, dtype=np.float64) for p in parts) / rows.sum()
     cov = np.zeros((x.shape[1], x.shape[1]))
     for p in parts:
         xc = (x[p] - m).astype(np.float32)
