@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from .models import LoadedModel
 
 FORMAT_VERSION = 3
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+# A bound on what a vectors file may make us allocate: a 1.5B model's (28 layers x d 1536) is
+# 66 MB; a 7B model's (32 x 4096) would be ~200 MB.
+MAX_VECTORS_BYTES = 256 * 1024 * 1024
 READING_KINDS = ("readout", "concept")
 BASELINES = ("stories", "neutral")
 KIND_LABELS = {"readout": "readout (probe directions)", "concept": "concept vectors (the paper's)"}
@@ -326,8 +328,8 @@ class EmotionVectors:
         """Parse an uploaded or stored pair, checking shapes before anything uses them."""
         from safetensors.numpy import load
 
-        if len(tensors) > MAX_UPLOAD_BYTES:
-            raise EmotionLensError(f"vectors file is {len(tensors) >> 20} MB; the limit is {MAX_UPLOAD_BYTES >> 20} MB")
+        if len(tensors) > MAX_VECTORS_BYTES:
+            raise EmotionLensError(f"vectors file is {len(tensors) >> 20} MB; the limit is {MAX_VECTORS_BYTES >> 20} MB")
         try:
             arrays = load(tensors)
         except Exception as exc:

@@ -73,6 +73,13 @@ def test_bad_files_are_refused(ev, tmp_path, tensors, meta, message):
         EmotionVectors.from_bytes(data, meta)
 
 
+def test_oversized_vectors_file_is_refused():
+    from core.vectors import MAX_VECTORS_BYTES
+
+    with pytest.raises(EmotionLensError, match="the limit is 256 MB"):
+        EmotionVectors.from_bytes(bytes(MAX_VECTORS_BYTES + 1), "{}")
+
+
 def test_missing_vectors_folder(lm, tmp_path):
     with pytest.raises(EmotionLensError, match="python -m core build"):
         load_vectors(lm, tmp_path)
